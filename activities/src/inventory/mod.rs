@@ -1,0 +1,269 @@
+//! The inventory service (schema `inventory`): stock levels and reservations.
+//!
+//! Stock is never oversold: a reservation increments `reserved` with a conditional update
+//! (`on_hand - reserved >= quantity`) that Postgres re-checks under the row lock, so concurrent
+//! orders for the last units serialise on the stock row and only those that fit succeed; the
+//! table's checks refuse a negative or over-reserved row whatever the code does.
+//!
+//! Reservations are keyed by `(order_id, sku)` and every operation is idempotent: reserving an
+//! order twice returns the first reservation, releasing or committing twice changes nothing.
+//! Attempts for the same order are serialised with a transaction-scoped advisory lock, so a
+//! retry overlapping a slow earlier attempt cannot double-count.
+
+pub mod queries;
+
+use crate::failure::{IntoActivityError, refusal, retryable};
+use contracts::inventory::{OUT_OF_STOCK, OutOfStock, ReserveStock, Reservation, StockLine};
+use contracts::{OrderId, Sku};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
+    TransactionTrait, Value,
+};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+/// Why an inventory operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryError {
+    /// Not enough stock for a line: a business refusal.
+    #[error("not enough stock of {}: {} requested, {} available", .0.sku, .0.requested, .0.available)]
+    OutOfStock(OutOfStock),
+    /// The database failed.
+    #[error("inventory database error: {0}")]
+    Db(#[from] DbErr),
+}
+
+impl IntoActivityError for InventoryError {
+    fn into_activity_error(self) -> ActivityError {
+        let err = self;
+        match err {
+            InventoryError::OutOfStock(details) => {
+                let message = InventoryError::OutOfStock(details.clone()).to_string();
+                refusal(OUT_OF_STOCK, message, details)
+            }
+            InventoryError::Db(err) => retryable(err),
+        }
+    }
+}
+
+/// The inventory service's activities.
+pub struct InventoryActivities {
+    db: DatabaseConnection,
+    reservation_ttl: Duration,
+}
+
+#[activities]
+impl InventoryActivities {
+    #[activity(definition = contracts::inventory::activities::ReserveStock)]
+    #[tracing::instrument(skip_all, fields(order.id = %request.order_id))]
+    pub async fn reserve_stock(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: ReserveStock,
+    ) -> Result<Reservation, ActivityError> {
+        self.reserve(&request)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+
+    #[activity(definition = contracts::inventory::activities::ReleaseStock)]
+    #[tracing::instrument(skip_all, fields(order.id = %order_id))]
+    pub async fn release_stock(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        order_id: OrderId,
+    ) -> Result<(), ActivityError> {
+        self.release(order_id)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+
+    #[activity(definition = contracts::inventory::activities::CommitStock)]
+    #[tracing::instrument(skip_all, fields(order.id = %order_id))]
+    pub async fn commit_stock(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        order_id: OrderId,
+    ) -> Result<(), ActivityError> {
+        self.commit(order_id)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+}
+
+fn stmt(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+/// Serialises every inventory transaction of one order.
+async fn lock_order(txn: &DatabaseTransaction, order_id: OrderId) -> Result<(), DbErr> {
+    txn.execute(stmt(
+        "SELECT pg_advisory_xact_lock(hashtextextended('inventory:' || $1::text, 0))",
+        [order_id.0.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+impl InventoryActivities {
+    /// Inventory activities on this database; reservations hold stock for `reservation_ttl`.
+    pub fn new(db: DatabaseConnection, reservation_ttl: Duration) -> Self {
+        Self {
+            db,
+            reservation_ttl,
+        }
+    }
+
+    /// Holds stock for every line or for none. Reserving the same order again returns what
+    /// the first call reserved.
+    pub async fn reserve(&self, request: &ReserveStock) -> Result<Reservation, InventoryError> {
+        let order_id = request.order_id;
+        // One row per SKU, locked in SKU order so concurrent orders cannot deadlock.
+        let mut wanted: BTreeMap<&str, i64> = BTreeMap::new();
+        for line in &request.lines {
+            *wanted.entry(line.sku.as_str()).or_default() += i64::from(line.quantity);
+        }
+
+        let txn = self.db.begin().await?;
+        lock_order(&txn, order_id).await?;
+        let existing = reservation_lines(&txn, order_id).await?;
+        if !existing.is_empty() {
+            tracing::info!("order already holds a reservation; returning it");
+            txn.commit().await?;
+            return Ok(Reservation {
+                order_id,
+                lines: existing,
+            });
+        }
+
+        for (&sku, &quantity) in &wanted {
+            let held = txn
+                .execute(stmt(
+                    "UPDATE inventory.stock
+                        SET reserved = reserved + $2, updated_at = now()
+                      WHERE sku = $1 AND on_hand - reserved >= $2",
+                    [sku.into(), quantity.into()],
+                ))
+                .await?
+                .rows_affected();
+            if held == 0 {
+                let available = txn
+                    .query_one(stmt(
+                        "SELECT on_hand - reserved AS available FROM inventory.stock WHERE sku = $1",
+                        [sku.into()],
+                    ))
+                    .await?
+                    .map(|row| row.try_get::<i64>("", "available"))
+                    .transpose()?
+                    .unwrap_or(0);
+                txn.rollback().await?;
+                let short = OutOfStock {
+                    sku: Sku::from(sku),
+                    requested: u32::try_from(quantity).unwrap_or(u32::MAX),
+                    available,
+                };
+                tracing::info!(sku, quantity, available, "reservation refused: out of stock");
+                return Err(InventoryError::OutOfStock(short));
+            }
+            txn.execute(stmt(
+                "INSERT INTO inventory.reservations (order_id, sku, quantity, status, expires_at)
+                 VALUES ($1, $2, $3, 'held', now() + make_interval(secs => $4))",
+                [
+                    order_id.0.into(),
+                    sku.into(),
+                    quantity.into(),
+                    (self.reservation_ttl.as_secs_f64()).into(),
+                ],
+            ))
+            .await?;
+        }
+        txn.commit().await?;
+        tracing::info!(lines = wanted.len(), "stock reserved");
+        Ok(Reservation {
+            order_id,
+            lines: wanted
+                .into_iter()
+                .map(|(sku, quantity)| StockLine {
+                    sku: Sku::from(sku),
+                    quantity: u32::try_from(quantity).unwrap_or(u32::MAX),
+                })
+                .collect(),
+        })
+    }
+
+    /// Gives back everything still held for the order. A no-op when nothing is held.
+    pub async fn release(&self, order_id: OrderId) -> Result<(), InventoryError> {
+        let released = self
+            .settle(
+                order_id,
+                "WITH released AS (
+                    UPDATE inventory.reservations
+                       SET status = 'released', updated_at = now()
+                     WHERE order_id = $1 AND status = 'held'
+                 RETURNING sku, quantity)
+                 UPDATE inventory.stock s
+                    SET reserved = s.reserved - r.quantity, updated_at = now()
+                   FROM released r
+                  WHERE s.sku = r.sku",
+            )
+            .await?;
+        tracing::info!(skus = released, "reservation released");
+        Ok(())
+    }
+
+    /// Turns what is held for the order into a sale. A no-op when nothing is held.
+    pub async fn commit(&self, order_id: OrderId) -> Result<(), InventoryError> {
+        let committed = self
+            .settle(
+                order_id,
+                "WITH committed AS (
+                    UPDATE inventory.reservations
+                       SET status = 'committed', updated_at = now()
+                     WHERE order_id = $1 AND status = 'held'
+                 RETURNING sku, quantity)
+                 UPDATE inventory.stock s
+                    SET reserved = s.reserved - c.quantity,
+                        on_hand = s.on_hand - c.quantity,
+                        updated_at = now()
+                   FROM committed c
+                  WHERE s.sku = c.sku",
+            )
+            .await?;
+        tracing::info!(skus = committed, "reservation committed");
+        Ok(())
+    }
+
+    async fn settle(&self, order_id: OrderId, sql: &str) -> Result<u64, InventoryError> {
+        let txn = self.db.begin().await?;
+        lock_order(&txn, order_id).await?;
+        let changed = txn
+            .execute(stmt(sql, [order_id.0.into()]))
+            .await?
+            .rows_affected();
+        txn.commit().await?;
+        Ok(changed)
+    }
+}
+
+async fn reservation_lines(
+    txn: &DatabaseTransaction,
+    order_id: OrderId,
+) -> Result<Vec<StockLine>, DbErr> {
+    txn.query_all(stmt(
+        "SELECT sku, quantity FROM inventory.reservations WHERE order_id = $1 ORDER BY sku",
+        [order_id.0.into()],
+    ))
+    .await?
+    .into_iter()
+    .map(|row| {
+        let quantity: i64 = row.try_get("", "quantity")?;
+        Ok(StockLine {
+            sku: Sku(row.try_get("", "sku")?),
+            quantity: u32::try_from(quantity).unwrap_or(u32::MAX),
+        })
+    })
+    .collect()
+}

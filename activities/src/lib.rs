@@ -1,0 +1,22 @@
+//! Emporium's services, one module per service.
+//!
+//! Each module owns one Postgres schema (its `entities` module) and nothing else: it reads and
+//! writes only its own tables, and data crosses services only through workflow inputs and
+//! outputs. A module holds:
+//! - the implementation of its service's activities (definitions in `contracts`), each safe to
+//!   run twice: natural keys, `ON CONFLICT`, state checks;
+//! - the service's own query and admin functions, which the API calls for reads;
+//! - its gateways to the outside world (payment providers, later carriers and mail).
+//!
+//! `tests/service_boundaries.rs` checks that no module touches another service's entities.
+
+pub mod catalog;
+mod failure;
+pub mod inventory;
+pub mod orders;
+pub mod payments;
+
+pub use catalog::CatalogError;
+pub use inventory::{InventoryActivities, InventoryError};
+pub use orders::{OrdersActivities, OrdersError};
+pub use payments::{PaymentsActivities, PaymentsError};

@@ -1,0 +1,172 @@
+//! The orders service (schema `orders`): the order read model and status history.
+//!
+//! PlaceOrder writes here through two activities: [`OrdersActivities::record`] when the order
+//! starts and [`OrdersActivities::set_status`] on every change. Both are idempotent: the order
+//! id and `(order_id, seq)` are natural keys, and a change is applied only by the write that
+//! inserted its history row, so a retried or late write can never move the status backwards.
+
+pub mod queries;
+
+use crate::failure::{IntoActivityError, retryable};
+use contracts::OrderId;
+use contracts::orders::{OrderStatus, PlaceOrderInput, StatusChange};
+use entities::orders::{order, order_line, status_history};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
+use std::sync::Arc;
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+/// Why an orders operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OrdersError {
+    /// The database failed.
+    #[error("orders database error: {0}")]
+    Db(#[from] DbErr),
+    /// A value does not fit the read model.
+    #[error("order {0} cannot be stored: {1}")]
+    Invalid(OrderId, String),
+}
+
+impl IntoActivityError for OrdersError {
+    fn into_activity_error(self) -> ActivityError {
+        let err = self;
+        retryable(err)
+    }
+}
+
+/// The orders service's activities.
+pub struct OrdersActivities {
+    db: DatabaseConnection,
+}
+
+#[activities]
+impl OrdersActivities {
+    #[activity(definition = contracts::orders::activities::RecordOrder)]
+    #[tracing::instrument(skip_all, fields(order.id = %order.order_id))]
+    pub async fn record_order(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        order: PlaceOrderInput,
+    ) -> Result<(), ActivityError> {
+        self.record(&order)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+
+    #[activity(definition = contracts::orders::activities::SetOrderStatus)]
+    #[tracing::instrument(skip_all, fields(order.id = %change.order_id, status = %change.status))]
+    pub async fn set_order_status(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        change: StatusChange,
+    ) -> Result<(), ActivityError> {
+        self.set_status(&change)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+}
+
+impl OrdersActivities {
+    /// Orders activities on this database.
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
+    /// Writes the order, its lines and its first status. A no-op if the order exists.
+    pub async fn record(&self, input: &PlaceOrderInput) -> Result<(), OrdersError> {
+        let now = chrono::Utc::now();
+        let order_id = input.order_id;
+        let txn = self.db.begin().await?;
+        let inserted = order::Entity::insert(order::ActiveModel {
+            id: Set(order_id.0),
+            customer_email: Set(input.customer_email.clone()),
+            status: Set(OrderStatus::Pending.as_str().to_owned()),
+            reason: Set(None),
+            total_minor: Set(input.total.amount_minor),
+            currency: Set(input.total.currency.code().to_owned()),
+            created_at: Set(now.into()),
+            updated_at: Set(now.into()),
+        })
+        .on_conflict(OnConflict::column(order::Column::Id).do_nothing().to_owned())
+        .exec_without_returning(&txn)
+        .await?;
+        if inserted == 0 {
+            txn.commit().await?;
+            return Ok(());
+        }
+        let lines = input
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(line_no, line)| {
+                let invalid = |what: &str| OrdersError::Invalid(order_id, what.to_owned());
+                Ok(order_line::ActiveModel {
+                    order_id: Set(order_id.0),
+                    line_no: Set(i32::try_from(line_no).map_err(|_| invalid("too many lines"))?),
+                    sku: Set(line.sku.0.clone()),
+                    name: Set(line.name.clone()),
+                    quantity: Set(i32::try_from(line.quantity).map_err(|_| invalid("quantity"))?),
+                    unit_price_minor: Set(line.unit_price.amount_minor),
+                    line_total_minor: Set(line.line_total.amount_minor),
+                    currency: Set(line.unit_price.currency.code().to_owned()),
+                })
+            })
+            .collect::<Result<Vec<_>, OrdersError>>()?;
+        if !lines.is_empty() {
+            order_line::Entity::insert_many(lines)
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        status_history::Entity::insert(status_history::ActiveModel {
+            order_id: Set(order_id.0),
+            seq: Set(0),
+            status: Set(OrderStatus::Pending.as_str().to_owned()),
+            reason: Set(None),
+            recorded_at: Set(now.into()),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+        txn.commit().await?;
+        tracing::info!("order recorded");
+        Ok(())
+    }
+
+    /// Appends the change to the order's history and makes it current. A no-op if this
+    /// `(order_id, seq)` was already written.
+    pub async fn set_status(&self, change: &StatusChange) -> Result<(), OrdersError> {
+        let now = chrono::Utc::now();
+        let seq = i32::try_from(change.seq)
+            .map_err(|_| OrdersError::Invalid(change.order_id, "seq".to_owned()))?;
+        let txn = self.db.begin().await?;
+        let inserted = status_history::Entity::insert(status_history::ActiveModel {
+            order_id: Set(change.order_id.0),
+            seq: Set(seq),
+            status: Set(change.status.as_str().to_owned()),
+            reason: Set(change.reason.clone()),
+            recorded_at: Set(now.into()),
+        })
+        .on_conflict(
+            OnConflict::columns([status_history::Column::OrderId, status_history::Column::Seq])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
+        if inserted == 1 {
+            order::Entity::update_many()
+                .col_expr(order::Column::Status, change.status.as_str().into())
+                .col_expr(order::Column::Reason, change.reason.clone().into())
+                .col_expr(order::Column::UpdatedAt, now.fixed_offset().into())
+                .filter(order::Column::Id.eq(change.order_id.0))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        tracing::info!(status = %change.status, "order status changed");
+        Ok(())
+    }
+}

@@ -1,0 +1,107 @@
+//! The orders service's reads: the order read model as the API shows it.
+
+use contracts::{Currency, Money, OrderId};
+use entities::orders::{order, order_line, status_history};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+
+/// An order as stored in the read model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderView {
+    /// The order id.
+    pub id: OrderId,
+    /// Who placed it.
+    pub customer_email: String,
+    /// Current status (snake_case).
+    pub status: String,
+    /// Why it did not complete, when it did not.
+    pub reason: Option<String>,
+    /// What it contains.
+    pub lines: Vec<OrderLineView>,
+    /// Sum of the lines.
+    pub total: Money,
+    /// Every status it went through, oldest first.
+    pub history: Vec<StatusView>,
+    /// When it was placed (RFC 3339).
+    pub created_at: String,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// One line of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderLineView {
+    /// Which product.
+    pub sku: String,
+    /// Its name when ordered.
+    pub name: String,
+    /// How many units.
+    pub quantity: i32,
+    /// Price of one unit when ordered.
+    pub unit_price: Money,
+    /// `unit_price * quantity`.
+    pub line_total: Money,
+}
+
+/// One status change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusView {
+    /// The status.
+    pub status: String,
+    /// Why, for failures.
+    pub reason: Option<String>,
+    /// When it was recorded (RFC 3339).
+    pub at: String,
+}
+
+fn money(amount_minor: i64, currency: &str) -> Result<Money, DbErr> {
+    Currency::new(currency)
+        .map(|c| Money::new(amount_minor, c))
+        .map_err(|e| DbErr::Custom(format!("stored currency: {e}")))
+}
+
+/// The order with its lines and history, if it is in the read model.
+pub async fn get_order(db: &DatabaseConnection, id: OrderId) -> Result<Option<OrderView>, DbErr> {
+    let Some(row) = order::Entity::find_by_id(id.0).one(db).await? else {
+        return Ok(None);
+    };
+    let lines = order_line::Entity::find()
+        .filter(order_line::Column::OrderId.eq(id.0))
+        .order_by_asc(order_line::Column::LineNo)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|line| {
+            Ok(OrderLineView {
+                unit_price: money(line.unit_price_minor, &line.currency)?,
+                line_total: money(line.line_total_minor, &line.currency)?,
+                sku: line.sku,
+                name: line.name,
+                quantity: line.quantity,
+            })
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    let history = status_history::Entity::find()
+        .filter(status_history::Column::OrderId.eq(id.0))
+        .order_by_asc(status_history::Column::Seq)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|change| StatusView {
+            status: change.status,
+            reason: change.reason,
+            at: change.recorded_at.to_rfc3339(),
+        })
+        .collect();
+    Ok(Some(OrderView {
+        id,
+        total: money(row.total_minor, &row.currency)?,
+        customer_email: row.customer_email,
+        status: row.status,
+        reason: row.reason,
+        lines,
+        history,
+        created_at: row.created_at.to_rfc3339(),
+        updated_at: row.updated_at.to_rfc3339(),
+    }))
+}

@@ -1,0 +1,351 @@
+//! The payments service (schema `payments`): authorise, capture and void through a
+//! [`PaymentGateway`].
+//!
+//! A payment's natural key is `(order_id, attempt)`. The row is written `pending` *before* the
+//! provider is called, so a retry after a crash finds it and calls the provider again with the
+//! same idempotency key (the provider answers with the same payment); the outcome is then
+//! recorded with a conditional update. A declined payment is recorded too, so a retry returns
+//! the same refusal without asking the provider again.
+
+pub mod gateway;
+pub mod queries;
+pub mod sandbox;
+
+use crate::failure::{IntoActivityError, non_retryable, refusal, retryable};
+use contracts::payments::{
+    AuthorizePayment, PAYMENT_DECLINED, PaymentAuthorization, PaymentDeclined, SettlePayment,
+};
+use contracts::{Currency, Money, OrderId};
+use entities::payments::payment;
+pub use gateway::{AuthorizeRequest, GatewayError, PaymentGateway};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    Statement, Value,
+};
+use std::sync::Arc;
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+/// Application-failure type of a payment request that contradicts an earlier one with the same
+/// natural key (a bug, never retried).
+pub const PAYMENT_CONFLICT: &str = "PaymentConflict";
+/// Application-failure type of a settle request the payment's state does not allow.
+pub const PAYMENT_STATE: &str = "PaymentState";
+
+/// Why a payments operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentsError {
+    /// The provider declined: a business refusal.
+    #[error("payment declined ({code}): {message}")]
+    Declined {
+        /// Provider decline code.
+        code: String,
+        /// Customer-facing message.
+        message: String,
+    },
+    /// The request contradicts the stored payment with the same key.
+    #[error("payment {order_id}/{attempt} conflicts with the stored one: {what}")]
+    Conflict {
+        /// The order.
+        order_id: OrderId,
+        /// The attempt.
+        attempt: u32,
+        /// What differs.
+        what: String,
+    },
+    /// The payment's state does not allow the operation.
+    #[error("payment {order_id}/{attempt} is {status}: cannot {operation}")]
+    State {
+        /// The order.
+        order_id: OrderId,
+        /// The attempt.
+        attempt: u32,
+        /// Its current state.
+        status: String,
+        /// What was asked.
+        operation: &'static str,
+    },
+    /// The provider refused the request.
+    #[error(transparent)]
+    Rejected(GatewayError),
+    /// The provider could not be reached.
+    #[error(transparent)]
+    Unavailable(GatewayError),
+    /// The database failed.
+    #[error("payments database error: {0}")]
+    Db(#[from] DbErr),
+}
+
+impl IntoActivityError for PaymentsError {
+    fn into_activity_error(self) -> ActivityError {
+        let err = self;
+        match err {
+            PaymentsError::Declined { code, message } => refusal(
+                PAYMENT_DECLINED,
+                format!("payment declined ({code}): {message}"),
+                PaymentDeclined { code, message },
+            ),
+            PaymentsError::Conflict { .. } => non_retryable(PAYMENT_CONFLICT, err.to_string()),
+            PaymentsError::State { .. } | PaymentsError::Rejected(_) => {
+                non_retryable(PAYMENT_STATE, err.to_string())
+            }
+            PaymentsError::Unavailable(_) | PaymentsError::Db(_) => retryable(err),
+        }
+    }
+}
+
+impl From<GatewayError> for PaymentsError {
+    fn from(err: GatewayError) -> Self {
+        match err {
+            GatewayError::Declined { code, message } => PaymentsError::Declined { code, message },
+            GatewayError::Rejected(_) => PaymentsError::Rejected(err),
+            GatewayError::Unavailable(_) => PaymentsError::Unavailable(err),
+        }
+    }
+}
+
+/// The payments service's activities.
+pub struct PaymentsActivities {
+    db: DatabaseConnection,
+    gateway: Arc<dyn PaymentGateway>,
+}
+
+#[activities]
+impl PaymentsActivities {
+    #[activity(definition = contracts::payments::activities::AuthorizePayment)]
+    #[tracing::instrument(skip_all, fields(order.id = %request.order_id, attempt = request.attempt))]
+    pub async fn authorize_payment(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: AuthorizePayment,
+    ) -> Result<PaymentAuthorization, ActivityError> {
+        self.authorize(&request)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+
+    #[activity(definition = contracts::payments::activities::CapturePayment)]
+    #[tracing::instrument(skip_all, fields(order.id = %request.authorization.order_id))]
+    pub async fn capture_payment(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: SettlePayment,
+    ) -> Result<(), ActivityError> {
+        self.capture(&request)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+
+    #[activity(definition = contracts::payments::activities::VoidPayment)]
+    #[tracing::instrument(skip_all, fields(order.id = %request.authorization.order_id))]
+    pub async fn void_payment(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: SettlePayment,
+    ) -> Result<(), ActivityError> {
+        self.void(&request)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+}
+
+fn stmt(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+impl PaymentsActivities {
+    /// Payments activities on this database, through this gateway.
+    pub fn new(db: DatabaseConnection, gateway: Arc<dyn PaymentGateway>) -> Self {
+        Self { db, gateway }
+    }
+
+    async fn find(&self, order_id: OrderId, attempt: u32) -> Result<payment::Model, PaymentsError> {
+        payment::Entity::find()
+            .filter(payment::Column::OrderId.eq(order_id.0))
+            .filter(payment::Column::Attempt.eq(attempt_i32(attempt)))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| PaymentsError::State {
+                order_id,
+                attempt,
+                status: "unknown".to_owned(),
+                operation: "settle a payment that was never authorised",
+            })
+    }
+
+    /// Authorises the payment, once.
+    pub async fn authorize(
+        &self,
+        request: &AuthorizePayment,
+    ) -> Result<PaymentAuthorization, PaymentsError> {
+        let (order_id, attempt) = (request.order_id, request.attempt);
+        self.db
+            .execute(stmt(
+                "INSERT INTO payments.payments
+                     (id, order_id, attempt, provider, idempotency_key, amount_minor, currency, status)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')
+                 ON CONFLICT DO NOTHING",
+                [
+                    uuid::Uuid::now_v7().into(),
+                    order_id.0.into(),
+                    attempt_i32(attempt).into(),
+                    self.gateway.provider().into(),
+                    request.idempotency_key.clone().into(),
+                    request.amount.amount_minor.into(),
+                    request.amount.currency.code().into(),
+                ],
+            ))
+            .await?;
+        let row = self.find(order_id, attempt).await?;
+        let conflict = |what: &str| PaymentsError::Conflict {
+            order_id,
+            attempt,
+            what: what.to_owned(),
+        };
+        if row.idempotency_key != request.idempotency_key {
+            return Err(conflict("idempotency key"));
+        }
+        if row.amount_minor != request.amount.amount_minor
+            || row.currency != request.amount.currency.code()
+        {
+            return Err(conflict("amount"));
+        }
+        if row.provider != self.gateway.provider() {
+            return Err(conflict("provider"));
+        }
+
+        match row.status.as_str() {
+            "authorized" | "captured" | "voided" => {
+                tracing::info!(status = %row.status, "payment already authorised");
+                return authorization(&row);
+            }
+            "declined" => {
+                return Err(PaymentsError::Declined {
+                    code: row.decline_code.unwrap_or_default(),
+                    message: row.decline_message.unwrap_or_default(),
+                });
+            }
+            _ => {}
+        }
+
+        let outcome = self
+            .gateway
+            .authorize(AuthorizeRequest {
+                order_id,
+                amount: &request.amount,
+                payment_method: &request.payment_method,
+                idempotency_key: &request.idempotency_key,
+            })
+            .await;
+        match outcome {
+            Ok(provider_ref) => {
+                self.db
+                    .execute(stmt(
+                        "UPDATE payments.payments
+                            SET status = 'authorized', provider_ref = $2, updated_at = now()
+                          WHERE id = $1 AND status = 'pending'",
+                        [row.id.into(), provider_ref.into()],
+                    ))
+                    .await?;
+                tracing::info!(amount = %request.amount, "payment authorised");
+                authorization(&self.find(order_id, attempt).await?)
+            }
+            Err(GatewayError::Declined { code, message }) => {
+                self.db
+                    .execute(stmt(
+                        "UPDATE payments.payments
+                            SET status = 'declined', decline_code = $2, decline_message = $3,
+                                updated_at = now()
+                          WHERE id = $1 AND status = 'pending'",
+                        [row.id.into(), code.clone().into(), message.clone().into()],
+                    ))
+                    .await?;
+                tracing::info!(code = %code, "payment declined");
+                Err(PaymentsError::Declined { code, message })
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Captures the authorised amount, once.
+    pub async fn capture(&self, request: &SettlePayment) -> Result<(), PaymentsError> {
+        let auth = &request.authorization;
+        let row = self.find(auth.order_id, auth.attempt).await?;
+        match row.status.as_str() {
+            "captured" => return Ok(()),
+            "authorized" => {}
+            status => {
+                return Err(PaymentsError::State {
+                    order_id: auth.order_id,
+                    attempt: auth.attempt,
+                    status: status.to_owned(),
+                    operation: "capture",
+                });
+            }
+        }
+        let provider_ref = row.provider_ref.clone().unwrap_or_default();
+        let amount = Money::new(row.amount_minor, currency(&row.currency)?);
+        self.gateway
+            .capture(&provider_ref, &amount, &request.idempotency_key)
+            .await?;
+        self.db
+            .execute(stmt(
+                "UPDATE payments.payments
+                    SET status = 'captured', captured_minor = amount_minor, updated_at = now()
+                  WHERE id = $1 AND status = 'authorized'",
+                [row.id.into()],
+            ))
+            .await?;
+        tracing::info!(amount = %amount, "payment captured");
+        Ok(())
+    }
+
+    /// Releases the authorised amount, once. Nothing to do for a payment that never held money.
+    pub async fn void(&self, request: &SettlePayment) -> Result<(), PaymentsError> {
+        let auth = &request.authorization;
+        let row = self.find(auth.order_id, auth.attempt).await?;
+        match row.status.as_str() {
+            "voided" | "declined" | "pending" => return Ok(()),
+            "authorized" => {}
+            status => {
+                return Err(PaymentsError::State {
+                    order_id: auth.order_id,
+                    attempt: auth.attempt,
+                    status: status.to_owned(),
+                    operation: "void (refund a captured payment instead)",
+                });
+            }
+        }
+        let provider_ref = row.provider_ref.clone().unwrap_or_default();
+        self.gateway
+            .void(&provider_ref, &request.idempotency_key)
+            .await?;
+        self.db
+            .execute(stmt(
+                "UPDATE payments.payments SET status = 'voided', updated_at = now()
+                  WHERE id = $1 AND status = 'authorized'",
+                [row.id.into()],
+            ))
+            .await?;
+        tracing::info!("payment voided");
+        Ok(())
+    }
+}
+
+fn attempt_i32(attempt: u32) -> i32 {
+    i32::try_from(attempt).unwrap_or(i32::MAX)
+}
+
+fn currency(code: &str) -> Result<Currency, PaymentsError> {
+    Currency::new(code).map_err(|e| PaymentsError::Db(DbErr::Custom(format!("stored currency: {e}"))))
+}
+
+fn authorization(row: &payment::Model) -> Result<PaymentAuthorization, PaymentsError> {
+    Ok(PaymentAuthorization {
+        order_id: OrderId(row.order_id),
+        attempt: u32::try_from(row.attempt).unwrap_or_default(),
+        provider: row.provider.clone(),
+        provider_ref: row.provider_ref.clone().unwrap_or_default(),
+        amount: Money::new(row.amount_minor, currency(&row.currency)?),
+    })
+}

@@ -1,0 +1,215 @@
+//! The built-in sandbox payment provider: no network, no state, and the payment method decides
+//! the outcome, like Stripe's test cards and test PaymentMethods.
+//!
+//! | payment method | card number | outcome |
+//! |---|---|---|
+//! | `pm_card_visa` | 4242 4242 4242 4242 | approved |
+//! | `pm_card_mastercard` | 5555 5555 5555 4444 | approved |
+//! | `pm_card_amex` | 3782 822463 10005 | approved |
+//! | `pm_card_chargeDeclined` | 4000 0000 0000 0002 | declined: `card_declined` |
+//! | `pm_card_chargeDeclinedInsufficientFunds` | 4000 0000 0000 9995 | declined: `insufficient_funds` |
+//! | `pm_card_chargeDeclinedLostCard` | 4000 0000 0000 9987 | declined: `lost_card` |
+//! | `pm_card_chargeDeclinedExpiredCard` | 4000 0000 0000 0069 | declined: `expired_card` |
+//! | `pm_card_chargeDeclinedIncorrectCvc` | 4000 0000 0000 0127 | declined: `incorrect_cvc` |
+//! | `pm_card_chargeDeclinedProcessingError` | 4000 0000 0000 0119 | declined: `processing_error` |
+//!
+//! Any other `pm_…` or `tok_…` token is declined with `payment_method_unknown`. Card numbers
+//! never enter a workflow: [`normalize_payment_method`] turns a test card number into its
+//! PaymentMethod id at the API and refuses any other number.
+
+use super::gateway::{AuthorizeRequest, GatewayError, PaymentGateway};
+use async_trait::async_trait;
+use contracts::Money;
+use uuid::Uuid;
+
+/// How a test payment method behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Behaviour {
+    Approve,
+    Decline(&'static str, &'static str),
+}
+
+/// `(PaymentMethod id, card number, behaviour)`, after Stripe's testing documentation.
+const TEST_METHODS: &[(&str, &str, Behaviour)] = &[
+    ("pm_card_visa", "4242424242424242", Behaviour::Approve),
+    ("pm_card_mastercard", "5555555555554444", Behaviour::Approve),
+    ("pm_card_amex", "378282246310005", Behaviour::Approve),
+    (
+        "pm_card_chargeDeclined",
+        "4000000000000002",
+        Behaviour::Decline("card_declined", "Your card was declined."),
+    ),
+    (
+        "pm_card_chargeDeclinedInsufficientFunds",
+        "4000000000009995",
+        Behaviour::Decline("insufficient_funds", "Your card has insufficient funds."),
+    ),
+    (
+        "pm_card_chargeDeclinedLostCard",
+        "4000000000009987",
+        Behaviour::Decline("lost_card", "Your card was declined."),
+    ),
+    (
+        "pm_card_chargeDeclinedExpiredCard",
+        "4000000000000069",
+        Behaviour::Decline("expired_card", "Your card has expired."),
+    ),
+    (
+        "pm_card_chargeDeclinedIncorrectCvc",
+        "4000000000000127",
+        Behaviour::Decline("incorrect_cvc", "Your card's security code is incorrect."),
+    ),
+    (
+        "pm_card_chargeDeclinedProcessingError",
+        "4000000000000119",
+        Behaviour::Decline(
+            "processing_error",
+            "An error occurred while processing your card. Try again in a little bit.",
+        ),
+    ),
+];
+
+/// Why a payment method was refused before any order was started.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentMethodError {
+    /// A card number that is not one of the test cards: raw card numbers are not accepted.
+    #[error("raw card numbers are not accepted; send a payment-provider token such as pm_card_visa")]
+    RawCardNumber,
+    /// Neither a token nor a card number.
+    #[error("expected a payment-provider token such as pm_card_visa")]
+    Malformed,
+}
+
+/// Turns what a client sent as its payment method into a provider token: tokens (`pm_…`,
+/// `tok_…`) pass through, test card numbers become their PaymentMethod id, any other card
+/// number is refused so that no card number is ever stored or logged.
+pub fn normalize_payment_method(input: &str) -> Result<String, PaymentMethodError> {
+    let trimmed = input.trim();
+    let is_token = (trimmed.starts_with("pm_") || trimmed.starts_with("tok_"))
+        && trimmed.len() <= 255
+        && trimmed.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if is_token {
+        return Ok(trimmed.to_owned());
+    }
+    let digits: String = trimmed
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-'))
+        .collect();
+    if (12..=19).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return TEST_METHODS
+            .iter()
+            .find(|(_, number, _)| *number == digits)
+            .map(|(token, _, _)| (*token).to_owned())
+            .ok_or(PaymentMethodError::RawCardNumber);
+    }
+    Err(PaymentMethodError::Malformed)
+}
+
+/// The sandbox gateway. Stateless: the same idempotency key always yields the same payment id.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SandboxGateway;
+
+fn behaviour(payment_method: &str) -> Behaviour {
+    TEST_METHODS
+        .iter()
+        .find(|(token, number, _)| *token == payment_method || *number == payment_method)
+        .map(|(_, _, behaviour)| *behaviour)
+        .unwrap_or(Behaviour::Decline(
+            "payment_method_unknown",
+            "This payment method is not known to the sandbox.",
+        ))
+}
+
+#[async_trait]
+impl PaymentGateway for SandboxGateway {
+    fn provider(&self) -> &'static str {
+        "sandbox"
+    }
+
+    async fn authorize(&self, request: AuthorizeRequest<'_>) -> Result<String, GatewayError> {
+        if request.amount.amount_minor <= 0 {
+            return Err(GatewayError::Rejected("amount must be positive".to_owned()));
+        }
+        match behaviour(request.payment_method) {
+            Behaviour::Approve => Ok(format!(
+                "sbx_pi_{}",
+                Uuid::new_v5(&Uuid::NAMESPACE_OID, request.idempotency_key.as_bytes()).simple()
+            )),
+            Behaviour::Decline(code, message) => Err(GatewayError::Declined {
+                code: code.to_owned(),
+                message: message.to_owned(),
+            }),
+        }
+    }
+
+    async fn capture(
+        &self,
+        provider_ref: &str,
+        _amount: &Money,
+        _idempotency_key: &str,
+    ) -> Result<(), GatewayError> {
+        known(provider_ref)
+    }
+
+    async fn void(&self, provider_ref: &str, _idempotency_key: &str) -> Result<(), GatewayError> {
+        known(provider_ref)
+    }
+}
+
+fn known(provider_ref: &str) -> Result<(), GatewayError> {
+    if provider_ref.starts_with("sbx_pi_") {
+        Ok(())
+    } else {
+        Err(GatewayError::Rejected(format!(
+            "`{provider_ref}` is not a sandbox payment"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contracts::{Currency, OrderId};
+
+    #[test]
+    fn tokens_pass_and_test_cards_become_tokens() {
+        assert_eq!(normalize_payment_method(" pm_card_visa "), Ok("pm_card_visa".into()));
+        assert_eq!(
+            normalize_payment_method("4000 0000 0000 0002"),
+            Ok("pm_card_chargeDeclined".into())
+        );
+        assert_eq!(
+            normalize_payment_method("4111111111111111"),
+            Err(PaymentMethodError::RawCardNumber)
+        );
+        assert_eq!(normalize_payment_method("visa"), Err(PaymentMethodError::Malformed));
+        assert_eq!(normalize_payment_method("pm_<script>"), Err(PaymentMethodError::Malformed));
+    }
+
+    #[tokio::test]
+    async fn the_payment_method_decides_and_the_key_fixes_the_id() {
+        let eur = Currency::new("EUR").expect("valid");
+        let amount = Money::new(1000, eur);
+        let request = |payment_method, idempotency_key| AuthorizeRequest {
+            order_id: OrderId::new(),
+            amount: &amount,
+            payment_method,
+            idempotency_key,
+        };
+        let gateway = SandboxGateway;
+        let first = gateway.authorize(request("pm_card_visa", "k1")).await;
+        let again = gateway.authorize(request("pm_card_visa", "k1")).await;
+        let other = gateway.authorize(request("pm_card_visa", "k2")).await;
+        assert_eq!(first, again);
+        assert_ne!(first, other);
+        assert_eq!(
+            gateway
+                .authorize(request("pm_card_chargeDeclinedInsufficientFunds", "k3"))
+                .await,
+            Err(GatewayError::Declined {
+                code: "insufficient_funds".into(),
+                message: "Your card has insufficient funds.".into()
+            })
+        );
+    }
+}

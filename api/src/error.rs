@@ -1,0 +1,268 @@
+//! The API's one error type and its policy.
+//!
+//! Every error leaves the API as an RFC 9457 `application/problem+json` document:
+//! `type`, `title`, `status`, `detail`, a stable machine-readable `code`, and, for bad input,
+//! `errors`: one entry per offending field with its dotted `field` path
+//! (`lines[0].quantity`), its JSON Pointer (`/lines/0/quantity`) and a message.
+//!
+//! Nothing internal leaks: for a server-side failure the client gets a generic message and the
+//! request id, and the cause is logged once, here, when the response is built.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// One offending field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// Dotted path of the field, such as `lines[0].quantity`.
+    pub field: String,
+    /// The same location as a JSON Pointer (RFC 6901), such as `/lines/0/quantity`.
+    pub pointer: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl FieldError {
+    /// An error on the field at the dotted `field` path.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        Self {
+            pointer: pointer_of(&field),
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// Turns a dotted path (`lines[0].sku`) into a JSON Pointer (`/lines/0/sku`).
+pub fn pointer_of(field: &str) -> String {
+    let mut pointer = String::new();
+    for part in field.split(['.', '[', ']']).filter(|p| !p.is_empty()) {
+        pointer.push('/');
+        pointer.push_str(&part.replace('~', "~0").replace('/', "~1"));
+    }
+    pointer
+}
+
+/// An error answered to a client.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    title: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    /// The cause of a server-side failure: logged, never sent.
+    internal: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ProblemDocument<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'a str,
+    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, title: &'static str, detail: String) -> Self {
+        Self {
+            status,
+            code,
+            title,
+            detail,
+            errors: Vec::new(),
+            internal: None,
+        }
+    }
+
+    /// The body is not valid JSON (400).
+    pub fn malformed_json(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "Malformed JSON",
+            detail.into(),
+        )
+    }
+
+    /// The body is JSON but one or more fields are wrong (422).
+    pub fn invalid_fields(code: &'static str, errors: Vec<FieldError>) -> Self {
+        let detail = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self {
+            errors,
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                code,
+                "Invalid request",
+                detail,
+            )
+        }
+    }
+
+    /// A single wrong field (422).
+    pub fn invalid_field(
+        code: &'static str,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::invalid_fields(code, vec![FieldError::new(field, message)])
+    }
+
+    /// A path parameter is malformed (400).
+    pub fn invalid_path(field: &str, message: impl Into<String>) -> Self {
+        Self {
+            errors: vec![FieldError::new(field, message)],
+            ..Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_path_parameter",
+                "Invalid path parameter",
+                format!("path parameter `{field}` is malformed"),
+            )
+        }
+    }
+
+    /// The body is not JSON at all (415).
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "send the body as JSON with `Content-Type: application/json`".to_owned(),
+        )
+    }
+
+    /// The body is larger than allowed (413).
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Payload too large",
+            "the request body is larger than this endpoint accepts".to_owned(),
+        )
+    }
+
+    /// Nothing is there (404).
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Not found",
+            detail.into(),
+        )
+    }
+
+    /// A dependency (Temporal, Postgres) is down: try again later (503). The cause is logged.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        Self {
+            internal: Some(cause.to_string()),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "Service unavailable",
+                "a backing service is unavailable; try again shortly".to_owned(),
+            )
+        }
+    }
+
+    /// A failure on our side (500). The cause is logged.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self {
+            internal: Some(cause.to_string()),
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Internal server error",
+                "something went wrong on our side; it has been logged".to_owned(),
+            )
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    /// The offending fields, for bad input.
+    pub fn field_errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(err: sea_orm::DbErr) -> Self {
+        match err {
+            sea_orm::DbErr::Conn(_) | sea_orm::DbErr::ConnectionAcquire(_) => {
+                ApiError::unavailable(err)
+            }
+            _ => ApiError::internal(err),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Some(cause) = &self.internal {
+            tracing::error!(code = self.code, status = self.status.as_u16(), %cause, "request failed");
+        } else {
+            tracing::debug!(code = self.code, status = self.status.as_u16(), detail = %self.detail, "request refused");
+        }
+        let document = ProblemDocument {
+            kind: format!("/problems/{}", self.code.replace('_', "-")),
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            code: self.code,
+            errors: &self.errors,
+        };
+        let mut response = (self.status, Json(document)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
+
+/// Answers unknown routes.
+pub async fn not_found_fallback() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+/// Answers a known route called with the wrong method.
+pub async fn method_not_allowed_fallback() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method not allowed",
+        "this endpoint does not accept that method".to_owned(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotted_paths_become_json_pointers() {
+        assert_eq!(pointer_of("lines[0].quantity"), "/lines/0/quantity");
+        assert_eq!(pointer_of("customer_email"), "/customer_email");
+        assert_eq!(pointer_of("a/b.c~d"), "/a~1b/c~0d");
+        assert_eq!(pointer_of(""), "");
+    }
+}

@@ -1,0 +1,83 @@
+//! Emporium's HTTP API.
+//!
+//! Thin by design: a handler authenticates, validates, then starts a workflow, sends it a
+//! message, or reads state (workflow queries for live state, a service's read model for lists
+//! and history). Business decisions live in workflows and services, never here. Every error is
+//! an RFC 9457 problem+json document (see [`error`]); bad input is refused before any workflow
+//! starts.
+
+pub mod error;
+mod extract;
+mod routes;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use contracts::TaskQueues;
+use sea_orm::DatabaseConnection;
+use std::future::Future;
+use temporalio_client::Client;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database, read through each service's own query functions.
+    pub db: DatabaseConnection,
+    /// The Temporal client that starts and asks workflows.
+    pub temporal: Client,
+    /// Task-queue names of this deployment.
+    pub queues: TaskQueues,
+}
+
+/// API configuration.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+/// The API's router with all its middleware.
+pub fn router(state: AppState, config: &ApiConfig) -> Router {
+    let request_id = http::HeaderName::from_static("x-request-id");
+    routes::router()
+        .fallback(error::not_found_fallback)
+        .method_not_allowed_fallback(error::method_not_allowed_fallback)
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(
+            |request: &http::Request<axum::body::Body>| {
+                let request_id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!(
+                    "http",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    request.id = %request_id,
+                )
+            },
+        ))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    config: ApiConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, "API listening");
+    }
+    axum::serve(listener, router(state, &config))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

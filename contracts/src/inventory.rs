@@ -1,0 +1,79 @@
+//! The inventory service's contract: reserving, releasing and committing stock.
+
+use crate::{OrderId, Sku};
+use serde::{Deserialize, Serialize};
+use temporalio_common::ActivityError;
+use temporalio_macros::activity_definitions;
+
+/// Application-failure type of a reservation refused for lack of stock. Non-retryable: retrying
+/// will not create stock. Its details are an [`OutOfStock`].
+pub const OUT_OF_STOCK: &str = "OutOfStock";
+
+/// A quantity of one SKU.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StockLine {
+    /// Which product.
+    pub sku: Sku,
+    /// How many units (at least 1).
+    pub quantity: u32,
+}
+
+/// Hold stock for every line of an order, all or nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReserveStock {
+    /// The order the stock is held for; with the SKU, the reservation's natural key.
+    pub order_id: OrderId,
+    /// What to hold.
+    pub lines: Vec<StockLine>,
+}
+
+/// Stock held for an order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation {
+    /// The order.
+    pub order_id: OrderId,
+    /// What is held.
+    pub lines: Vec<StockLine>,
+}
+
+/// Details of an [`OUT_OF_STOCK`] failure: the first line that could not be held.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutOfStock {
+    /// The SKU that ran short.
+    pub sku: Sku,
+    /// How many units were asked for.
+    pub requested: u32,
+    /// How many units were available.
+    pub available: i64,
+}
+
+/// Activities of the inventory service (task queue `inventory`).
+pub struct InventoryActivities;
+
+#[activity_definitions]
+impl InventoryActivities {
+    /// Holds stock for every line, or for none: fails with [`OUT_OF_STOCK`] if any line cannot
+    /// be held. Reserving an order twice is a no-op.
+    #[activity(name = "ReserveStock")]
+    pub fn reserve_stock(request: ReserveStock) -> Result<Reservation, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Gives back what is held for the order. Releasing twice, or releasing an order that
+    /// holds nothing, is a no-op.
+    #[activity(name = "ReleaseStock")]
+    pub fn release_stock(order_id: OrderId) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// Turns what is held for the order into a sale: stock leaves the warehouse. Idempotent.
+    #[activity(name = "CommitStock")]
+    pub fn commit_stock(order_id: OrderId) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+}
+
+/// The activity markers, for implementations to name with `#[activity(definition = ...)]`.
+pub mod activities {
+    pub use super::inventory_activities::{CommitStock, ReleaseStock, ReserveStock};
+}

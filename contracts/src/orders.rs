@@ -1,0 +1,208 @@
+//! The orders domain: the PlaceOrder workflow's contract and the orders service's activities.
+
+use crate::{Money, OrderId, Sku};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use temporalio_common::ActivityError;
+use temporalio_macros::activity_definitions;
+
+/// Workflow type name of PlaceOrder, as the Temporal Web UI and visibility queries show it.
+pub const PLACE_ORDER_WORKFLOW: &str = "PlaceOrder";
+
+/// The workflow id of an order's PlaceOrder run: `order-<id>`. One order, one workflow id, so
+/// an order can never be started twice.
+pub fn workflow_id(order_id: OrderId) -> String {
+    format!("order-{order_id}")
+}
+
+/// Where an order stands. Serialized in snake_case, which is also how the API, the read model
+/// and the OrderStatus search attribute spell it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Accepted by the API, nothing done yet.
+    Pending,
+    /// Stock is held for every line.
+    Reserved,
+    /// Payment is authorised and the order is confirmed to the customer.
+    Confirmed,
+    /// Stock committed and payment captured: the order is done.
+    Completed,
+    /// Refused before any money moved (for example: not enough stock).
+    Rejected,
+    /// The payment was declined; the reservation was released.
+    PaymentFailed,
+    /// Cancelled before it completed; everything done was undone.
+    Cancelled,
+    /// An unexpected failure; everything done was undone.
+    Failed,
+}
+
+impl OrderStatus {
+    /// Every status, in the order an order can reach them.
+    pub const ALL: [OrderStatus; 8] = [
+        OrderStatus::Pending,
+        OrderStatus::Reserved,
+        OrderStatus::Confirmed,
+        OrderStatus::Completed,
+        OrderStatus::Rejected,
+        OrderStatus::PaymentFailed,
+        OrderStatus::Cancelled,
+        OrderStatus::Failed,
+    ];
+
+    /// The snake_case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "pending",
+            OrderStatus::Reserved => "reserved",
+            OrderStatus::Confirmed => "confirmed",
+            OrderStatus::Completed => "completed",
+            OrderStatus::Rejected => "rejected",
+            OrderStatus::PaymentFailed => "payment_failed",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Failed => "failed",
+        }
+    }
+
+    /// True once the order will not change any more.
+    pub const fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Completed
+                | OrderStatus::Rejected
+                | OrderStatus::PaymentFailed
+                | OrderStatus::Cancelled
+                | OrderStatus::Failed
+        )
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for OrderStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        OrderStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("unknown order status `{s}`"))
+    }
+}
+
+/// One line of an order, priced by the catalog when the order was placed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderLine {
+    /// What is ordered.
+    pub sku: Sku,
+    /// The product's name at the time of the order.
+    pub name: String,
+    /// How many units (at least 1).
+    pub quantity: u32,
+    /// Price of one unit at the time of the order.
+    pub unit_price: Money,
+    /// `unit_price * quantity`.
+    pub line_total: Money,
+}
+
+/// Input of PlaceOrder: a priced order, ready to be fulfilled.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaceOrderInput {
+    /// The order's id; the workflow id is [`workflow_id`] of it.
+    pub order_id: OrderId,
+    /// Who placed it.
+    pub customer_email: String,
+    /// What was ordered.
+    pub lines: Vec<OrderLine>,
+    /// Sum of the line totals.
+    pub total: Money,
+    /// The payment method to charge: a payment-provider token (never a card number).
+    pub payment_method: String,
+}
+
+/// How PlaceOrder ended. Business outcomes (rejected, payment failed) are results, not
+/// workflow failures: the workflow did its job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderOutcome {
+    /// The order.
+    pub order_id: OrderId,
+    /// Its final status.
+    pub status: OrderStatus,
+    /// Why it did not complete, when it did not.
+    pub reason: Option<String>,
+}
+
+/// The live state of an order, answered by PlaceOrder's `status` query.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSnapshot {
+    /// The order as placed.
+    pub order: PlaceOrderInput,
+    /// Where it stands now.
+    pub status: OrderStatus,
+    /// Why it did not complete, when it did not.
+    pub reason: Option<String>,
+}
+
+/// A status change for the order read model. `seq` numbers an order's changes from 0, so a
+/// retried write is recognised and ignored, and an older change can never overwrite a newer one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    /// The order.
+    pub order_id: OrderId,
+    /// Position of this change in the order's history (0 is the initial `pending`).
+    pub seq: u32,
+    /// The new status.
+    pub status: OrderStatus,
+    /// Why, when the status is a failure.
+    pub reason: Option<String>,
+}
+
+/// Activities of the orders service (task queue `orders`): the order read model.
+pub struct OrdersActivities;
+
+#[activity_definitions]
+impl OrdersActivities {
+    /// Writes the order, its lines and its first status (`pending`) to the read model.
+    /// Idempotent on the order id.
+    #[activity(name = "RecordOrder")]
+    pub fn record_order(order: PlaceOrderInput) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// Appends a status change to the order's history and makes it the current status.
+    /// Idempotent on `(order_id, seq)`.
+    #[activity(name = "SetOrderStatus")]
+    pub fn set_order_status(change: StatusChange) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+}
+
+/// The activity markers, for implementations to name with `#[activity(definition = ...)]`.
+pub mod activities {
+    pub use super::orders_activities::{RecordOrder, SetOrderStatus};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for status in OrderStatus::ALL {
+            assert_eq!(status.as_str().parse::<OrderStatus>(), Ok(status));
+            let json = serde_json::to_value(status).expect("serializes");
+            assert_eq!(json, serde_json::json!(status.as_str()));
+        }
+    }
+
+    #[test]
+    fn the_workflow_id_is_derived_from_the_order_id() {
+        let id: OrderId = "0190b7e4-8f7a-7c3e-9a4e-2f9d1c0b5a11".parse().expect("uuid");
+        assert_eq!(workflow_id(id), "order-0190b7e4-8f7a-7c3e-9a4e-2f9d1c0b5a11");
+    }
+}

@@ -1,0 +1,100 @@
+//! The payments service's contract: authorising, capturing and voiding a payment.
+//!
+//! Every call carries an idempotency key derived from the workflow (workflow id + step), so a
+//! retried activity reaches the payment provider with the same key and can never charge twice.
+
+use crate::{Money, OrderId};
+use serde::{Deserialize, Serialize};
+use temporalio_common::ActivityError;
+use temporalio_macros::activity_definitions;
+
+/// Application-failure type of a declined payment. Non-retryable: the same card will be
+/// declined again. Its details are a [`PaymentDeclined`].
+pub const PAYMENT_DECLINED: &str = "PaymentDeclined";
+
+/// The idempotency key of one step of one workflow's payment, for example
+/// `order-…/authorize/1`.
+pub fn idempotency_key(workflow_id: &str, step: &str, attempt: u32) -> String {
+    format!("{workflow_id}/{step}/{attempt}")
+}
+
+/// Authorise (hold) an amount on a payment method.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizePayment {
+    /// The order being paid.
+    pub order_id: OrderId,
+    /// Which payment attempt of the order this is (1 for the first); with the order id, the
+    /// payment's natural key.
+    pub attempt: u32,
+    /// How much to hold.
+    pub amount: Money,
+    /// The payment-provider token of the payment method.
+    pub payment_method: String,
+    /// Sent to the provider with every call for this authorisation.
+    pub idempotency_key: String,
+}
+
+/// A successful authorisation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentAuthorization {
+    /// The order.
+    pub order_id: OrderId,
+    /// The payment attempt.
+    pub attempt: u32,
+    /// Which gateway holds the money (`sandbox`, `stripe`).
+    pub provider: String,
+    /// The gateway's id for the payment.
+    pub provider_ref: String,
+    /// The amount held.
+    pub amount: Money,
+}
+
+/// Capture or void an authorisation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlePayment {
+    /// The authorisation to settle.
+    pub authorization: PaymentAuthorization,
+    /// Sent to the provider with the call.
+    pub idempotency_key: String,
+}
+
+/// Details of a [`PAYMENT_DECLINED`] failure.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentDeclined {
+    /// The provider's decline code, such as `card_declined` or `insufficient_funds`.
+    pub code: String,
+    /// A message that can be shown to the customer.
+    pub message: String,
+}
+
+/// Activities of the payments service (task queue `payments`).
+pub struct PaymentsActivities;
+
+#[activity_definitions]
+impl PaymentsActivities {
+    /// Authorises the amount, or fails with [`PAYMENT_DECLINED`]. Idempotent on
+    /// `(order_id, attempt)` and on the idempotency key at the provider.
+    #[activity(name = "AuthorizePayment")]
+    pub fn authorize_payment(
+        request: AuthorizePayment,
+    ) -> Result<PaymentAuthorization, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Takes the authorised money. Idempotent.
+    #[activity(name = "CapturePayment")]
+    pub fn capture_payment(request: SettlePayment) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// Releases the authorised money without taking it. Idempotent.
+    #[activity(name = "VoidPayment")]
+    pub fn void_payment(request: SettlePayment) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+}
+
+/// The activity markers, for implementations to name with `#[activity(definition = ...)]`.
+pub mod activities {
+    pub use super::payments_activities::{AuthorizePayment, CapturePayment, VoidPayment};
+}

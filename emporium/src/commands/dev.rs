@@ -1,0 +1,103 @@
+//! `emporium dev`: the whole platform in one process, for a laptop.
+//!
+//! Connects to Temporal at `TEMPORAL_ADDRESS` or, when nothing answers there and the address is
+//! local, starts the Temporal CLI dev server (Web UI included, history kept in a SQLite file in
+//! the data folder so it survives a restart). Creates and migrates the database, loads the demo
+//! catalog, then runs every worker and the API until Ctrl-C, which stops all of it, the dev
+//! server included.
+
+use anyhow::{Context as _, bail};
+use contracts::{Service, TaskQueues};
+use platform::Settings;
+use platform::temporal::{DevServer, DevServerOptions, find_cli, target_url, try_connect};
+use std::time::Duration;
+
+pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+    let db = super::migrate::run(&settings).await?;
+    crate::demo::seed(&db).await?;
+
+    let address = settings.temporal.address.clone();
+    let (temporal, dev_server) = match try_connect(&settings.temporal, Duration::from_secs(3)).await
+    {
+        Some(client) => {
+            tracing::info!(%address, "using the Temporal server already running");
+            (client, None)
+        }
+        None => {
+            let url = target_url(&address)?;
+            let local = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "::1" | "[::1]"));
+            if !local {
+                bail!(
+                    "nothing answers at TEMPORAL_ADDRESS={address}; start that cluster, or unset \
+                     TEMPORAL_ADDRESS to let `emporium dev` start a local dev server"
+                );
+            }
+            let cli = find_cli(settings.temporal.cli.as_deref())?;
+            let db_file = settings.data_dir.join("temporal.sqlite");
+            tracing::info!(cli = %cli.display(), history = %db_file.display(), "starting the Temporal dev server");
+            let server = DevServer::start(DevServerOptions {
+                cli,
+                port: url.port().unwrap_or(7233),
+                ui_port: Some(settings.temporal.ui_port),
+                db_file: Some(db_file),
+                namespace: settings.temporal.namespace.clone(),
+                quiet: false,
+            })
+            .await?;
+            (server.client().clone(), Some(server))
+        }
+    };
+
+    let queues = TaskQueues::with_prefix(settings.temporal.task_queue_prefix.clone());
+    let deps = workers::ServiceDeps::from_settings(db.clone(), &settings);
+    let shutdown = super::shutdown_on_signal();
+
+    let listener = tokio::net::TcpListener::bind(settings.api.bind)
+        .await
+        .with_context(|| format!("binding the API to {}", settings.api.bind))?;
+    let state = api::AppState {
+        db,
+        temporal: temporal.clone(),
+        queues: queues.clone(),
+    };
+    let config = api::ApiConfig {
+        max_body_bytes: settings.api.max_body_bytes,
+    };
+    let api_stopped = shutdown.clone();
+    let api = tokio::spawn(api::serve(listener, state, config, async move {
+        api_stopped.cancelled().await;
+    }));
+
+    print_banner(&settings, dev_server.is_some());
+    let workers_result =
+        workers::run(temporal, &Service::ALL, &queues, &deps, shutdown.clone()).await;
+    // Whatever stopped the workers stops the rest.
+    shutdown.cancel();
+    let api_result = api.await.context("API task panicked")?;
+    if let Some(server) = dev_server {
+        server.shutdown().await?;
+        tracing::info!("Temporal dev server stopped");
+    }
+    workers_result?;
+    api_result.context("serving the API")?;
+    Ok(())
+}
+
+fn print_banner(settings: &Settings, own_server: bool) {
+    let port = settings.api.bind.port();
+    let ui = if own_server {
+        format!("http://localhost:{}", settings.temporal.ui_port)
+    } else {
+        format!("the Web UI of {}", settings.temporal.address)
+    };
+    println!(
+        "\n  Emporium is running.\n\
+         \n  API          http://localhost:{port}   (GET /products, POST /orders, GET /orders/{{id}})\
+         \n  Temporal UI  {ui}\
+         \n\n  Try:\n    curl -s -X POST localhost:{port}/orders -H 'content-type: application/json' \\\n      \
+         -d '{{\"customer_email\":\"ada@example.com\",\"lines\":[{{\"sku\":\"MUG-CLASSIC\",\"quantity\":1}}],\"payment_method\":\"pm_card_visa\"}}'\
+         \n\n  Ctrl-C stops everything.\n"
+    );
+}

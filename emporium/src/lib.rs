@@ -1,0 +1,60 @@
+//! The `emporium` command line: one binary, one subcommand per way to run the platform.
+//!
+//! - `emporium dev`: everything in one process for a laptop: Temporal (an existing server, or
+//!   the CLI dev server it starts), Postgres (database created and migrated), a demo catalog,
+//!   every worker and the API.
+//! - `emporium api`: the HTTP API alone.
+//! - `emporium worker --service <name>`: one service's worker (repeat `--service` to run more).
+//! - `emporium migrate`: create the database if needed and bring every schema up to date.
+//! - `emporium seed`: migrate, then load the demo catalog and its stock.
+
+mod commands;
+pub mod demo;
+
+use clap::{Parser, Subcommand};
+use contracts::Service;
+use platform::Settings;
+
+/// Emporium: an e-commerce order platform on Temporal.
+#[derive(Debug, Parser)]
+#[command(name = "emporium", version, about)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole platform locally: Temporal dev server (if none is running), database,
+    /// migrations, demo catalog, every worker and the API.
+    Dev,
+    /// Run the HTTP API.
+    Api,
+    /// Run the worker of one or more services.
+    Worker {
+        /// A service whose worker to run: orders, inventory or payments. Repeatable.
+        #[arg(long = "service", required = true, value_parser = parse_service)]
+        services: Vec<Service>,
+    },
+    /// Create the database if missing and run every pending migration.
+    Migrate,
+    /// Migrate, then load the demo catalog and its stock (existing stock is left alone).
+    Seed,
+}
+
+fn parse_service(name: &str) -> Result<Service, String> {
+    name.parse().map_err(|e: contracts::queues::UnknownService| e.to_string())
+}
+
+/// Runs a parsed command with loaded settings.
+pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Dev => commands::dev::run(settings).await,
+        Command::Api => commands::api::run(settings).await,
+        Command::Worker { services } => commands::worker::run(settings, &services).await,
+        Command::Migrate => commands::migrate::run(&settings).await.map(|_| ()),
+        Command::Seed => commands::seed::run(&settings).await,
+    }
+}

@@ -1,0 +1,3 @@
+//! Schema `catalog`: products and their prices.
+
+pub mod product;

@@ -1,0 +1,4 @@
+//! Schema `inventory`: stock levels and reservations.
+
+pub mod reservation;
+pub mod stock;

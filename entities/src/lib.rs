@@ -1,0 +1,9 @@
+//! sea-orm entities, one module per Postgres schema.
+//!
+//! Each schema belongs to one service; only that service's activities (and its own query
+//! functions) may use the module. The tables themselves are created by the `migrations` crate.
+
+pub mod catalog;
+pub mod inventory;
+pub mod orders;
+pub mod payments;

