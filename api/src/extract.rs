@@ -54,7 +54,8 @@ fn is_json(req: &Request) -> bool {
         .and_then(|value| value.split(';').next())
         .map(|mime| {
             let mime = mime.trim().to_ascii_lowercase();
-            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
         })
         .unwrap_or(false)
 }
@@ -138,16 +139,31 @@ mod tests {
     #[test]
     fn missing_unknown_and_mistyped_fields_are_named() {
         assert_eq!(field(r#"{"lines": []}"#), "name");
-        assert_eq!(field(r#"{"name": "a", "lines": [{}]}"#), "lines[0].quantity");
+        assert_eq!(
+            field(r#"{"name": "a", "lines": [{}]}"#),
+            "lines[0].quantity"
+        );
         assert_eq!(field(r#"{"name": "a", "lines": [], "x": 1}"#), "x");
-        assert_eq!(field(r#"{"name": "a", "lines": [{"quantity": 1, "y": 2}]}"#), "lines[0].y");
-        assert_eq!(field(r#"{"name": "a", "lines": [{"quantity": -1}]}"#), "lines[0].quantity");
+        assert_eq!(
+            field(r#"{"name": "a", "lines": [{"quantity": 1, "y": 2}]}"#),
+            "lines[0].y"
+        );
+        assert_eq!(
+            field(r#"{"name": "a", "lines": [{"quantity": -1}]}"#),
+            "lines[0].quantity"
+        );
     }
 
     #[test]
     fn syntax_errors_are_malformed_json() {
         assert_eq!(error_of(r#"{"name": "#).status(), StatusCode::BAD_REQUEST);
-        assert_eq!(error_of(r#"{"name": "a", "lines": []} trailing"#).code(), "malformed_json");
-        assert_eq!(error_of(r#"{"name": 1, "lines": []}"#).status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            error_of(r#"{"name": "a", "lines": []} trailing"#).code(),
+            "malformed_json"
+        );
+        assert_eq!(
+            error_of(r#"{"name": 1, "lines": []}"#).status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
     }
 }

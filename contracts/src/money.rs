@@ -141,15 +141,24 @@ mod tests {
     #[test]
     fn overflow_is_an_error_not_a_wrap() {
         let max = Money::new(i64::MAX, eur());
-        assert_eq!(max.checked_add(&Money::new(1, eur())), Err(MoneyError::Overflow));
+        assert_eq!(
+            max.checked_add(&Money::new(1, eur())),
+            Err(MoneyError::Overflow)
+        );
         assert_eq!(max.checked_mul(2), Err(MoneyError::Overflow));
-        assert_eq!(Money::new(250, eur()).checked_mul(3), Ok(Money::new(750, eur())));
+        assert_eq!(
+            Money::new(250, eur()).checked_mul(3),
+            Ok(Money::new(750, eur()))
+        );
     }
 
     #[test]
     fn money_serializes_as_minor_units_and_code() {
         let json = serde_json::to_value(Money::new(1999, eur())).expect("serializes");
-        assert_eq!(json, serde_json::json!({"amount_minor": 1999, "currency": "EUR"}));
+        assert_eq!(
+            json,
+            serde_json::json!({"amount_minor": 1999, "currency": "EUR"})
+        );
         let bad: Result<Money, _> =
             serde_json::from_value(serde_json::json!({"amount_minor": 1, "currency": "eur"}));
         assert!(bad.is_err());

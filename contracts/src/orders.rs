@@ -202,7 +202,12 @@ mod tests {
 
     #[test]
     fn the_workflow_id_is_derived_from_the_order_id() {
-        let id: OrderId = "0190b7e4-8f7a-7c3e-9a4e-2f9d1c0b5a11".parse().expect("uuid");
-        assert_eq!(workflow_id(id), "order-0190b7e4-8f7a-7c3e-9a4e-2f9d1c0b5a11");
+        let id: OrderId = "0190b7e4-8f7a-7c3e-9a4e-2f9d1c0b5a11"
+            .parse()
+            .expect("uuid");
+        assert_eq!(
+            workflow_id(id),
+            "order-0190b7e4-8f7a-7c3e-9a4e-2f9d1c0b5a11"
+        );
     }
 }

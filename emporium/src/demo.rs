@@ -8,13 +8,55 @@ use sea_orm::DatabaseConnection;
 
 /// `(sku, name, description, price in cents, units in stock)`.
 pub const DEMO_PRODUCTS: &[(&str, &str, &str, i64, i64)] = &[
-    ("MUG-CLASSIC", "Classic mug", "A 330 ml stoneware mug.", 1_200, 100),
-    ("TEE-LOGO-M", "Logo T-shirt (M)", "Organic cotton, medium.", 2_500, 50),
-    ("TEE-LOGO-L", "Logo T-shirt (L)", "Organic cotton, large.", 2_500, 50),
-    ("CAP-TRUCKER", "Trucker cap", "One size fits most.", 1_800, 30),
-    ("BOOK-SAGAS", "Sagas in practice", "A field guide to compensating transactions.", 3_900, 20),
-    ("STICKER-PACK", "Sticker pack", "Ten vinyl stickers.", 500, 500),
-    ("HOODIE-ZIP-M", "Zip hoodie (M)", "Heavyweight, medium.", 5_900, 10),
+    (
+        "MUG-CLASSIC",
+        "Classic mug",
+        "A 330 ml stoneware mug.",
+        1_200,
+        100,
+    ),
+    (
+        "TEE-LOGO-M",
+        "Logo T-shirt (M)",
+        "Organic cotton, medium.",
+        2_500,
+        50,
+    ),
+    (
+        "TEE-LOGO-L",
+        "Logo T-shirt (L)",
+        "Organic cotton, large.",
+        2_500,
+        50,
+    ),
+    (
+        "CAP-TRUCKER",
+        "Trucker cap",
+        "One size fits most.",
+        1_800,
+        30,
+    ),
+    (
+        "BOOK-SAGAS",
+        "Sagas in practice",
+        "A field guide to compensating transactions.",
+        3_900,
+        20,
+    ),
+    (
+        "STICKER-PACK",
+        "Sticker pack",
+        "Ten vinyl stickers.",
+        500,
+        500,
+    ),
+    (
+        "HOODIE-ZIP-M",
+        "Zip hoodie (M)",
+        "Heavyweight, medium.",
+        5_900,
+        10,
+    ),
     ("POSTER-A2", "Architecture poster", "A2, matte.", 1_500, 0),
 ];
 

@@ -45,7 +45,8 @@ pub enum Command {
 }
 
 fn parse_service(name: &str) -> Result<Service, String> {
-    name.parse().map_err(|e: contracts::queues::UnknownService| e.to_string())
+    name.parse()
+        .map_err(|e: contracts::queues::UnknownService| e.to_string())
 }
 
 /// Runs a parsed command with loaded settings.

@@ -36,8 +36,8 @@ fn database_name(url: &Url) -> Result<String, DbSetupError> {
 }
 
 fn parse(url: &SecretString) -> Result<Url, DbSetupError> {
-    let parsed = Url::parse(url.expose_secret())
-        .map_err(|e| DbSetupError::InvalidUrl(e.to_string()))?;
+    let parsed =
+        Url::parse(url.expose_secret()).map_err(|e| DbSetupError::InvalidUrl(e.to_string()))?;
     if !matches!(parsed.scheme(), "postgres" | "postgresql") {
         return Err(DbSetupError::InvalidUrl(format!(
             "scheme `{}` is not postgres",
@@ -122,7 +122,11 @@ mod tests {
     fn only_plain_database_names_are_accepted() {
         let ok = Url::parse("postgres://u@h/emporium_test-1").expect("url");
         assert_eq!(database_name(&ok).expect("plain"), "emporium_test-1");
-        for bad in ["postgres://u@h/", "postgres://u@h/a%22b", "postgres://u@h/a;drop"] {
+        for bad in [
+            "postgres://u@h/",
+            "postgres://u@h/a%22b",
+            "postgres://u@h/a;drop",
+        ] {
             let url = Url::parse(bad).expect("url");
             assert!(database_name(&url).is_err(), "{bad} accepted");
         }

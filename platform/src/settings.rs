@@ -191,7 +191,9 @@ pub struct SettingsError(#[from] Box<figment::Error>);
 impl Settings {
     /// Loads settings from the defaults, the config file and the environment.
     pub fn load() -> Result<Self, SettingsError> {
-        Self::figment().extract().map_err(|e| SettingsError(Box::new(e)))
+        Self::figment()
+            .extract()
+            .map_err(|e| SettingsError(Box::new(e)))
     }
 
     /// The layered sources [`Settings::load`] reads.
@@ -221,6 +223,10 @@ impl Settings {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::result_large_err,
+    reason = "figment::Jail's closures return figment::Error"
+)]
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;

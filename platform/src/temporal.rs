@@ -144,7 +144,7 @@ pub struct DevServerOptions {
     pub db_file: Option<PathBuf>,
     /// Namespace to create and bind the client to.
     pub namespace: String,
-    /// Only log at error level (tests) instead of warn.
+    /// Log nothing (tests) instead of warnings.
     pub quiet: bool,
 }
 
@@ -169,7 +169,7 @@ impl DevServer {
             .maybe_ui_port(options.ui_port)
             .maybe_database_filename(options.db_file.clone())
             .log_level(if options.quiet {
-                DevServerLogLevel::Error
+                DevServerLogLevel::Never
             } else {
                 DevServerLogLevel::Warn
             })
@@ -236,7 +236,9 @@ mod tests {
             "http://127.0.0.1:7233/"
         );
         assert_eq!(
-            target_url("https://temporal.example:7233").expect("valid").scheme(),
+            target_url("https://temporal.example:7233")
+                .expect("valid")
+                .scheme(),
             "https"
         );
         assert!(target_url("ftp://x:1").is_err());

@@ -10,14 +10,16 @@
 //! Capturing the payment is the point of no return: from there on every step must finish.
 
 use crate::options::{forward, must_finish};
-use contracts::inventory::{InventoryActivities, OUT_OF_STOCK, OutOfStock, ReserveStock, StockLine};
+use contracts::inventory::{
+    InventoryActivities, OUT_OF_STOCK, OutOfStock, ReserveStock, StockLine,
+};
 use contracts::orders::{
     OrderOutcome, OrderSnapshot, OrderStatus, OrdersActivities, PLACE_ORDER_WORKFLOW,
     PlaceOrderInput, StatusChange,
 };
 use contracts::payments::{
-    AuthorizePayment, PAYMENT_DECLINED, PaymentAuthorization, PaymentDeclined,
-    PaymentsActivities, SettlePayment, idempotency_key,
+    AuthorizePayment, PAYMENT_DECLINED, PaymentAuthorization, PaymentDeclined, PaymentsActivities,
+    SettlePayment, idempotency_key,
 };
 use contracts::{Service, TaskQueues};
 use temporalio_workflow::common::error::{ApplicationFailure, IncomingError};

@@ -8,8 +8,7 @@ use contracts::{Currency, Money, MoneyError, Sku};
 use entities::catalog::product;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde::Serialize;
 use std::collections::HashMap;
@@ -50,10 +49,11 @@ impl TryFrom<product::Model> for Product {
     type Error = CatalogError;
 
     fn try_from(row: product::Model) -> Result<Self, Self::Error> {
-        let currency = Currency::new(&row.currency).map_err(|source| CatalogError::InvalidPrice {
-            sku: row.sku.clone(),
-            source,
-        })?;
+        let currency =
+            Currency::new(&row.currency).map_err(|source| CatalogError::InvalidPrice {
+                sku: row.sku.clone(),
+                source,
+            })?;
         Ok(Self {
             id: row.id,
             sku: Sku(row.sku),

@@ -13,7 +13,7 @@
 pub mod queries;
 
 use crate::failure::{IntoActivityError, refusal, retryable};
-use contracts::inventory::{OUT_OF_STOCK, OutOfStock, ReserveStock, Reservation, StockLine};
+use contracts::inventory::{OUT_OF_STOCK, OutOfStock, Reservation, ReserveStock, StockLine};
 use contracts::{OrderId, Sku};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
@@ -165,7 +165,12 @@ impl InventoryActivities {
                     requested: u32::try_from(quantity).unwrap_or(u32::MAX),
                     available,
                 };
-                tracing::info!(sku, quantity, available, "reservation refused: out of stock");
+                tracing::info!(
+                    sku,
+                    quantity,
+                    available,
+                    "reservation refused: out of stock"
+                );
                 return Err(InventoryError::OutOfStock(short));
             }
             txn.execute(stmt(

@@ -4,8 +4,7 @@ use contracts::OrderId;
 use entities::inventory::{reservation, stock};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde::Serialize;
 
@@ -66,7 +65,11 @@ pub async fn create_stock(db: &DatabaseConnection, sku: &str, on_hand: i64) -> R
         updated_at: Set(chrono::Utc::now().into()),
     };
     let inserted = stock::Entity::insert(row)
-        .on_conflict(OnConflict::column(stock::Column::Sku).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::column(stock::Column::Sku)
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(db)
         .await?;
     Ok(inserted == 1)

@@ -91,7 +91,11 @@ impl OrdersActivities {
             created_at: Set(now.into()),
             updated_at: Set(now.into()),
         })
-        .on_conflict(OnConflict::column(order::Column::Id).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::column(order::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(&txn)
         .await?;
         if inserted == 0 {

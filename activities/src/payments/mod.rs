@@ -337,7 +337,8 @@ fn attempt_i32(attempt: u32) -> i32 {
 }
 
 fn currency(code: &str) -> Result<Currency, PaymentsError> {
-    Currency::new(code).map_err(|e| PaymentsError::Db(DbErr::Custom(format!("stored currency: {e}"))))
+    Currency::new(code)
+        .map_err(|e| PaymentsError::Db(DbErr::Custom(format!("stored currency: {e}"))))
 }
 
 fn authorization(row: &payment::Model) -> Result<PaymentAuthorization, PaymentsError> {

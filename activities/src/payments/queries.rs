@@ -25,7 +25,10 @@ pub struct PaymentRow {
 }
 
 /// The payment attempts of an order, first attempt first.
-pub async fn payments_of(db: &DatabaseConnection, order_id: OrderId) -> Result<Vec<PaymentRow>, DbErr> {
+pub async fn payments_of(
+    db: &DatabaseConnection,
+    order_id: OrderId,
+) -> Result<Vec<PaymentRow>, DbErr> {
     Ok(payment::Entity::find()
         .filter(payment::Column::OrderId.eq(order_id.0))
         .order_by_asc(payment::Column::Attempt)

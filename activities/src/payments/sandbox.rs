@@ -73,7 +73,9 @@ const TEST_METHODS: &[(&str, &str, Behaviour)] = &[
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PaymentMethodError {
     /// A card number that is not one of the test cards: raw card numbers are not accepted.
-    #[error("raw card numbers are not accepted; send a payment-provider token such as pm_card_visa")]
+    #[error(
+        "raw card numbers are not accepted; send a payment-provider token such as pm_card_visa"
+    )]
     RawCardNumber,
     /// Neither a token nor a card number.
     #[error("expected a payment-provider token such as pm_card_visa")]
@@ -87,7 +89,9 @@ pub fn normalize_payment_method(input: &str) -> Result<String, PaymentMethodErro
     let trimmed = input.trim();
     let is_token = (trimmed.starts_with("pm_") || trimmed.starts_with("tok_"))
         && trimmed.len() <= 255
-        && trimmed.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        && trimmed
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if is_token {
         return Ok(trimmed.to_owned());
     }
@@ -173,7 +177,10 @@ mod tests {
 
     #[test]
     fn tokens_pass_and_test_cards_become_tokens() {
-        assert_eq!(normalize_payment_method(" pm_card_visa "), Ok("pm_card_visa".into()));
+        assert_eq!(
+            normalize_payment_method(" pm_card_visa "),
+            Ok("pm_card_visa".into())
+        );
         assert_eq!(
             normalize_payment_method("4000 0000 0000 0002"),
             Ok("pm_card_chargeDeclined".into())
@@ -182,8 +189,14 @@ mod tests {
             normalize_payment_method("4111111111111111"),
             Err(PaymentMethodError::RawCardNumber)
         );
-        assert_eq!(normalize_payment_method("visa"), Err(PaymentMethodError::Malformed));
-        assert_eq!(normalize_payment_method("pm_<script>"), Err(PaymentMethodError::Malformed));
+        assert_eq!(
+            normalize_payment_method("visa"),
+            Err(PaymentMethodError::Malformed)
+        );
+        assert_eq!(
+            normalize_payment_method("pm_<script>"),
+            Err(PaymentMethodError::Malformed)
+        );
     }
 
     #[tokio::test]

@@ -13,8 +13,8 @@ use contracts::orders::{OrderSnapshot, PlaceOrderInput, workflow_id};
 use contracts::{Money, OrderId, Service};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use temporalio_client::{WorkflowQueryOptions, WorkflowStartOptions};
 use temporalio_client::errors::{WorkflowQueryError, WorkflowStartError};
+use temporalio_client::{WorkflowQueryOptions, WorkflowStartOptions};
 use workflows::PlaceOrder;
 
 /// The body of `POST /orders`.
@@ -66,7 +66,10 @@ pub(crate) async fn place(
             return Err(ApiError::invalid_field(
                 "duplicate_line",
                 format!("lines[{index}].sku"),
-                format!("`{}` is already ordered in lines[{first}]; combine the quantities", line.sku),
+                format!(
+                    "`{}` is already ordered in lines[{first}]; combine the quantities",
+                    line.sku
+                ),
             ));
         }
     }
@@ -99,7 +102,9 @@ pub(crate) async fn place(
                 format!("lines[{index}].sku"),
                 err.to_string(),
             ),
-            QuoteError::Overflow => ApiError::invalid_field("total_too_large", "lines", err.to_string()),
+            QuoteError::Overflow => {
+                ApiError::invalid_field("total_too_large", "lines", err.to_string())
+            }
             QuoteError::Empty => ApiError::invalid_field("empty_order", "lines", err.to_string()),
             QuoteError::Catalog(catalog::CatalogError::Db(db)) => ApiError::from(db),
             QuoteError::Catalog(other) => ApiError::internal(other),

@@ -27,10 +27,12 @@ pub(crate) struct ProductResponse {
 pub(crate) async fn list(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<ProductResponse>>, ApiError> {
-    let products = catalog::list_products(&state.db).await.map_err(|err| match err {
-        catalog::CatalogError::Db(db) => ApiError::from(db),
-        other => ApiError::internal(other),
-    })?;
+    let products = catalog::list_products(&state.db)
+        .await
+        .map_err(|err| match err {
+            catalog::CatalogError::Db(db) => ApiError::from(db),
+            other => ApiError::internal(other),
+        })?;
     let available: HashMap<String, i64> =
         stock_levels(&state.db, products.iter().map(|p| p.sku.0.clone()))
             .await?

@@ -8,9 +8,10 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
     let db = platform::db::connect(&settings.database.url, settings.database.max_connections)
         .await
         .context("connecting to the database")?;
-    let temporal = platform::temporal::connect(&settings.temporal.address, &settings.temporal.namespace)
-        .await
-        .context("connecting to Temporal")?;
+    let temporal =
+        platform::temporal::connect(&settings.temporal.address, &settings.temporal.namespace)
+            .await
+            .context("connecting to Temporal")?;
     let listener = tokio::net::TcpListener::bind(settings.api.bind)
         .await
         .with_context(|| format!("binding {}", settings.api.bind))?;
@@ -23,7 +24,9 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
     let config = api::ApiConfig {
         max_body_bytes: settings.api.max_body_bytes,
     };
-    api::serve(listener, state, config, async move { shutdown.cancelled().await })
-        .await
-        .context("serving the API")
+    api::serve(listener, state, config, async move {
+        shutdown.cancelled().await
+    })
+    .await
+    .context("serving the API")
 }

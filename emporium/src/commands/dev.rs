@@ -27,7 +27,10 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
         }
         None => {
             let url = target_url(&address)?;
-            let local = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "::1" | "[::1]"));
+            let local = matches!(
+                url.host_str(),
+                Some("127.0.0.1" | "localhost" | "::1" | "[::1]")
+            );
             if !local {
                 bail!(
                     "nothing answers at TEMPORAL_ADDRESS={address}; start that cluster, or unset \

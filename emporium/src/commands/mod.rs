@@ -14,16 +14,17 @@ pub(crate) fn shutdown_on_signal() -> CancellationToken {
     let cancel = token.clone();
     tokio::spawn(async move {
         let ctrl_c = tokio::signal::ctrl_c();
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(err) => {
-                    tracing::warn!(%err, "cannot listen for SIGTERM; only Ctrl-C stops this process");
-                    let _ = ctrl_c.await;
-                    cancel.cancel();
-                    return;
-                }
-            };
+        let mut terminate = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(signal) => signal,
+            Err(err) => {
+                tracing::warn!(%err, "cannot listen for SIGTERM; only Ctrl-C stops this process");
+                let _ = ctrl_c.await;
+                cancel.cancel();
+                return;
+            }
+        };
         tokio::select! {
             _ = ctrl_c => {},
             _ = terminate.recv() => {},

@@ -8,10 +8,18 @@ pub(crate) async fn run(settings: Settings, services: &[Service]) -> anyhow::Res
     let db = platform::db::connect(&settings.database.url, settings.database.max_connections)
         .await
         .context("connecting to the database")?;
-    let temporal = platform::temporal::connect(&settings.temporal.address, &settings.temporal.namespace)
-        .await
-        .context("connecting to Temporal")?;
+    let temporal =
+        platform::temporal::connect(&settings.temporal.address, &settings.temporal.namespace)
+            .await
+            .context("connecting to Temporal")?;
     let deps = workers::ServiceDeps::from_settings(db, &settings);
     let queues = TaskQueues::with_prefix(settings.temporal.task_queue_prefix.clone());
-    workers::run(temporal, services, &queues, &deps, super::shutdown_on_signal()).await
+    workers::run(
+        temporal,
+        services,
+        &queues,
+        &deps,
+        super::shutdown_on_signal(),
+    )
+    .await
 }

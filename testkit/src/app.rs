@@ -1,0 +1,264 @@
+//! `TestApp`: the real API on a random port and real workers, against a fresh database and the
+//! test binary's Temporal server, on task queues private to the test.
+
+use crate::{TestDb, temporal_address, temporal_client};
+use activities::inventory::queries::{StockLevel, create_stock, stock_level};
+use activities::payments::PaymentGateway;
+use activities::payments::sandbox::SandboxGateway;
+use contracts::{Currency, Money, Service, TaskQueues};
+use sea_orm::DatabaseConnection;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use temporalio_client::{Client, WorkflowCountOptions};
+use tokio_util::sync::CancellationToken;
+
+/// What to run besides the API.
+#[derive(Clone)]
+pub struct TestAppOptions {
+    /// Services whose workers run (all by default; none to test the API alone).
+    pub services: Vec<Service>,
+    /// The payment gateway the payments worker uses.
+    pub payment_gateway: Arc<dyn PaymentGateway>,
+}
+
+impl Default for TestAppOptions {
+    fn default() -> Self {
+        Self {
+            services: Service::ALL.to_vec(),
+            payment_gateway: Arc::new(SandboxGateway),
+        }
+    }
+}
+
+/// A running app for one test.
+pub struct TestApp {
+    /// Base URL of the API, such as `http://127.0.0.1:41234`.
+    pub address: String,
+    /// An HTTP client.
+    pub http: reqwest::Client,
+    /// The test's database.
+    pub db: DatabaseConnection,
+    /// The test database (URL and helpers).
+    pub test_db: TestDb,
+    /// A Temporal client.
+    pub temporal: Client,
+    /// The test's private task queues.
+    pub queues: TaskQueues,
+    shutdown: CancellationToken,
+}
+
+impl TestApp {
+    /// API and every worker.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(TestAppOptions::default()).await
+    }
+
+    /// API and the workers `options` asks for.
+    pub async fn spawn_with(options: TestAppOptions) -> Self {
+        crate::init_logs();
+        let test_db = TestDb::create().await;
+        let temporal = temporal_client().await;
+        let queues = TaskQueues::with_prefix(format!(
+            "t{}-",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        ));
+        let shutdown = CancellationToken::new();
+
+        if !options.services.is_empty() {
+            spawn_workers(&test_db, &queues, options, shutdown.clone()).await;
+        }
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding a port for the API");
+        let address = format!(
+            "http://{}",
+            listener.local_addr().expect("the listener has an address")
+        );
+        let state = api::AppState {
+            db: test_db.db.clone(),
+            temporal: temporal.clone(),
+            queues: queues.clone(),
+        };
+        let config = api::ApiConfig {
+            max_body_bytes: 64 * 1024,
+        };
+        let stop = shutdown.clone();
+        tokio::spawn(api::serve(listener, state, config, async move {
+            stop.cancelled().await;
+        }));
+
+        Self {
+            address,
+            http: reqwest::Client::new(),
+            db: test_db.db.clone(),
+            test_db,
+            temporal,
+            queues,
+            shutdown,
+        }
+    }
+
+    /// Adds a product priced in EUR cents with `stock` units.
+    pub async fn seed_product(&self, sku: &str, price_cents: i64, stock: i64) {
+        let eur = Currency::new("EUR").expect("EUR is a currency");
+        activities::catalog::upsert_product(
+            &self.db,
+            activities::catalog::ProductDraft {
+                sku: sku.to_owned(),
+                name: format!("Product {sku}"),
+                description: String::new(),
+                price: Money::new(price_cents, eur),
+                active: true,
+            },
+        )
+        .await
+        .expect("seeding a product");
+        create_stock(&self.db, sku, stock)
+            .await
+            .expect("seeding stock");
+    }
+
+    /// The stock of a SKU.
+    pub async fn stock(&self, sku: &str) -> StockLevel {
+        stock_level(&self.db, sku)
+            .await
+            .expect("reading stock")
+            .expect("the SKU has stock")
+    }
+
+    /// `POST /orders` with a JSON body.
+    pub async fn post_order(&self, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/orders", self.address))
+            .json(body)
+            .send()
+            .await
+            .expect("POST /orders")
+    }
+
+    /// `POST /orders` with a raw body and content type.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.address))
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// `GET` a path, returning status and JSON body.
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("GET");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Places an order for one line and returns its id.
+    pub async fn place_order(&self, sku: &str, quantity: u32, payment_method: &str) -> String {
+        let response = self
+            .post_order(&serde_json::json!({
+                "customer_email": "ada@example.com",
+                "lines": [{ "sku": sku, "quantity": quantity }],
+                "payment_method": payment_method,
+            }))
+            .await;
+        assert_eq!(response.status().as_u16(), 202, "order accepted");
+        let body: Value = response.json().await.expect("JSON body");
+        body["order_id"]
+            .as_str()
+            .expect("the answer names the order")
+            .to_owned()
+    }
+
+    /// Polls `GET /orders/{id}` until the order reaches a final status, and returns it.
+    pub async fn wait_for_final_order(&self, order_id: &str) -> Value {
+        const FINAL: [&str; 5] = [
+            "completed",
+            "rejected",
+            "payment_failed",
+            "cancelled",
+            "failed",
+        ];
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, body) = self.get_json(&format!("/orders/{order_id}")).await;
+            if status == 200 && FINAL.contains(&body["status"].as_str().unwrap_or_default()) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "order {order_id} did not finish in time; last answer {status}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// How many workflows were started on this app's task queues.
+    pub async fn workflows_started(&self) -> usize {
+        let query = format!("TaskQueue = '{}'", self.queues.of(Service::Orders));
+        self.temporal
+            .count_workflows(query, WorkflowCountOptions::default())
+            .await
+            .expect("counting workflows")
+            .count()
+    }
+
+    /// The Temporal address the app uses.
+    pub fn temporal_address(&self) -> &'static str {
+        temporal_address()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Runs the workers on a thread of their own (the worker future is not `Send`), with their own
+/// runtime, database pool and Temporal client. Returns once they poll.
+async fn spawn_workers(
+    test_db: &TestDb,
+    queues: &TaskQueues,
+    options: TestAppOptions,
+    shutdown: CancellationToken,
+) {
+    let url = test_db.url.clone();
+    let queues = queues.clone();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("test-workers".to_owned())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime for the workers");
+            runtime.block_on(async move {
+                let db = platform::db::connect(&url, 10)
+                    .await
+                    .expect("connecting the workers to the test database");
+                let client = temporal_client().await;
+                let deps = workers::ServiceDeps {
+                    db,
+                    payment_gateway: options.payment_gateway,
+                    reservation_ttl: Duration::from_secs(30 * 60),
+                };
+                let _ = ready_tx.send(());
+                if let Err(err) =
+                    workers::run(client, &options.services, &queues, &deps, shutdown).await
+                {
+                    tracing::error!(%err, "test workers failed");
+                }
+            });
+        })
+        .expect("spawning the worker thread");
+    ready_rx.await.expect("the workers start");
+}

@@ -1,0 +1,108 @@
+//! A fresh, migrated Postgres database per test.
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::Once;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use url::Url;
+
+const PREFIX: &str = "emporium_t_";
+const STALE_AFTER: Duration = Duration::from_secs(60 * 60);
+
+/// A database of its own for one test.
+pub struct TestDb {
+    /// Its URL.
+    pub url: SecretString,
+    /// A connection pool to it.
+    pub db: DatabaseConnection,
+}
+
+fn base_url() -> Url {
+    let raw = std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    Url::parse(&raw).expect("DATABASE_URL must be a URL")
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+impl TestDb {
+    /// Creates and migrates a new database.
+    pub async fn create() -> Self {
+        static CLEANUP: Once = Once::new();
+        let mut cleanup_due = false;
+        CLEANUP.call_once(|| cleanup_due = true);
+        if cleanup_due {
+            drop_stale_databases().await;
+        }
+
+        let name = format!(
+            "{PREFIX}{}_{}",
+            now_secs(),
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let mut url = base_url();
+        url.set_path(&format!("/{name}"));
+        let url = SecretString::from(url.to_string());
+        platform::db::ensure_database(&url).await.expect(
+            "creating the test database (is Postgres running? scripts/bootstrap starts it)",
+        );
+        let db = platform::db::connect(&url, 10)
+            .await
+            .expect("connecting to the test database");
+        platform::db::migrate(&db)
+            .await
+            .expect("migrating the test database");
+        Self { url, db }
+    }
+
+    /// Another pool to the same database (for another runtime, such as a worker thread).
+    pub async fn connect(&self) -> DatabaseConnection {
+        platform::db::connect(&self.url, 10)
+            .await
+            .expect("connecting to the test database")
+    }
+
+    /// Its URL as text (for child processes).
+    pub fn url_text(&self) -> String {
+        self.url.expose_secret().to_owned()
+    }
+}
+
+/// Drops test databases created by runs that ended more than an hour ago.
+async fn drop_stale_databases() {
+    let mut url = base_url();
+    url.set_path("/postgres");
+    let Ok(admin) = Database::connect(url.as_str()).await else {
+        return;
+    };
+    let Ok(rows) = admin
+        .query_all(Statement::from_string(
+            admin.get_database_backend(),
+            format!("SELECT datname FROM pg_database WHERE datname LIKE '{PREFIX}%'"),
+        ))
+        .await
+    else {
+        return;
+    };
+    let cutoff = now_secs().saturating_sub(STALE_AFTER.as_secs());
+    for row in rows {
+        let Ok(name) = row.try_get::<String>("", "datname") else {
+            continue;
+        };
+        let created = name
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|secs| secs.parse::<u64>().ok());
+        if created.is_some_and(|secs| secs < cutoff) {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+        }
+    }
+    let _ = admin.close().await;
+}

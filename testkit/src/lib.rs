@@ -1,0 +1,29 @@
+//! Test support against real parts, shared by every crate's integration tests.
+//!
+//! - [`TestDb`]: a fresh, migrated Postgres database per test (named with its creation time, so
+//!   databases left by earlier runs are dropped once they are an hour old).
+//! - [`temporal_address`]: one real Temporal CLI dev server per test binary, started through
+//!   the SDK's test environment with the installed CLI, on a free port; it dies with the test
+//!   process.
+//! - [`TestApp`]: the real API router on a random port, plus real workers for every service,
+//!   on task queues private to the test, against the test's own database.
+//!
+//! Tests panic on setup failures: that is what a failed precondition should do in a test.
+
+mod app;
+mod db;
+mod temporal;
+
+pub use app::{TestApp, TestAppOptions};
+pub use db::TestDb;
+pub use temporal::{temporal_address, temporal_client};
+
+/// Installs a test log subscriber when `EMPORIUM_TEST_LOG` is set (to a `tracing` filter).
+pub fn init_logs() {
+    if let Ok(filter) = std::env::var("EMPORIUM_TEST_LOG") {
+        platform::telemetry::init(&platform::settings::LogSettings {
+            json: false,
+            filter,
+        });
+    }
+}
