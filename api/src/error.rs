@@ -162,6 +162,22 @@ impl ApiError {
         )
     }
 
+    /// The request is malformed in a way no field names (400).
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, "Bad request", detail.into())
+    }
+
+    /// The request conflicts with the resource's state (409).
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, "Conflict", detail.into())
+    }
+
+    /// Adds an offending field to the problem.
+    pub fn with_field(mut self, field: &str, message: impl Into<String>) -> Self {
+        self.errors.push(FieldError::new(field, message));
+        self
+    }
+
     /// A dependency (Temporal, Postgres) is down: try again later (503). The cause is logged.
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         Self {

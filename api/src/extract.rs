@@ -47,6 +47,43 @@ where
     }
 }
 
+/// A query string, deserialized strictly and validated with `garde`; errors name the
+/// parameter.
+#[derive(Debug)]
+pub struct ValidQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ValidQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + garde::Validate<Context = ()>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
+        let value: T = serde_path_to_error::deserialize(deserializer).map_err(|err| {
+            let path = err.path().to_string();
+            let message = err.into_inner().to_string();
+            ApiError::invalid_field("invalid_query", field_of(&path, &message), message)
+        })?;
+        value.validate().map_err(|report| {
+            ApiError::invalid_fields(
+                "validation_failed",
+                report
+                    .iter()
+                    .map(|(path, error)| FieldError::new(path.to_string(), error.message()))
+                    .collect(),
+            )
+        })?;
+        Ok(Self(value))
+    }
+}
+
 fn is_json(req: &Request) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)

@@ -38,6 +38,8 @@ pub struct AppState {
 pub struct ApiConfig {
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// The signing secret of the Stripe webhook endpoint; the endpoint answers 404 without one.
+    pub stripe_webhook_secret: Option<secrecy::SecretString>,
 }
 
 /// The API's router with all its middleware.
@@ -46,6 +48,9 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
     routes::router()
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
+        .layer(axum::Extension(routes::StripeWebhookSecret(
+            config.stripe_webhook_secret.clone(),
+        )))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(

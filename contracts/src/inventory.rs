@@ -9,6 +9,10 @@ use temporalio_macros::activity_definitions;
 /// will not create stock. Its details are an [`OutOfStock`].
 pub const OUT_OF_STOCK: &str = "OutOfStock";
 
+/// Application-failure type of a commit whose reservation is gone (it expired and was reclaimed,
+/// and the stock was sold meanwhile). Non-retryable.
+pub const RESERVATION_LOST: &str = "ReservationLost";
+
 /// A quantity of one SKU.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StockLine {
@@ -67,6 +71,8 @@ impl InventoryActivities {
     }
 
     /// Turns what is held for the order into a sale: stock leaves the warehouse. Idempotent.
+    /// If the hold expired and was reclaimed, the stock is taken again if it is still there;
+    /// otherwise it fails with [`RESERVATION_LOST`].
     #[activity(name = "CommitStock")]
     pub fn commit_stock(order_id: OrderId) -> Result<(), ActivityError> {
         unimplemented!()

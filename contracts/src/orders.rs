@@ -8,6 +8,47 @@ use temporalio_macros::activity_definitions;
 
 /// Workflow type name of PlaceOrder, as the Temporal Web UI and visibility queries show it.
 pub const PLACE_ORDER_WORKFLOW: &str = "PlaceOrder";
+/// PlaceOrder's query for its live state ([`OrderSnapshot`]).
+pub const QUERY_STATUS: &str = "status";
+/// PlaceOrder's update that cancels the order ([`CancelRequest`] → [`OrderOutcome`]).
+pub const UPDATE_CANCEL: &str = "cancel";
+/// PlaceOrder's update that decides a manual review ([`ReviewDecision`] → [`OrderStatus`]).
+pub const UPDATE_REVIEW: &str = "review";
+/// PlaceOrder's signal carrying a payment provider's event ([`PaymentEvent`]).
+pub const SIGNAL_PAYMENT_EVENT: &str = "payment_event";
+
+/// Memo keys PlaceOrder is started with, shown in the Web UI.
+pub mod memo {
+    /// The customer's email address.
+    pub const CUSTOMER_EMAIL: &str = "customer_email";
+    /// The order total, as [`Money`](crate::Money).
+    pub const TOTAL: &str = "total";
+    /// SHA-256 of the request that created the order under an `Idempotency-Key`.
+    pub const REQUEST_SHA256: &str = "request_sha256";
+}
+
+/// Search attributes PlaceOrder keeps current, so operators can list orders in the Web UI
+/// (`OrderStatus="awaiting_review"`). They must be registered on the namespace before use;
+/// `emporium migrate` and `emporium dev` do it.
+pub mod search {
+    use temporalio_common::search_attributes::SearchAttributeKey;
+
+    /// The order's status (snake_case), kept current by the workflow.
+    pub const ORDER_STATUS: SearchAttributeKey<String> = SearchAttributeKey::keyword("OrderStatus");
+    /// Who placed the order (their email until customer accounts exist).
+    pub const CUSTOMER_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("CustomerId");
+    /// The order total in minor units.
+    pub const ORDER_TOTAL_CENTS: SearchAttributeKey<i64> =
+        SearchAttributeKey::int("OrderTotalCents");
+
+    /// `(name, type)` of every custom search attribute, as `temporal server start-dev
+    /// --search-attribute NAME=TYPE` spells it.
+    pub const ALL: [(&str, &str); 3] = [
+        ("OrderStatus", "Keyword"),
+        ("CustomerId", "Keyword"),
+        ("OrderTotalCents", "Int"),
+    ];
+}
 
 /// The workflow id of an order's PlaceOrder run: `order-<id>`. One order, one workflow id, so
 /// an order can never be started twice.
@@ -24,6 +65,8 @@ pub enum OrderStatus {
     Pending,
     /// Stock is held for every line.
     Reserved,
+    /// Above the risk threshold: waiting for an operator to approve or reject it.
+    AwaitingReview,
     /// Payment is authorised and the order is confirmed to the customer.
     Confirmed,
     /// Stock committed and payment captured: the order is done.
@@ -40,9 +83,10 @@ pub enum OrderStatus {
 
 impl OrderStatus {
     /// Every status, in the order an order can reach them.
-    pub const ALL: [OrderStatus; 8] = [
+    pub const ALL: [OrderStatus; 9] = [
         OrderStatus::Pending,
         OrderStatus::Reserved,
+        OrderStatus::AwaitingReview,
         OrderStatus::Confirmed,
         OrderStatus::Completed,
         OrderStatus::Rejected,
@@ -56,6 +100,7 @@ impl OrderStatus {
         match self {
             OrderStatus::Pending => "pending",
             OrderStatus::Reserved => "reserved",
+            OrderStatus::AwaitingReview => "awaiting_review",
             OrderStatus::Confirmed => "confirmed",
             OrderStatus::Completed => "completed",
             OrderStatus::Rejected => "rejected",
@@ -146,6 +191,58 @@ pub struct OrderSnapshot {
     pub status: OrderStatus,
     /// Why it did not complete, when it did not.
     pub reason: Option<String>,
+    /// The review decision, once an operator made it.
+    pub review: Option<ReviewDecision>,
+    /// Why cancellation was asked for, if it was.
+    pub cancel_requested: Option<CancelRequest>,
+    /// Payment provider events received, each once.
+    pub payment_events: Vec<PaymentEvent>,
+    /// True once the payment was captured: from then on the order can no longer be cancelled.
+    pub payment_captured: bool,
+}
+
+/// An operator's decision on an order waiting for review.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewDecision {
+    /// Approve (go on to payment) or reject (release the stock, end `rejected`).
+    pub approve: bool,
+    /// Who decided.
+    pub reviewer: String,
+    /// Why, for the record.
+    pub note: Option<String>,
+}
+
+/// A request to cancel an order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelRequest {
+    /// Why, for the record and the customer.
+    pub reason: String,
+    /// Who asked (customer, operator).
+    pub requested_by: String,
+}
+
+/// An event a payment provider reported about an order's payment (delivered by its webhook).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentEvent {
+    /// The provider's event id; an event is applied once however often it is delivered.
+    pub event_id: String,
+    /// The provider's event type, such as `payment_intent.canceled`.
+    pub event_type: String,
+    /// The provider's id of the payment.
+    pub provider_ref: String,
+    /// A human-readable detail, such as a failure message.
+    pub detail: Option<String>,
+}
+
+impl PaymentEvent {
+    /// True for events that mean the authorised money is gone (cancelled or failed at the
+    /// provider): an order that has not captured yet cannot go on.
+    pub fn revokes_authorization(&self) -> bool {
+        matches!(
+            self.event_type.as_str(),
+            "payment_intent.canceled" | "payment_intent.payment_failed"
+        )
+    }
 }
 
 /// A status change for the order read model. `seq` numbers an order's changes from 0, so a

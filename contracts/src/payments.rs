@@ -67,11 +67,39 @@ pub struct PaymentDeclined {
     pub message: String,
 }
 
+/// An order to check for risk before its payment is authorised.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RiskCheck {
+    /// The order.
+    pub order_id: OrderId,
+    /// Who placed it.
+    pub customer_email: String,
+    /// How much it is for.
+    pub total: Money,
+}
+
+/// The outcome of a risk check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RiskAssessment {
+    /// The order must wait for an operator's approval before payment.
+    pub review_required: bool,
+    /// Why, when it must.
+    pub reason: Option<String>,
+    /// How long to wait for the decision before rejecting the order, in seconds.
+    pub review_timeout_secs: u64,
+}
+
 /// Activities of the payments service (task queue `payments`).
 pub struct PaymentsActivities;
 
 #[activity_definitions]
 impl PaymentsActivities {
+    /// Decides whether the order needs a manual review before payment.
+    #[activity(name = "AssessRisk")]
+    pub fn assess_risk(check: RiskCheck) -> Result<RiskAssessment, ActivityError> {
+        unimplemented!()
+    }
+
     /// Authorises the amount, or fails with [`PAYMENT_DECLINED`]. Idempotent on
     /// `(order_id, attempt)` and on the idempotency key at the provider.
     #[activity(name = "AuthorizePayment")]
@@ -96,5 +124,7 @@ impl PaymentsActivities {
 
 /// The activity markers, for implementations to name with `#[activity(definition = ...)]`.
 pub mod activities {
-    pub use super::payments_activities::{AuthorizePayment, CapturePayment, VoidPayment};
+    pub use super::payments_activities::{
+        AssessRisk, AuthorizePayment, CapturePayment, VoidPayment,
+    };
 }

@@ -5,7 +5,8 @@
 //!   every worker and the API.
 //! - `emporium api`: the HTTP API alone.
 //! - `emporium worker --service <name>`: one service's worker (repeat `--service` to run more).
-//! - `emporium migrate`: create the database if needed and bring every schema up to date.
+//! - `emporium migrate`: create the database if needed, bring every schema up to date and
+//!   register the workflows' search attributes on the Temporal namespace.
 //! - `emporium seed`: migrate, then load the demo catalog and its stock.
 
 mod commands;
@@ -38,7 +39,8 @@ pub enum Command {
         #[arg(long = "service", required = true, value_parser = parse_service)]
         services: Vec<Service>,
     },
-    /// Create the database if missing and run every pending migration.
+    /// Create the database if missing, run every pending migration, and register the search
+    /// attributes the workflows use on the Temporal namespace.
     Migrate,
     /// Migrate, then load the demo catalog and its stock (existing stock is left alone).
     Seed,

@@ -106,24 +106,55 @@ pub enum PaymentProvider {
     /// The built-in sandbox: the payment method decides, like Stripe's test cards.
     #[default]
     Sandbox,
+    /// Stripe, with the key in `payments.stripe.secret_key`.
+    Stripe,
 }
 
 /// Payment settings.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentSettings {
     /// The gateway.
     #[serde(default)]
     pub provider: PaymentProvider,
+    /// Stripe's settings (used when `provider` is `stripe`, and by the webhook endpoint).
+    #[serde(default)]
+    pub stripe: StripeSettings,
+    /// Orders above this total (minor units) wait for a manual review before payment.
+    #[serde(default = "defaults::review_threshold_minor")]
+    pub review_threshold_minor: i64,
+    /// How long an order waits for a review decision before it is rejected, in seconds.
+    #[serde(default = "defaults::review_timeout_secs")]
+    pub review_timeout_secs: u64,
+}
+
+/// Stripe settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StripeSettings {
+    /// Secret API key (`sk_live_…`/`sk_test_…`); `STRIPE_SECRET_KEY`.
+    #[serde(default)]
+    pub secret_key: Option<SecretString>,
+    /// Base URL of the API.
+    #[serde(default = "defaults::stripe_api_base")]
+    pub api_base: String,
+    /// Signing secret of the webhook endpoint (`whsec_…`); `STRIPE_WEBHOOK_SECRET`.
+    #[serde(default)]
+    pub webhook_secret: Option<SecretString>,
 }
 
 /// Inventory settings.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InventorySettings {
-    /// How long a reservation holds stock before it may be reclaimed, in seconds.
+    /// How long a reservation holds stock before the sweep may reclaim it, in seconds. Must
+    /// be longer than an order can wait between reserving and committing (the review timeout
+    /// plus the payment steps).
     #[serde(default = "defaults::reservation_ttl_secs")]
     pub reservation_ttl_secs: u64,
+    /// How often the inventory worker reclaims expired reservations, in seconds.
+    #[serde(default = "defaults::sweep_interval_secs")]
+    pub sweep_interval_secs: u64,
 }
 
 mod defaults {
@@ -159,7 +190,19 @@ mod defaults {
         "info,temporalio_sdk_core=warn,temporalio_client=warn,sqlx=warn".to_owned()
     }
     pub(super) fn reservation_ttl_secs() -> u64 {
-        30 * 60
+        3 * 60 * 60
+    }
+    pub(super) fn sweep_interval_secs() -> u64 {
+        60
+    }
+    pub(super) fn review_threshold_minor() -> i64 {
+        100_000
+    }
+    pub(super) fn review_timeout_secs() -> u64 {
+        60 * 60
+    }
+    pub(super) fn stripe_api_base() -> String {
+        "https://api.stripe.com/".to_owned()
     }
 }
 
@@ -180,20 +223,50 @@ impl_default_from_serde!(
     TemporalSettings,
     ApiSettings,
     LogSettings,
+    PaymentSettings,
+    StripeSettings,
     InventorySettings
 );
 
 /// Settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid settings: {0}")]
-pub struct SettingsError(#[from] Box<figment::Error>);
+pub enum SettingsError {
+    /// A source could not be read or a value has the wrong shape.
+    #[error("invalid settings: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    /// Values that are fine alone contradict each other.
+    #[error("inconsistent settings: {0}")]
+    Inconsistent(String),
+}
 
 impl Settings {
     /// Loads settings from the defaults, the config file and the environment.
     pub fn load() -> Result<Self, SettingsError> {
-        Self::figment()
-            .extract()
-            .map_err(|e| SettingsError(Box::new(e)))
+        let settings: Self = Self::figment().extract().map_err(Box::new)?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Refuses settings that contradict each other.
+    pub fn check(&self) -> Result<(), SettingsError> {
+        if self.payments.provider == PaymentProvider::Stripe
+            && self.payments.stripe.secret_key.is_none()
+        {
+            return Err(SettingsError::Inconsistent(
+                "payments.provider is stripe but no STRIPE_SECRET_KEY is set".to_owned(),
+            ));
+        }
+        // An order may hold stock through its review and the payment steps (each up to five
+        // minutes); its hold must outlast that.
+        let longest_hold = self.payments.review_timeout_secs + 15 * 60;
+        if self.inventory.reservation_ttl_secs <= longest_hold {
+            return Err(SettingsError::Inconsistent(format!(
+                "inventory.reservation_ttl_secs ({}) must exceed the review timeout plus 15 \
+                 minutes of payment steps ({longest_hold})",
+                self.inventory.reservation_ttl_secs
+            )));
+        }
+        Ok(())
     }
 
     /// The layered sources [`Settings::load`] reads.
@@ -210,11 +283,15 @@ impl Settings {
                         "TEMPORAL_ADDRESS",
                         "TEMPORAL_NAMESPACE",
                         "TEMPORAL_CLI",
+                        "STRIPE_SECRET_KEY",
+                        "STRIPE_WEBHOOK_SECRET",
                     ])
                     .map(|key| match key.as_str() {
                         "DATABASE_URL" => "database.url".into(),
                         "TEMPORAL_ADDRESS" => "temporal.address".into(),
                         "TEMPORAL_NAMESPACE" => "temporal.namespace".into(),
+                        "STRIPE_SECRET_KEY" => "payments.stripe.secret_key".into(),
+                        "STRIPE_WEBHOOK_SECRET" => "payments.stripe.webhook_secret".into(),
                         _ => "temporal.cli".into(),
                     }),
             )
@@ -254,6 +331,26 @@ mod tests {
                 "postgres://app:hunter2@db:5432/shop"
             );
             assert!(!format!("{settings:?}").contains("hunter2"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn contradictions_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("EMPORIUM_PAYMENTS__PROVIDER", "stripe");
+            assert!(matches!(
+                Settings::load(),
+                Err(SettingsError::Inconsistent(_))
+            ));
+            jail.set_env("STRIPE_SECRET_KEY", "sk_test_123");
+            let settings = Settings::load().expect("stripe with a key is fine");
+            assert!(!format!("{settings:?}").contains("sk_test_123"));
+            jail.set_env("EMPORIUM_INVENTORY__RESERVATION_TTL_SECS", "600");
+            assert!(matches!(
+                Settings::load(),
+                Err(SettingsError::Inconsistent(_))
+            ));
             Ok(())
         });
     }

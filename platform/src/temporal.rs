@@ -41,6 +41,71 @@ pub enum TemporalError {
     /// The dev server did not start.
     #[error("the Temporal dev server did not start: {0}")]
     DevServer(String),
+    /// Search attributes could not be registered.
+    #[error("registering search attributes: {0}")]
+    SearchAttributes(String),
+}
+
+/// Registers the custom search attributes `(name, type)` (types as the CLI spells them:
+/// `Keyword`, `Int`, `Text`, `Bool`, `Double`, `Datetime`, `KeywordList`) on the client's
+/// namespace, leaving those already registered alone.
+pub async fn ensure_search_attributes(
+    client: &Client,
+    attributes: &[(&str, &str)],
+) -> Result<(), TemporalError> {
+    use temporalio_client::tonic::Request;
+    use temporalio_common::protos::temporal::api::enums::v1::IndexedValueType;
+    use temporalio_common::protos::temporal::api::operatorservice::v1::{
+        AddSearchAttributesRequest, ListSearchAttributesRequest,
+    };
+
+    let namespace = client.options().namespace.clone();
+    let existing = client
+        .connection()
+        .operator_service()
+        .list_search_attributes(Request::new(ListSearchAttributesRequest {
+            namespace: namespace.clone(),
+        }))
+        .await
+        .map_err(|e| TemporalError::SearchAttributes(e.message().to_owned()))?
+        .into_inner()
+        .custom_attributes;
+    let mut missing = std::collections::HashMap::new();
+    for &(name, kind) in attributes {
+        if existing.contains_key(name) {
+            continue;
+        }
+        let indexed = match kind {
+            "Keyword" => IndexedValueType::Keyword,
+            "Int" => IndexedValueType::Int,
+            "Text" => IndexedValueType::Text,
+            "Bool" => IndexedValueType::Bool,
+            "Double" => IndexedValueType::Double,
+            "Datetime" => IndexedValueType::Datetime,
+            "KeywordList" => IndexedValueType::KeywordList,
+            other => {
+                return Err(TemporalError::SearchAttributes(format!(
+                    "unknown search attribute type `{other}` for {name}"
+                )));
+            }
+        };
+        missing.insert(name.to_owned(), indexed as i32);
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = missing.keys().cloned().collect();
+    client
+        .connection()
+        .operator_service()
+        .add_search_attributes(Request::new(AddSearchAttributesRequest {
+            search_attributes: missing,
+            namespace,
+        }))
+        .await
+        .map_err(|e| TemporalError::SearchAttributes(e.message().to_owned()))?;
+    tracing::info!(?names, "search attributes registered");
+    Ok(())
 }
 
 /// The gRPC URL of a Temporal address given as `host:port` or as a URL.
@@ -146,6 +211,8 @@ pub struct DevServerOptions {
     pub namespace: String,
     /// Log nothing (tests) instead of warnings.
     pub quiet: bool,
+    /// Custom search attributes `(name, type)` the server starts with.
+    pub search_attributes: Vec<(String, String)>,
 }
 
 /// A running Temporal CLI dev server, stopped by [`DevServer::shutdown`] or when the process
@@ -168,6 +235,15 @@ impl DevServer {
             .ui(options.ui_port.is_some())
             .maybe_ui_port(options.ui_port)
             .maybe_database_filename(options.db_file.clone())
+            .extra_args(
+                options
+                    .search_attributes
+                    .iter()
+                    .flat_map(|(name, kind)| {
+                        ["--search-attribute".to_owned(), format!("{name}={kind}")]
+                    })
+                    .collect(),
+            )
             .log_level(if options.quiet {
                 DevServerLogLevel::Never
             } else {

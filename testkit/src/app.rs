@@ -3,8 +3,8 @@
 
 use crate::{TestDb, temporal_address, temporal_client};
 use activities::inventory::queries::{StockLevel, create_stock, stock_level};
-use activities::payments::PaymentGateway;
 use activities::payments::sandbox::SandboxGateway;
+use activities::payments::{PaymentGateway, RiskPolicy};
 use contracts::{Currency, Money, Service, TaskQueues};
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
@@ -20,6 +20,14 @@ pub struct TestAppOptions {
     pub services: Vec<Service>,
     /// The payment gateway the payments worker uses.
     pub payment_gateway: Arc<dyn PaymentGateway>,
+    /// Which orders wait for review (by default: above 1000.00, for an hour).
+    pub risk: RiskPolicy,
+    /// How long reservations hold stock.
+    pub reservation_ttl: Duration,
+    /// How often expired reservations are reclaimed.
+    pub sweep_interval: Duration,
+    /// The Stripe webhook signing secret the API verifies with.
+    pub stripe_webhook_secret: Option<String>,
 }
 
 impl Default for TestAppOptions {
@@ -27,6 +35,13 @@ impl Default for TestAppOptions {
         Self {
             services: Service::ALL.to_vec(),
             payment_gateway: Arc::new(SandboxGateway),
+            risk: RiskPolicy {
+                review_threshold_minor: 100_000,
+                review_timeout: Duration::from_secs(3600),
+            },
+            reservation_ttl: Duration::from_secs(3 * 3600),
+            sweep_interval: Duration::from_secs(3600),
+            stripe_webhook_secret: None,
         }
     }
 }
@@ -66,7 +81,7 @@ impl TestApp {
         let shutdown = CancellationToken::new();
 
         if !options.services.is_empty() {
-            spawn_workers(&test_db, &queues, options, shutdown.clone()).await;
+            spawn_workers(&test_db, &queues, options.clone(), shutdown.clone()).await;
         }
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -83,6 +98,10 @@ impl TestApp {
         };
         let config = api::ApiConfig {
             max_body_bytes: 64 * 1024,
+            stripe_webhook_secret: options
+                .stripe_webhook_secret
+                .clone()
+                .map(secrecy::SecretString::from),
         };
         let stop = shutdown.clone();
         tokio::spawn(api::serve(listener, state, config, async move {
@@ -249,7 +268,9 @@ async fn spawn_workers(
                 let deps = workers::ServiceDeps {
                     db,
                     payment_gateway: options.payment_gateway,
-                    reservation_ttl: Duration::from_secs(30 * 60),
+                    reservation_ttl: options.reservation_ttl,
+                    sweep_interval: options.sweep_interval,
+                    risk: options.risk,
                 };
                 let _ = ready_tx.send(());
                 if let Err(err) =

@@ -7,11 +7,14 @@
 //!   process.
 //! - [`TestApp`]: the real API router on a random port, plus real workers for every service,
 //!   on task queues private to the test, against the test's own database.
+//! - [`fake_stripe::FakeStripe`]: a local fake of Stripe's PaymentIntent API, for the real
+//!   Stripe client to run against.
 //!
 //! Tests panic on setup failures: that is what a failed precondition should do in a test.
 
 mod app;
 mod db;
+pub mod fake_stripe;
 mod temporal;
 
 pub use app::{TestApp, TestAppOptions};

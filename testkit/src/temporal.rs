@@ -40,6 +40,10 @@ pub fn temporal_address() -> &'static str {
                             db_file: None,
                             namespace: "default".to_owned(),
                             quiet: true,
+                            search_attributes: contracts::orders::search::ALL
+                                .iter()
+                                .map(|&(name, kind)| (name.to_owned(), kind.to_owned()))
+                                .collect(),
                         })
                         .await
                     }

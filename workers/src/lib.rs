@@ -5,7 +5,8 @@
 //! can share one process (`emporium dev`). Nothing here decides business behaviour; it only
 //! connects implementations to queues.
 
-use activities::payments::{PaymentGateway, sandbox::SandboxGateway};
+use activities::payments::stripe::StripeGateway;
+use activities::payments::{PaymentGateway, RiskPolicy, sandbox::SandboxGateway};
 use activities::{InventoryActivities, OrdersActivities, PaymentsActivities};
 use anyhow::Context as _;
 use contracts::{Service, TaskQueues};
@@ -29,19 +30,36 @@ pub struct ServiceDeps {
     pub payment_gateway: Arc<dyn PaymentGateway>,
     /// How long a reservation holds stock.
     pub reservation_ttl: Duration,
+    /// How often expired reservations are reclaimed.
+    pub sweep_interval: Duration,
+    /// Which orders wait for a manual review.
+    pub risk: RiskPolicy,
 }
 
 impl ServiceDeps {
     /// The dependencies the settings ask for.
-    pub fn from_settings(db: DatabaseConnection, settings: &Settings) -> Self {
+    pub fn from_settings(db: DatabaseConnection, settings: &Settings) -> anyhow::Result<Self> {
         let payment_gateway: Arc<dyn PaymentGateway> = match settings.payments.provider {
             PaymentProvider::Sandbox => Arc::new(SandboxGateway),
+            PaymentProvider::Stripe => {
+                let stripe = &settings.payments.stripe;
+                let key = stripe
+                    .secret_key
+                    .as_ref()
+                    .context("payments.provider is stripe but STRIPE_SECRET_KEY is not set")?;
+                Arc::new(StripeGateway::new(key, &stripe.api_base)?)
+            }
         };
-        Self {
+        Ok(Self {
             db,
             payment_gateway,
             reservation_ttl: Duration::from_secs(settings.inventory.reservation_ttl_secs),
-        }
+            sweep_interval: Duration::from_secs(settings.inventory.sweep_interval_secs.max(1)),
+            risk: RiskPolicy {
+                review_threshold_minor: settings.payments.review_threshold_minor,
+                review_timeout: Duration::from_secs(settings.payments.review_timeout_secs),
+            },
+        })
     }
 }
 
@@ -68,6 +86,7 @@ pub fn worker_options(
             .register_activities(PaymentsActivities::new(
                 deps.db.clone(),
                 deps.payment_gateway.clone(),
+                deps.risk,
             ))
             .build(),
     };
@@ -102,6 +121,12 @@ pub async fn run(
 
     let running = futures::future::try_join_all(workers.iter_mut().map(Worker::run));
     tokio::pin!(running);
+    let sweeping = services.contains(&Service::Inventory).then(|| {
+        let inventory = InventoryActivities::new(deps.db.clone(), deps.reservation_ttl);
+        let interval = deps.sweep_interval;
+        let stop = shutdown.clone();
+        tokio::spawn(async move { sweep_expired_reservations(inventory, interval, stop).await })
+    });
     let result = tokio::select! {
         result = &mut running => result,
         () = shutdown.cancelled() => {
@@ -112,7 +137,32 @@ pub async fn run(
             running.await
         }
     };
+    if let Some(sweeper) = sweeping {
+        sweeper.abort();
+    }
     result.context("worker failed")?;
     tracing::info!("workers stopped");
     Ok(())
+}
+
+/// Reclaims expired reservations every `interval` until `stop`. Runs beside the inventory
+/// worker: an order whose workflow was terminated, or that somehow outlived its hold, cannot
+/// keep stock locked forever.
+async fn sweep_expired_reservations(
+    inventory: InventoryActivities,
+    interval: Duration,
+    stop: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticks.tick() => {
+                if let Err(err) = inventory.release_expired().await {
+                    tracing::warn!(%err, "sweeping expired reservations failed; will retry");
+                }
+            }
+        }
+    }
 }

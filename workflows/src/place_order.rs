@@ -1,35 +1,47 @@
 //! PlaceOrder (`order-<id>`, task queue `orders`): the order saga.
 //!
-//! record → reserve stock → authorise payment → confirm → capture payment → commit stock →
-//! completed. Each step that succeeded pushes its compensation; when a later step fails, the
-//! compensations run in reverse order (void the payment, release the stock) and retry until
-//! they succeed. Business refusals end the order with a status (`rejected`,
-//! `payment_failed`) and a completed workflow; unexpected failures end it `failed`, compensated,
-//! with a failed workflow so an operator sees it in the Web UI.
+//! record → reserve stock → risk check (manual review above the threshold: wait for an
+//! approve/reject decision, reject on timeout) → authorise payment → confirm → capture payment →
+//! commit stock → completed.
 //!
-//! Capturing the payment is the point of no return: from there on every step must finish.
+//! Every step that succeeded pushes its compensation; when a later step fails, or the order is
+//! cancelled, or the provider revokes the authorisation, the compensations run in reverse order
+//! (void the payment, release the stock) and retry until they succeed. Business outcomes
+//! (`rejected`, `payment_failed`, `cancelled`) complete the workflow; unexpected failures end
+//! the order `failed` and fail the workflow, so an operator sees it in the Web UI.
+//!
+//! Capturing the payment is the point of no return: from then on every step must finish, and
+//! the `cancel` update is refused. The flag that says so is set in the same workflow task that
+//! schedules the capture, so no cancellation can slip in between.
+//!
+//! The workflow keeps the search attributes `OrderStatus`, `CustomerId` and `OrderTotalCents`
+//! current, and answers the `status` query with its live state.
 
 use crate::options::{forward, must_finish};
 use contracts::inventory::{
     InventoryActivities, OUT_OF_STOCK, OutOfStock, ReserveStock, StockLine,
 };
 use contracts::orders::{
-    OrderOutcome, OrderSnapshot, OrderStatus, OrdersActivities, PLACE_ORDER_WORKFLOW,
-    PlaceOrderInput, StatusChange,
+    CancelRequest, OrderOutcome, OrderSnapshot, OrderStatus, OrdersActivities,
+    PLACE_ORDER_WORKFLOW, PaymentEvent, PlaceOrderInput, QUERY_STATUS, ReviewDecision,
+    SIGNAL_PAYMENT_EVENT, StatusChange, UPDATE_CANCEL, UPDATE_REVIEW, search,
 };
 use contracts::payments::{
     AuthorizePayment, PAYMENT_DECLINED, PaymentAuthorization, PaymentDeclined, PaymentsActivities,
-    SettlePayment, idempotency_key,
+    RiskCheck, SettlePayment, idempotency_key,
 };
 use contracts::{Service, TaskQueues};
+use std::time::Duration;
 use temporalio_workflow::common::error::{ApplicationFailure, IncomingError};
 use temporalio_workflow::{
-    ActivityExecutionError, WorkflowContext, WorkflowContextView, WorkflowResult, workflow,
-    workflow_methods,
+    ActivityExecutionError, SyncWorkflowContext, WorkflowContext, WorkflowContextView,
+    WorkflowResult, workflow, workflow_methods,
 };
 
 /// Application-failure type with which PlaceOrder fails after an unexpected error.
 pub const ORDER_FAILED: &str = "OrderFailed";
+
+type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The PlaceOrder workflow's state: the order and where it stands.
 #[workflow]
@@ -39,11 +51,18 @@ pub struct PlaceOrder {
     reason: Option<String>,
     /// Number of status changes written to the read model so far.
     changes: u32,
+    review: Option<ReviewDecision>,
+    cancel: Option<CancelRequest>,
+    payment_events: Vec<PaymentEvent>,
+    /// Set when the provider reported the authorisation cancelled or failed.
+    authorization_revoked: Option<String>,
+    /// Set in the workflow task that schedules the capture: cancelling is no longer possible.
+    past_point_of_no_return: bool,
 }
 
 /// Why the saga stopped before completing.
 enum Stop {
-    /// A business refusal: the order ends with this status and reason.
+    /// A business outcome: the order ends with this status and reason.
     Refused(OrderStatus, String),
     /// Anything else: the order ends `failed`, and so does the workflow.
     Unexpected(String),
@@ -64,6 +83,11 @@ impl PlaceOrder {
             status: OrderStatus::Pending,
             reason: None,
             changes: 0,
+            review: None,
+            cancel: None,
+            payment_events: Vec::new(),
+            authorization_revoked: None,
+            past_point_of_no_return: false,
         }
     }
 
@@ -72,6 +96,11 @@ impl PlaceOrder {
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<OrderOutcome> {
         let order = ctx.state(|s| s.order.clone());
         let queues = TaskQueues::from_workflow_queue(ctx.task_queue(), Service::Orders);
+        ctx.upsert_search_attributes([
+            search::ORDER_STATUS.value_set(OrderStatus::Pending.as_str().to_owned()),
+            search::CUSTOMER_ID.value_set(order.customer_email.clone()),
+            search::ORDER_TOTAL_CENTS.value_set(order.total.amount_minor),
+        ]);
 
         ctx.execute_activity(
             OrdersActivities::record_order,
@@ -81,39 +110,146 @@ impl PlaceOrder {
         .await?;
 
         let mut done = Vec::new();
-        let stopped = Self::saga(ctx, &queues, &order, &mut done).await;
-        let Err(stop) = stopped else {
-            Self::set_status(ctx, &queues, OrderStatus::Completed, None).await?;
-            return Ok(Self::outcome(ctx));
-        };
-
-        for compensation in done.into_iter().rev() {
-            Self::compensate(ctx, &queues, &order, compensation).await?;
-        }
-        match stop {
-            Stop::Refused(status, reason) => {
-                Self::set_status(ctx, &queues, status, Some(reason)).await?;
+        let result = match Self::saga(ctx, &queues, &order, &mut done).await {
+            Ok(()) => {
+                Self::set_status(ctx, &queues, OrderStatus::Completed, None).await?;
                 Ok(Self::outcome(ctx))
             }
-            Stop::Unexpected(reason) => {
-                Self::set_status(ctx, &queues, OrderStatus::Failed, Some(reason.clone())).await?;
-                Err(ApplicationFailure::builder(reason)
-                    .type_name(ORDER_FAILED.to_owned())
-                    .non_retryable(true)
-                    .build()
-                    .into())
+            Err(stop) => {
+                for compensation in done.into_iter().rev() {
+                    Self::compensate(ctx, &queues, &order, compensation).await?;
+                }
+                match stop {
+                    Stop::Refused(status, reason) => {
+                        Self::set_status(ctx, &queues, status, Some(reason)).await?;
+                        Ok(Self::outcome(ctx))
+                    }
+                    Stop::Unexpected(reason) => {
+                        Self::set_status(ctx, &queues, OrderStatus::Failed, Some(reason.clone()))
+                            .await?;
+                        Err(ApplicationFailure::builder(reason)
+                            .type_name(ORDER_FAILED.to_owned())
+                            .non_retryable(true)
+                            .build()
+                            .into())
+                    }
+                }
             }
-        }
+        };
+        // A `cancel` update waits for the final status: let it answer before the run ends.
+        let handlers = ctx.clone();
+        ctx.wait_condition(move |_| handlers.all_handlers_finished())
+            .await?;
+        result
     }
 
     /// The order as placed and where it stands now.
-    #[query]
+    #[query(name = QUERY_STATUS)]
     pub fn status(&self, _ctx: &WorkflowContextView) -> OrderSnapshot {
         OrderSnapshot {
             order: self.order.clone(),
             status: self.status,
             reason: self.reason.clone(),
+            review: self.review.clone(),
+            cancel_requested: self.cancel.clone(),
+            payment_events: self.payment_events.clone(),
+            payment_captured: self.past_point_of_no_return,
         }
+    }
+
+    #[update_validator(cancel)]
+    fn validate_cancel(
+        &self,
+        _ctx: &WorkflowContextView,
+        request: &CancelRequest,
+    ) -> Result<(), HandlerError> {
+        if request.reason.trim().is_empty() {
+            return Err("a cancellation needs a reason".into());
+        }
+        if self.status.is_terminal() {
+            return Err(format!("the order is already {}", self.status).into());
+        }
+        if self.past_point_of_no_return {
+            return Err(
+                "the payment was already captured; the order can no longer be cancelled".into(),
+            );
+        }
+        if self.cancel.is_some() {
+            return Err("the order is already being cancelled".into());
+        }
+        Ok(())
+    }
+
+    /// Cancels the order: whatever was done is undone and the order ends `cancelled`. Answers
+    /// once the order has reached its final status.
+    #[update(name = UPDATE_CANCEL)]
+    pub async fn cancel(
+        ctx: &mut WorkflowContext<Self>,
+        request: CancelRequest,
+    ) -> Result<OrderOutcome, HandlerError> {
+        ctx.state_mut(|s| s.cancel = Some(request));
+        ctx.wait_condition(|s| s.status.is_terminal()).await?;
+        let outcome = Self::outcome(ctx);
+        if outcome.status == OrderStatus::Cancelled {
+            Ok(outcome)
+        } else {
+            Err(format!(
+                "the order could not be cancelled: it ended {}",
+                outcome.status
+            )
+            .into())
+        }
+    }
+
+    #[update_validator(review)]
+    fn validate_review(
+        &self,
+        _ctx: &WorkflowContextView,
+        decision: &ReviewDecision,
+    ) -> Result<(), HandlerError> {
+        if decision.reviewer.trim().is_empty() {
+            return Err("a review decision needs a reviewer".into());
+        }
+        if self.status != OrderStatus::AwaitingReview || self.review.is_some() {
+            return Err(format!("the order is {}, not awaiting review", self.status).into());
+        }
+        Ok(())
+    }
+
+    /// Records an operator's review decision; the order goes on (approve) or ends `rejected`.
+    #[update(name = UPDATE_REVIEW)]
+    pub fn review(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        decision: ReviewDecision,
+    ) -> OrderStatus {
+        self.review = Some(decision);
+        self.status
+    }
+
+    /// A payment provider's event. Applied once per event id; an event that revokes the
+    /// authorisation stops an order that has not captured its payment yet.
+    #[signal(name = SIGNAL_PAYMENT_EVENT)]
+    pub fn payment_event(&mut self, _ctx: &mut SyncWorkflowContext<Self>, event: PaymentEvent) {
+        if self
+            .payment_events
+            .iter()
+            .any(|seen| seen.event_id == event.event_id)
+        {
+            return;
+        }
+        if event.revokes_authorization() && !self.past_point_of_no_return {
+            self.authorization_revoked = Some(format!(
+                "the payment provider reported {}{}",
+                event.event_type,
+                event
+                    .detail
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            ));
+        }
+        self.payment_events.push(event);
     }
 }
 
@@ -125,6 +261,7 @@ impl PlaceOrder {
         order: &PlaceOrderInput,
         done: &mut Vec<Compensation>,
     ) -> Result<(), Stop> {
+        Self::interrupted(ctx)?;
         let reserve = ReserveStock {
             order_id: order.order_id,
             lines: order
@@ -144,10 +281,12 @@ impl PlaceOrder {
         .await
         .map_err(|err| classify(err, "reserving stock"))?;
         done.push(Compensation::ReleaseStock);
-        Self::set_status(ctx, queues, OrderStatus::Reserved, None)
-            .await
-            .map_err(|err| Stop::Unexpected(format!("recording status: {err}")))?;
+        Self::step_status(ctx, queues, OrderStatus::Reserved, None).await?;
 
+        Self::interrupted(ctx)?;
+        Self::risk_check(ctx, queues, order).await?;
+
+        Self::interrupted(ctx)?;
         let attempt = 1;
         let authorize = AuthorizePayment {
             order_id: order.order_id,
@@ -165,10 +304,13 @@ impl PlaceOrder {
             .await
             .map_err(|err| classify(err, "authorising payment"))?;
         done.push(Compensation::VoidPayment(authorization.clone()));
-        Self::set_status(ctx, queues, OrderStatus::Confirmed, None)
-            .await
-            .map_err(|err| Stop::Unexpected(format!("recording status: {err}")))?;
+        Self::interrupted(ctx)?;
+        Self::step_status(ctx, queues, OrderStatus::Confirmed, None).await?;
 
+        // The point of no return: checked and set in the workflow task that schedules the
+        // capture, so neither a cancellation nor a revoked authorisation can slip in between.
+        Self::interrupted(ctx)?;
+        ctx.state_mut(|s| s.past_point_of_no_return = true);
         let capture = SettlePayment {
             authorization,
             idempotency_key: idempotency_key(ctx.workflow_id(), "capture", attempt),
@@ -191,6 +333,76 @@ impl PlaceOrder {
         .await
         .map_err(|err| Stop::Unexpected(format!("committing stock: {err}")))?;
         Ok(())
+    }
+
+    /// Checks the order's risk and, when it needs a review, waits for the decision.
+    async fn risk_check(
+        ctx: &WorkflowContext<Self>,
+        queues: &TaskQueues,
+        order: &PlaceOrderInput,
+    ) -> Result<(), Stop> {
+        let check = RiskCheck {
+            order_id: order.order_id,
+            customer_email: order.customer_email.clone(),
+            total: order.total.clone(),
+        };
+        let risk = ctx
+            .execute_activity(
+                PaymentsActivities::assess_risk,
+                check,
+                forward(queues, Service::Payments),
+            )
+            .await
+            .map_err(|err| classify(err, "checking risk"))?;
+        if !risk.review_required {
+            return Ok(());
+        }
+
+        Self::step_status(ctx, queues, OrderStatus::AwaitingReview, risk.reason).await?;
+        let timeout = Duration::from_secs(risk.review_timeout_secs);
+        let decided = temporalio_workflow::select! {
+            _ = ctx.wait_condition(|s: &Self| {
+                s.review.is_some() || s.cancel.is_some() || s.authorization_revoked.is_some()
+            }) => true,
+            _ = ctx.timer(timeout) => false,
+        };
+        if !decided {
+            return Err(Stop::Refused(
+                OrderStatus::Rejected,
+                format!("no review decision within {}s", timeout.as_secs()),
+            ));
+        }
+        Self::interrupted(ctx)?;
+        match ctx.state(|s| s.review.clone()) {
+            Some(decision) if decision.approve => Ok(()),
+            Some(decision) => Err(Stop::Refused(
+                OrderStatus::Rejected,
+                format!(
+                    "rejected in review by {}{}",
+                    decision.reviewer,
+                    decision.note.map(|n| format!(": {n}")).unwrap_or_default()
+                ),
+            )),
+            None => Err(Stop::Unexpected(
+                "review wait ended without a decision".to_owned(),
+            )),
+        }
+    }
+
+    /// Stops the saga if the order was cancelled or its authorisation revoked.
+    fn interrupted(ctx: &WorkflowContext<Self>) -> Result<(), Stop> {
+        ctx.state(|s| {
+            if let Some(cancel) = &s.cancel {
+                return Err(Stop::Refused(
+                    OrderStatus::Cancelled,
+                    format!("cancelled by {}: {}", cancel.requested_by, cancel.reason),
+                ));
+            }
+            if let Some(revoked) = &s.authorization_revoked {
+                return Err(Stop::Refused(OrderStatus::PaymentFailed, revoked.clone()));
+            }
+            Ok(())
+        })
     }
 
     async fn compensate(
@@ -228,7 +440,19 @@ impl PlaceOrder {
         Ok(())
     }
 
-    /// Makes `status` the order's status, here and in the read model.
+    /// [`Self::set_status`] inside the saga, where its failure stops the saga.
+    async fn step_status(
+        ctx: &WorkflowContext<Self>,
+        queues: &TaskQueues,
+        status: OrderStatus,
+        reason: Option<String>,
+    ) -> Result<(), Stop> {
+        Self::set_status(ctx, queues, status, reason)
+            .await
+            .map_err(|err| Stop::Unexpected(format!("recording status: {err}")))
+    }
+
+    /// Makes `status` the order's status: here, in the search attributes and in the read model.
     async fn set_status(
         ctx: &WorkflowContext<Self>,
         queues: &TaskQueues,
@@ -246,6 +470,7 @@ impl PlaceOrder {
                 reason,
             }
         });
+        ctx.upsert_search_attributes([search::ORDER_STATUS.value_set(status.as_str().to_owned())]);
         ctx.execute_activity(
             OrdersActivities::set_order_status,
             change,

@@ -12,8 +12,10 @@
 
 pub mod queries;
 
-use crate::failure::{IntoActivityError, refusal, retryable};
-use contracts::inventory::{OUT_OF_STOCK, OutOfStock, Reservation, ReserveStock, StockLine};
+use crate::failure::{IntoActivityError, non_retryable, refusal, retryable};
+use contracts::inventory::{
+    OUT_OF_STOCK, OutOfStock, RESERVATION_LOST, Reservation, ReserveStock, StockLine,
+};
 use contracts::{OrderId, Sku};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
@@ -31,6 +33,9 @@ pub enum InventoryError {
     /// Not enough stock for a line: a business refusal.
     #[error("not enough stock of {}: {} requested, {} available", .0.sku, .0.requested, .0.available)]
     OutOfStock(OutOfStock),
+    /// The order's hold expired, was reclaimed, and the stock is gone.
+    #[error("the reservation of order {0} expired and its stock was sold")]
+    ReservationLost(OrderId),
     /// The database failed.
     #[error("inventory database error: {0}")]
     Db(#[from] DbErr),
@@ -44,6 +49,7 @@ impl IntoActivityError for InventoryError {
                 let message = InventoryError::OutOfStock(details.clone()).to_string();
                 refusal(OUT_OF_STOCK, message, details)
             }
+            InventoryError::ReservationLost(_) => non_retryable(RESERVATION_LOST, err.to_string()),
             InventoryError::Db(err) => retryable(err),
         }
     }
@@ -219,26 +225,98 @@ impl InventoryActivities {
         Ok(())
     }
 
-    /// Turns what is held for the order into a sale. A no-op when nothing is held.
+    /// Turns what is held for the order into a sale; idempotent. If the hold expired and was
+    /// reclaimed, takes the stock again when it is still there, and fails with
+    /// [`InventoryError::ReservationLost`] when it is not.
     pub async fn commit(&self, order_id: OrderId) -> Result<(), InventoryError> {
-        let committed = self
-            .settle(
-                order_id,
-                "WITH committed AS (
-                    UPDATE inventory.reservations
-                       SET status = 'committed', updated_at = now()
-                     WHERE order_id = $1 AND status = 'held'
-                 RETURNING sku, quantity)
-                 UPDATE inventory.stock s
-                    SET reserved = s.reserved - c.quantity,
-                        on_hand = s.on_hand - c.quantity,
-                        updated_at = now()
-                   FROM committed c
-                  WHERE s.sku = c.sku",
-            )
+        let txn = self.db.begin().await?;
+        lock_order(&txn, order_id).await?;
+        let rows = txn
+            .query_all(stmt(
+                "SELECT sku, quantity, status FROM inventory.reservations
+                  WHERE order_id = $1 ORDER BY sku",
+                [order_id.0.into()],
+            ))
             .await?;
-        tracing::info!(skus = committed, "reservation committed");
+        if rows.is_empty() {
+            txn.rollback().await?;
+            return Err(InventoryError::ReservationLost(order_id));
+        }
+        for row in rows {
+            let sku: String = row.try_get("", "sku")?;
+            let quantity: i64 = row.try_get("", "quantity")?;
+            let status: String = row.try_get("", "status")?;
+            let taken = match status.as_str() {
+                "committed" => continue,
+                "held" => txn
+                    .execute(stmt(
+                        "UPDATE inventory.stock
+                            SET reserved = reserved - $2, on_hand = on_hand - $2, updated_at = now()
+                          WHERE sku = $1",
+                        [sku.clone().into(), quantity.into()],
+                    ))
+                    .await?
+                    .rows_affected(),
+                // Released by the expiry sweep while the order went on: take it again if we can.
+                _ => {
+                    tracing::warn!(%sku, "reservation had expired; taking the stock again");
+                    txn.execute(stmt(
+                        "UPDATE inventory.stock SET on_hand = on_hand - $2, updated_at = now()
+                          WHERE sku = $1 AND on_hand - reserved >= $2",
+                        [sku.clone().into(), quantity.into()],
+                    ))
+                    .await?
+                    .rows_affected()
+                }
+            };
+            if taken == 0 {
+                txn.rollback().await?;
+                return Err(InventoryError::ReservationLost(order_id));
+            }
+            txn.execute(stmt(
+                "UPDATE inventory.reservations SET status = 'committed', updated_at = now()
+                  WHERE order_id = $1 AND sku = $2",
+                [order_id.0.into(), sku.into()],
+            ))
+            .await?;
+        }
+        txn.commit().await?;
+        tracing::info!("reservation committed");
         Ok(())
+    }
+
+    /// Releases every hold whose expiry has passed, giving its stock back. Returns how many
+    /// reservation lines were released. Run periodically by the inventory worker.
+    pub async fn release_expired(&self) -> Result<u64, InventoryError> {
+        let row = self
+            .db
+            .query_one(stmt(
+                "WITH expired AS (
+                    UPDATE inventory.reservations
+                       SET status = 'released', updated_at = now()
+                     WHERE status = 'held' AND expires_at < now()
+                 RETURNING sku, quantity),
+                 per_sku AS (
+                    SELECT sku, sum(quantity) AS quantity FROM expired GROUP BY sku),
+                 restocked AS (
+                    UPDATE inventory.stock s
+                       SET reserved = s.reserved - p.quantity, updated_at = now()
+                      FROM per_sku p
+                     WHERE s.sku = p.sku
+                 RETURNING 1)
+                 SELECT (SELECT count(*) FROM expired) AS released,
+                        (SELECT count(*) FROM restocked) AS restocked",
+                [],
+            ))
+            .await?;
+        let released = row
+            .map(|r| r.try_get::<i64>("", "released"))
+            .transpose()?
+            .unwrap_or(0);
+        if released > 0 {
+            tracing::warn!(released, "expired reservations released");
+        }
+        Ok(u64::try_from(released).unwrap_or_default())
     }
 
     async fn settle(&self, order_id: OrderId, sql: &str) -> Result<u64, InventoryError> {

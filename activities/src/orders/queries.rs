@@ -105,3 +105,92 @@ pub async fn get_order(db: &DatabaseConnection, id: OrderId) -> Result<Option<Or
         updated_at: row.updated_at.to_rfc3339(),
     }))
 }
+
+/// An order in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderSummary {
+    /// The order id.
+    pub id: OrderId,
+    /// Who placed it.
+    pub customer_email: String,
+    /// Current status.
+    pub status: String,
+    /// Why it did not complete, when it did not.
+    pub reason: Option<String>,
+    /// Its total.
+    pub total: Money,
+    /// When it was placed (RFC 3339).
+    pub created_at: String,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
+}
+
+/// Which orders to list.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    /// Only orders with this status.
+    pub status: Option<String>,
+    /// Only orders of this customer.
+    pub customer_email: Option<String>,
+}
+
+/// One page of orders, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderPage {
+    /// The orders on this page.
+    pub items: Vec<OrderSummary>,
+    /// This page's number, from 1.
+    pub page: u64,
+    /// Orders per page.
+    pub per_page: u64,
+    /// Orders matching the filter, on all pages.
+    pub total: u64,
+    /// Number of pages.
+    pub total_pages: u64,
+}
+
+/// Lists orders matching `filter`, newest first, `per_page` at a time.
+pub async fn list_orders(
+    db: &DatabaseConnection,
+    filter: &OrderFilter,
+    page: u64,
+    per_page: u64,
+) -> Result<OrderPage, DbErr> {
+    use sea_orm::{PaginatorTrait, QuerySelect};
+    let mut query = order::Entity::find();
+    if let Some(status) = &filter.status {
+        query = query.filter(order::Column::Status.eq(status.clone()));
+    }
+    if let Some(customer) = &filter.customer_email {
+        query = query.filter(order::Column::CustomerEmail.eq(customer.clone()));
+    }
+    let total = query.clone().count(db).await?;
+    let rows = query
+        .order_by_desc(order::Column::CreatedAt)
+        .order_by_desc(order::Column::Id)
+        .offset(page.saturating_sub(1).saturating_mul(per_page))
+        .limit(per_page)
+        .all(db)
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            Ok(OrderSummary {
+                id: OrderId(row.id),
+                total: money(row.total_minor, &row.currency)?,
+                customer_email: row.customer_email,
+                status: row.status,
+                reason: row.reason,
+                created_at: row.created_at.to_rfc3339(),
+                updated_at: row.updated_at.to_rfc3339(),
+            })
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    Ok(OrderPage {
+        items,
+        page,
+        per_page,
+        total,
+        total_pages: total.div_ceil(per_page.max(1)),
+    })
+}

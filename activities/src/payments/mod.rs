@@ -10,10 +10,12 @@
 pub mod gateway;
 pub mod queries;
 pub mod sandbox;
+pub mod stripe;
 
 use crate::failure::{IntoActivityError, non_retryable, refusal, retryable};
 use contracts::payments::{
-    AuthorizePayment, PAYMENT_DECLINED, PaymentAuthorization, PaymentDeclined, SettlePayment,
+    AuthorizePayment, PAYMENT_DECLINED, PaymentAuthorization, PaymentDeclined, RiskAssessment,
+    RiskCheck, SettlePayment,
 };
 use contracts::{Currency, Money, OrderId};
 use entities::payments::payment;
@@ -104,14 +106,56 @@ impl From<GatewayError> for PaymentsError {
     }
 }
 
+/// When an order must wait for a manual review before its payment is authorised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RiskPolicy {
+    /// Orders whose total exceeds this many minor units need a review.
+    pub review_threshold_minor: i64,
+    /// How long an order waits for the decision before it is rejected.
+    pub review_timeout: std::time::Duration,
+}
+
+impl RiskPolicy {
+    /// The policy's verdict on an order.
+    pub fn assess(&self, check: &RiskCheck) -> RiskAssessment {
+        let review_required = check.total.amount_minor > self.review_threshold_minor;
+        RiskAssessment {
+            review_required,
+            reason: review_required.then(|| {
+                format!(
+                    "total {} is above the review threshold of {}",
+                    check.total,
+                    Money::new(self.review_threshold_minor, check.total.currency.clone())
+                )
+            }),
+            review_timeout_secs: self.review_timeout.as_secs(),
+        }
+    }
+}
+
 /// The payments service's activities.
 pub struct PaymentsActivities {
     db: DatabaseConnection,
     gateway: Arc<dyn PaymentGateway>,
+    risk: RiskPolicy,
 }
 
 #[activities]
 impl PaymentsActivities {
+    #[activity(definition = contracts::payments::activities::AssessRisk)]
+    #[tracing::instrument(skip_all, fields(order.id = %check.order_id))]
+    pub async fn assess_risk(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        check: RiskCheck,
+    ) -> Result<RiskAssessment, ActivityError> {
+        let assessment = self.risk.assess(&check);
+        if assessment.review_required {
+            tracing::info!(total = %check.total, "order needs a manual review");
+        }
+        Ok(assessment)
+    }
+
     #[activity(definition = contracts::payments::activities::AuthorizePayment)]
     #[tracing::instrument(skip_all, fields(order.id = %request.order_id, attempt = request.attempt))]
     pub async fn authorize_payment(
@@ -154,9 +198,9 @@ fn stmt(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
 }
 
 impl PaymentsActivities {
-    /// Payments activities on this database, through this gateway.
-    pub fn new(db: DatabaseConnection, gateway: Arc<dyn PaymentGateway>) -> Self {
-        Self { db, gateway }
+    /// Payments activities on this database, through this gateway, with this risk policy.
+    pub fn new(db: DatabaseConnection, gateway: Arc<dyn PaymentGateway>, risk: RiskPolicy) -> Self {
+        Self { db, gateway, risk }
     }
 
     async fn find(&self, order_id: OrderId, attempt: u32) -> Result<payment::Model, PaymentsError> {

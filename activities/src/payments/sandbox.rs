@@ -109,6 +109,15 @@ pub fn normalize_payment_method(input: &str) -> Result<String, PaymentMethodErro
     Err(PaymentMethodError::Malformed)
 }
 
+/// What a test payment method does when charged, for fakes of real providers in tests:
+/// `Ok(())` approves, `Err((code, message))` declines.
+pub fn test_method_outcome(payment_method: &str) -> Result<(), (&'static str, &'static str)> {
+    match behaviour(payment_method) {
+        Behaviour::Approve => Ok(()),
+        Behaviour::Decline(code, message) => Err((code, message)),
+    }
+}
+
 /// The sandbox gateway. Stateless: the same idempotency key always yields the same payment id.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SandboxGateway;

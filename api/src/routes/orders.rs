@@ -1,24 +1,39 @@
-//! `POST /orders` places an order (starts PlaceOrder); `GET /orders/{id}` shows it.
+//! Orders: `POST /orders` places one (starts PlaceOrder), `GET /orders/{id}` shows one,
+//! `GET /orders` lists them, `POST /orders/{id}/cancel` and `POST /orders/{id}/review` steer
+//! one through PlaceOrder's updates.
 
-use crate::extract::ValidJson;
+use crate::extract::{ValidJson, ValidQuery};
 use crate::{ApiError, AppState};
 use activities::catalog::{self, QuoteError, Requested};
-use activities::orders::queries::{OrderView, get_order};
+use activities::orders::queries::{OrderFilter, OrderPage, OrderView, get_order, list_orders};
 use activities::payments::sandbox::{PaymentMethodError, normalize_payment_method};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
-use contracts::orders::{OrderSnapshot, PlaceOrderInput, workflow_id};
+use axum::response::{IntoResponse, Response};
+use contracts::orders::{
+    CancelRequest, OrderOutcome, OrderSnapshot, OrderStatus, PlaceOrderInput, ReviewDecision, memo,
+    search, workflow_id,
+};
 use contracts::{Money, OrderId, Service};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use temporalio_client::errors::{WorkflowQueryError, WorkflowStartError};
-use temporalio_client::{WorkflowQueryOptions, WorkflowStartOptions};
+use temporalio_client::errors::{WorkflowQueryError, WorkflowStartError, WorkflowUpdateError};
+use temporalio_client::{
+    WorkflowDescribeOptions, WorkflowExecuteUpdateOptions, WorkflowIdReusePolicy,
+    WorkflowQueryOptions, WorkflowStartOptions,
+};
+use temporalio_common::MemoValues;
+use temporalio_common::search_attributes::SearchAttributes;
+use uuid::Uuid;
 use workflows::PlaceOrder;
 
+/// The header that makes `POST /orders` idempotent.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
 /// The body of `POST /orders`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Serialize, Deserialize, garde::Validate)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PlaceOrderRequest {
     /// Who orders; notifications go there.
@@ -33,7 +48,7 @@ pub(crate) struct PlaceOrderRequest {
 }
 
 /// One line of [`PlaceOrderRequest`].
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Serialize, Deserialize, garde::Validate)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LineRequest {
     /// Which product.
@@ -54,12 +69,54 @@ pub(crate) struct OrderAccepted {
     total: Money,
 }
 
-/// Places an order: validates it, prices it from the catalog and starts PlaceOrder.
+fn accepted(order_id: OrderId, total: Money, replayed: bool) -> Response {
+    let status_url = format!("/orders/{order_id}");
+    let mut headers = HeaderMap::new();
+    if let Ok(location) = HeaderValue::from_str(&status_url) {
+        headers.insert(header::LOCATION, location);
+    }
+    if replayed {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    let body = OrderAccepted {
+        order_id,
+        status: "pending",
+        status_url,
+        workflow_id: workflow_id(order_id),
+        total,
+    };
+    (StatusCode::ACCEPTED, headers, Json(body)).into_response()
+}
+
+/// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|key| (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "invalid_idempotency_key",
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            )
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
+/// Places an order: validates it, prices it from the catalog and starts PlaceOrder. With an
+/// `Idempotency-Key`, the same key and body give the same order, and the same key with another
+/// body is refused.
 #[tracing::instrument(skip_all, fields(order.id))]
 pub(crate) async fn place(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ValidJson(request): ValidJson<PlaceOrderRequest>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
     let mut seen = HashMap::new();
     for (index, line) in request.lines.iter().enumerate() {
         if let Some(first) = seen.insert(line.sku.as_str(), index) {
@@ -110,8 +167,37 @@ pub(crate) async fn place(
             QuoteError::Catalog(other) => ApiError::internal(other),
         })?;
 
-    let order_id = OrderId::new();
+    // With a key, the order id is derived from it: Temporal's workflow-id uniqueness is then
+    // the lock that makes a repeated request find the first order instead of placing another.
+    let request_hash = hex::encode(Sha256::digest(
+        serde_json::to_vec(&request).map_err(ApiError::internal)?,
+    ));
+    let order_id = match &key {
+        Some(key) => OrderId(Uuid::new_v5(
+            &Uuid::NAMESPACE_URL,
+            format!("emporium:orders:idempotency-key:{key}").as_bytes(),
+        )),
+        None => OrderId::new(),
+    };
     tracing::Span::current().record("order.id", tracing::field::display(order_id));
+
+    let mut memo_values = MemoValues::new();
+    memo_values.insert(memo::CUSTOMER_EMAIL, request.customer_email.clone());
+    memo_values.insert(memo::TOTAL, quote.total.clone());
+    if key.is_some() {
+        memo_values.insert(memo::REQUEST_SHA256, request_hash.clone());
+    }
+    let search_attributes = SearchAttributes::new([
+        search::ORDER_STATUS.value_set(OrderStatus::Pending.as_str().to_owned()),
+        search::CUSTOMER_ID.value_set(request.customer_email.clone()),
+        search::ORDER_TOTAL_CENTS.value_set(quote.total.amount_minor),
+    ]);
+    let options =
+        WorkflowStartOptions::new(state.queues.of(Service::Orders), workflow_id(order_id))
+            .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+            .search_attributes(search_attributes)
+            .memo(memo_values)
+            .build();
     let input = PlaceOrderInput {
         order_id,
         customer_email: request.customer_email,
@@ -119,34 +205,53 @@ pub(crate) async fn place(
         total: quote.total.clone(),
         payment_method,
     };
-    let id = workflow_id(order_id);
-    let options = WorkflowStartOptions::new(state.queues.of(Service::Orders), id.clone()).build();
-    state
+    match state
         .temporal
         .start_workflow(PlaceOrder::run, input, options)
         .await
-        .map_err(|err| match err {
-            WorkflowStartError::PayloadConversion(_) => ApiError::internal(err),
-            _ => ApiError::unavailable(err),
-        })?;
-    tracing::info!(total = %quote.total, "order placed");
-
-    let status_url = format!("/orders/{order_id}");
-    let mut headers = HeaderMap::new();
-    if let Ok(location) = HeaderValue::from_str(&status_url) {
-        headers.insert(header::LOCATION, location);
+    {
+        Ok(_) => {
+            tracing::info!(total = %quote.total, "order placed");
+            Ok(accepted(order_id, quote.total, false))
+        }
+        Err(WorkflowStartError::AlreadyStarted { .. }) if key.is_some() => {
+            replay(&state, order_id, &request_hash).await
+        }
+        Err(err @ WorkflowStartError::PayloadConversion(_)) => Err(ApiError::internal(err)),
+        Err(err) => Err(ApiError::unavailable(err)),
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        headers,
-        Json(OrderAccepted {
-            order_id,
-            status: "pending",
-            status_url,
-            workflow_id: id,
-            total: quote.total,
-        }),
-    ))
+}
+
+/// Answers a repeated `Idempotency-Key` with the order it created, if the body is the same.
+async fn replay(
+    state: &AppState,
+    order_id: OrderId,
+    request_hash: &str,
+) -> Result<Response, ApiError> {
+    let description = state
+        .temporal
+        .get_workflow_handle::<PlaceOrder>(workflow_id(order_id))
+        .describe(WorkflowDescribeOptions::default())
+        .await
+        .map_err(ApiError::unavailable)?;
+    let memo = description.memo();
+    let stored_hash: Option<String> = memo.get(memo::REQUEST_SHA256).map_err(ApiError::internal)?;
+    if stored_hash.as_deref() != Some(request_hash) {
+        return Err(ApiError::conflict(
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used with a different request body",
+        )
+        .with_field(
+            "Idempotency-Key",
+            "already used with a different request body",
+        ));
+    }
+    let total: Money = memo
+        .get(memo::TOTAL)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::internal("idempotent order without a total in its memo"))?;
+    tracing::info!("repeated request answered with the existing order");
+    Ok(accepted(order_id, total, true))
 }
 
 /// An order: from the read model, or (in the moment before its first write lands there) from
@@ -184,15 +289,18 @@ impl From<OrderSnapshot> for LiveOrder {
     }
 }
 
+fn parse_order_id(id: &str) -> Result<OrderId, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::invalid_path("id", "must be a UUID"))
+}
+
 /// Shows an order: status, lines, totals and status history.
 #[tracing::instrument(skip_all, fields(order.id = %id))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<OrderResponse>, ApiError> {
-    let order_id: OrderId = id
-        .parse()
-        .map_err(|_| ApiError::invalid_path("id", "must be a UUID"))?;
+    let order_id = parse_order_id(&id)?;
     if let Some(view) = get_order(&state.db, order_id).await? {
         return Ok(Json(OrderResponse::Stored(view)));
     }
@@ -208,4 +316,179 @@ pub(crate) async fn get(
             other => ApiError::unavailable(other),
         })?;
     Ok(Json(OrderResponse::Live(snapshot.into())))
+}
+
+/// The query of `GET /orders`.
+#[derive(Debug, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListParams {
+    /// Only orders with this status.
+    #[garde(custom(known_status))]
+    status: Option<String>,
+    /// Only orders of this customer (email).
+    #[garde(length(min = 1, max = 254))]
+    customer: Option<String>,
+    /// Page number, from 1.
+    #[garde(range(min = 1, max = 100_000))]
+    page: Option<u64>,
+    /// Orders per page, 1 to 100 (20 by default).
+    #[garde(range(min = 1, max = 100))]
+    per_page: Option<u64>,
+}
+
+fn known_status(status: &Option<String>, _: &()) -> garde::Result {
+    match status {
+        Some(name) if name.parse::<OrderStatus>().is_err() => Err(garde::Error::new(format!(
+            "unknown status; expected one of {}",
+            OrderStatus::ALL.map(OrderStatus::as_str).join(", ")
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Lists orders from the read model, newest first, filtered by status and customer.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    ValidQuery(params): ValidQuery<ListParams>,
+) -> Result<Json<OrderPage>, ApiError> {
+    let filter = OrderFilter {
+        status: params.status,
+        customer_email: params.customer,
+    };
+    let page = list_orders(
+        &state.db,
+        &filter,
+        params.page.unwrap_or(1),
+        params.per_page.unwrap_or(20),
+    )
+    .await?;
+    Ok(Json(page))
+}
+
+/// The body of `POST /orders/{id}/cancel`.
+#[derive(Debug, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CancelBody {
+    /// Why the order is cancelled.
+    #[garde(length(min = 1, max = 500))]
+    reason: String,
+}
+
+/// Maps an update's failure: refused by the validator or the handler (409), no such order
+/// (404), Temporal down (503).
+async fn update_error(
+    state: &AppState,
+    order_id: OrderId,
+    code: &'static str,
+    err: WorkflowUpdateError,
+) -> ApiError {
+    match err {
+        WorkflowUpdateError::Failed(failure) => ApiError::conflict(code, failure.message.clone()),
+        WorkflowUpdateError::NotFound(_) => match get_order(&state.db, order_id).await {
+            Ok(Some(order)) => {
+                ApiError::conflict(code, format!("the order is already {}", order.status))
+            }
+            Ok(None) => ApiError::not_found(format!("no order with id {order_id}")),
+            Err(db) => ApiError::from(db),
+        },
+        other => ApiError::unavailable(other),
+    }
+}
+
+/// Cancels an order that has not been paid yet: whatever was done is undone. Answers once the
+/// order is cancelled; refused with 409 and the reason once the payment was captured.
+#[tracing::instrument(skip_all, fields(order.id = %id))]
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<CancelBody>,
+) -> Result<Json<OrderOutcome>, ApiError> {
+    let order_id = parse_order_id(&id)?;
+    let request = CancelRequest {
+        reason: body.reason,
+        requested_by: "customer".to_owned(),
+    };
+    let outcome = state
+        .temporal
+        .get_workflow_handle::<PlaceOrder>(workflow_id(order_id))
+        .execute_update(
+            PlaceOrder::cancel,
+            request,
+            WorkflowExecuteUpdateOptions::default(),
+        )
+        .await;
+    match outcome {
+        Ok(outcome) => {
+            tracing::info!("order cancelled");
+            Ok(Json(outcome))
+        }
+        Err(err) => Err(update_error(&state, order_id, "cancel_refused", err).await),
+    }
+}
+
+/// The body of `POST /orders/{id}/review`.
+#[derive(Debug, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReviewBody {
+    /// `approve` or `reject`.
+    #[garde(skip)]
+    decision: Decision,
+    /// Who decides.
+    #[garde(length(min = 1, max = 200))]
+    reviewer: String,
+    /// Why.
+    #[garde(length(max = 1000))]
+    note: Option<String>,
+}
+
+/// A review decision.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Decision {
+    Approve,
+    Reject,
+}
+
+/// The answer to a review.
+#[derive(Debug, Serialize)]
+pub(crate) struct ReviewRecorded {
+    order_id: OrderId,
+    decision: Decision,
+    status: OrderStatus,
+}
+
+/// Approves or rejects an order waiting for review; 409 if it is not waiting.
+#[tracing::instrument(skip_all, fields(order.id = %id))]
+pub(crate) async fn review(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<ReviewBody>,
+) -> Result<Json<ReviewRecorded>, ApiError> {
+    let order_id = parse_order_id(&id)?;
+    let decision = ReviewDecision {
+        approve: matches!(body.decision, Decision::Approve),
+        reviewer: body.reviewer,
+        note: body.note,
+    };
+    let outcome = state
+        .temporal
+        .get_workflow_handle::<PlaceOrder>(workflow_id(order_id))
+        .execute_update(
+            PlaceOrder::review,
+            decision,
+            WorkflowExecuteUpdateOptions::default(),
+        )
+        .await;
+    match outcome {
+        Ok(status) => {
+            tracing::info!(decision = ?body.decision, "review decided");
+            Ok(Json(ReviewRecorded {
+                order_id,
+                decision: body.decision,
+                status,
+            }))
+        }
+        Err(err) => Err(update_error(&state, order_id, "review_refused", err).await),
+    }
 }

@@ -23,6 +23,7 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
     };
     let config = api::ApiConfig {
         max_body_bytes: settings.api.max_body_bytes,
+        stripe_webhook_secret: settings.payments.stripe.webhook_secret.clone(),
     };
     api::serve(listener, state, config, async move {
         shutdown.cancelled().await

@@ -15,7 +15,7 @@ use std::time::Duration;
 pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating {}", settings.data_dir.display()))?;
-    let db = super::migrate::run(&settings).await?;
+    let db = super::migrate::database(&settings).await?;
     crate::demo::seed(&db).await?;
 
     let address = settings.temporal.address.clone();
@@ -47,14 +47,17 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
                 db_file: Some(db_file),
                 namespace: settings.temporal.namespace.clone(),
                 quiet: false,
+                search_attributes: search_attributes(),
             })
             .await?;
             (server.client().clone(), Some(server))
         }
     };
+    platform::temporal::ensure_search_attributes(&temporal, &contracts::orders::search::ALL)
+        .await?;
 
     let queues = TaskQueues::with_prefix(settings.temporal.task_queue_prefix.clone());
-    let deps = workers::ServiceDeps::from_settings(db.clone(), &settings);
+    let deps = workers::ServiceDeps::from_settings(db.clone(), &settings)?;
     let shutdown = super::shutdown_on_signal();
 
     let listener = tokio::net::TcpListener::bind(settings.api.bind)
@@ -67,6 +70,7 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
     };
     let config = api::ApiConfig {
         max_body_bytes: settings.api.max_body_bytes,
+        stripe_webhook_secret: settings.payments.stripe.webhook_secret.clone(),
     };
     let api_stopped = shutdown.clone();
     let api = tokio::spawn(api::serve(listener, state, config, async move {
@@ -86,6 +90,13 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
     workers_result?;
     api_result.context("serving the API")?;
     Ok(())
+}
+
+fn search_attributes() -> Vec<(String, String)> {
+    contracts::orders::search::ALL
+        .iter()
+        .map(|&(name, kind)| (name.to_owned(), kind.to_owned()))
+        .collect()
 }
 
 fn print_banner(settings: &Settings, own_server: bool) {

@@ -1,11 +1,25 @@
-//! `emporium migrate`: create the database if missing, run pending migrations.
+//! `emporium migrate`: create the database if missing, run pending migrations, and register
+//! the search attributes the workflows use on the Temporal namespace.
 
 use anyhow::Context as _;
 use platform::Settings;
 use sea_orm::DatabaseConnection;
 
-/// Migrates and returns the connection for commands that go on using it.
+/// Migrates the database and registers the search attributes.
 pub(crate) async fn run(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let db = database(settings).await?;
+    let temporal =
+        platform::temporal::connect(&settings.temporal.address, &settings.temporal.namespace)
+            .await
+            .context("connecting to Temporal to register search attributes")?;
+    platform::temporal::ensure_search_attributes(&temporal, &contracts::orders::search::ALL)
+        .await?;
+    tracing::info!("search attributes are registered");
+    Ok(db)
+}
+
+/// Creates the database if needed and brings every schema up to date.
+pub(crate) async fn database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
     platform::db::ensure_database(&settings.database.url)
         .await
         .context("creating the database")?;

@@ -12,7 +12,7 @@ pub(crate) async fn run(settings: Settings, services: &[Service]) -> anyhow::Res
         platform::temporal::connect(&settings.temporal.address, &settings.temporal.namespace)
             .await
             .context("connecting to Temporal")?;
-    let deps = workers::ServiceDeps::from_settings(db, &settings);
+    let deps = workers::ServiceDeps::from_settings(db, &settings)?;
     let queues = TaskQueues::with_prefix(settings.temporal.task_queue_prefix.clone());
     workers::run(
         temporal,

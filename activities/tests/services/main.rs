@@ -5,7 +5,9 @@ use activities::inventory::queries::{create_stock, reservations_of, stock_level}
 use activities::orders::queries::get_order;
 use activities::payments::queries::payments_of;
 use activities::payments::sandbox::SandboxGateway;
-use activities::payments::{AuthorizeRequest, GatewayError, PaymentGateway, PaymentsError};
+use activities::payments::{
+    AuthorizeRequest, GatewayError, PaymentGateway, PaymentsError, RiskPolicy,
+};
 use activities::{InventoryActivities, InventoryError, OrdersActivities, PaymentsActivities};
 use async_trait::async_trait;
 use contracts::inventory::{OUT_OF_STOCK, OutOfStock, ReserveStock, StockLine};
@@ -19,6 +21,14 @@ use std::time::Duration;
 use temporalio_sdk::activities::ActivityError;
 use temporalio_sdk::testing::{ActivityEnvironment, ActivityEnvironmentError};
 use testkit::TestDb;
+
+mod expiry;
+mod stripe;
+
+const RISK: RiskPolicy = RiskPolicy {
+    review_threshold_minor: 100_000,
+    review_timeout: Duration::from_secs(3600),
+};
 
 fn eur(cents: i64) -> Money {
     Money::new(cents, Currency::new("EUR").expect("EUR"))
@@ -264,11 +274,28 @@ fn authorize_request(order_id: OrderId, cents: i64, payment_method: &str) -> Aut
     }
 }
 
+#[test]
+fn the_risk_policy_sends_orders_above_the_threshold_to_review() {
+    let check = |cents| contracts::payments::RiskCheck {
+        order_id: OrderId::new(),
+        customer_email: "ada@example.com".into(),
+        total: eur(cents),
+    };
+    assert!(
+        !RISK.assess(&check(100_000)).review_required,
+        "at the threshold: no review"
+    );
+    let above = RISK.assess(&check(100_001));
+    assert!(above.review_required);
+    assert_eq!(above.review_timeout_secs, 3600);
+    assert!(above.reason.unwrap_or_default().contains("1000.01 EUR"));
+}
+
 #[tokio::test]
 async fn authorising_and_capturing_twice_charges_once() {
     let test_db = TestDb::create().await;
     let gateway = CountingGateway::new();
-    let payments = PaymentsActivities::new(test_db.db.clone(), gateway.clone());
+    let payments = PaymentsActivities::new(test_db.db.clone(), gateway.clone(), RISK);
     let order = OrderId::new();
 
     let first = payments
@@ -307,7 +334,7 @@ async fn authorising_and_capturing_twice_charges_once() {
 async fn a_decline_is_remembered_and_the_provider_is_not_asked_again() {
     let test_db = TestDb::create().await;
     let gateway = CountingGateway::new();
-    let payments = PaymentsActivities::new(test_db.db.clone(), gateway.clone());
+    let payments = PaymentsActivities::new(test_db.db.clone(), gateway.clone(), RISK);
     let order = OrderId::new();
     let request = authorize_request(order, 2500, "pm_card_chargeDeclined");
 
@@ -326,7 +353,7 @@ async fn a_decline_is_remembered_and_the_provider_is_not_asked_again() {
 #[tokio::test]
 async fn a_payment_request_contradicting_the_stored_one_is_refused() {
     let test_db = TestDb::create().await;
-    let payments = PaymentsActivities::new(test_db.db.clone(), Arc::new(SandboxGateway));
+    let payments = PaymentsActivities::new(test_db.db.clone(), Arc::new(SandboxGateway), RISK);
     let order = OrderId::new();
     payments
         .authorize(&authorize_request(order, 2500, "pm_card_visa"))
@@ -351,6 +378,7 @@ async fn a_declined_payment_reaches_temporal_as_a_non_retryable_typed_failure() 
         .register_activities(PaymentsActivities::new(
             test_db.db.clone(),
             Arc::new(SandboxGateway),
+            RISK,
         ))
         .build();
 

@@ -1,0 +1,161 @@
+//! `POST /webhooks/stripe`: Stripe's events about payments, delivered to their order's workflow.
+//!
+//! The `Stripe-Signature` header is verified against the endpoint's signing secret (HMAC-SHA256
+//! over the timestamp and the raw body, five minutes of tolerance) before anything is read: a
+//! missing, wrong or stale signature gets 400 and changes nothing. A PaymentIntent event carries
+//! its order id in the PaymentIntent's metadata and is sent to that order's PlaceOrder as the
+//! `payment_event` signal; the workflow applies each event id once, so Stripe's redeliveries are
+//! harmless. Events for no known order are acknowledged and dropped (Stripe would otherwise
+//! retry them for days); if Temporal is down the answer is 503, so Stripe retries later.
+
+use crate::{ApiError, AppState};
+use activities::payments::stripe::ORDER_ID_METADATA;
+use axum::Json;
+use axum::extract::{Extension, State};
+use axum::http::{HeaderMap, StatusCode};
+use contracts::OrderId;
+use contracts::orders::{PaymentEvent, workflow_id};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use stripe_webhook::{EventObject, Webhook, WebhookError};
+use temporalio_client::WorkflowSignalOptions;
+use temporalio_client::errors::WorkflowInteractionError;
+use workflows::PlaceOrder;
+
+/// The Stripe webhook signing secret, if one is configured.
+#[derive(Clone, Default)]
+pub(crate) struct StripeWebhookSecret(pub(crate) Option<SecretString>);
+
+/// What happened to a delivered event.
+#[derive(Debug, Serialize)]
+pub(crate) struct Receipt {
+    received: bool,
+    /// Whether it was handed to an order.
+    delivered_to: Option<OrderId>,
+}
+
+fn bad_webhook(code: &'static str, detail: &str) -> ApiError {
+    ApiError::bad_request(code, detail).with_field("Stripe-Signature", detail)
+}
+
+/// Verifies a Stripe event and delivers it to its order.
+#[tracing::instrument(skip_all, fields(event.id, order.id))]
+pub(crate) async fn stripe(
+    State(state): State<AppState>,
+    Extension(StripeWebhookSecret(secret)): Extension<StripeWebhookSecret>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<(StatusCode, Json<Receipt>), ApiError> {
+    let Some(secret) = secret else {
+        return Err(ApiError::not_found(
+            "Stripe webhooks are not configured here",
+        ));
+    };
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(|| {
+            bad_webhook(
+                "missing_signature",
+                "the Stripe-Signature header is missing",
+            )
+        })?;
+    let event = Webhook::construct_event(&body, signature, secret.expose_secret()).map_err(
+        |err| match err {
+            WebhookError::BadTimestamp(_) => bad_webhook(
+                "stale_signature",
+                "the signature is older than five minutes",
+            ),
+            WebhookError::BadParse(_) => {
+                ApiError::bad_request("invalid_event", "the body is not a Stripe event")
+            }
+            WebhookError::BadKey | WebhookError::BadHeader(_) | WebhookError::BadSignature => {
+                bad_webhook("invalid_signature", "the signature does not match the body")
+            }
+        },
+    )?;
+    tracing::Span::current().record("event.id", event.id.as_str());
+
+    let (intent, detail) = match &event.data.object {
+        EventObject::PaymentIntentCanceled(intent) => (
+            intent,
+            intent
+                .cancellation_reason
+                .as_ref()
+                .map(|r| format!("cancelled ({})", r.as_str())),
+        ),
+        EventObject::PaymentIntentPaymentFailed(intent) => (
+            intent,
+            intent
+                .last_payment_error
+                .as_ref()
+                .and_then(|e| e.message.clone()),
+        ),
+        EventObject::PaymentIntentSucceeded(intent)
+        | EventObject::PaymentIntentAmountCapturableUpdated(intent) => (intent, None),
+        _ => {
+            tracing::debug!(event.kind = event.type_.as_str(), "event ignored");
+            return Ok((
+                StatusCode::OK,
+                Json(Receipt {
+                    received: true,
+                    delivered_to: None,
+                }),
+            ));
+        }
+    };
+    let Some(order_id) = intent
+        .metadata
+        .get(ORDER_ID_METADATA)
+        .and_then(|id| id.parse::<OrderId>().ok())
+    else {
+        tracing::info!("payment event without an order id; ignored");
+        return Ok((
+            StatusCode::OK,
+            Json(Receipt {
+                received: true,
+                delivered_to: None,
+            }),
+        ));
+    };
+    tracing::Span::current().record("order.id", tracing::field::display(order_id));
+
+    let payment_event = PaymentEvent {
+        event_id: event.id.as_str().to_owned(),
+        event_type: event.type_.as_str().to_owned(),
+        provider_ref: intent.id.as_str().to_owned(),
+        detail,
+    };
+    let delivered = state
+        .temporal
+        .get_workflow_handle::<PlaceOrder>(workflow_id(order_id))
+        .signal(
+            PlaceOrder::payment_event,
+            payment_event,
+            WorkflowSignalOptions::default(),
+        )
+        .await;
+    match delivered {
+        Ok(()) => {
+            tracing::info!(event.kind = event.type_.as_str(), "payment event delivered");
+            Ok((
+                StatusCode::OK,
+                Json(Receipt {
+                    received: true,
+                    delivered_to: Some(order_id),
+                }),
+            ))
+        }
+        Err(WorkflowInteractionError::NotFound(_)) => {
+            tracing::info!("payment event for an order that is no longer running; ignored");
+            Ok((
+                StatusCode::OK,
+                Json(Receipt {
+                    received: true,
+                    delivered_to: None,
+                }),
+            ))
+        }
+        Err(err) => Err(ApiError::unavailable(err)),
+    }
+}
