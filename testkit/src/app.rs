@@ -5,12 +5,16 @@ use crate::{TestDb, temporal_address, temporal_client};
 use activities::inventory::queries::{StockLevel, create_stock, stock_level};
 use activities::payments::sandbox::SandboxGateway;
 use activities::payments::{PaymentGateway, RiskPolicy};
+use contracts::orders::{OrderSnapshot, workflow_id};
 use contracts::{Currency, Money, Service, TaskQueues};
+use futures::StreamExt as _;
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use temporalio_client::{Client, WorkflowCountOptions};
+use temporalio_client::{
+    Client, WorkflowCountOptions, WorkflowExecution, WorkflowListOptions, WorkflowQueryOptions,
+};
 use tokio_util::sync::CancellationToken;
 
 /// What to run besides the API.
@@ -218,6 +222,93 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// `POST` a JSON body to a path, returning status and JSON body.
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.address))
+            .json(body)
+            .send()
+            .await
+            .expect("POST");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Places an order with these lines (`(sku, quantity)`) and returns its id.
+    pub async fn place_lines(&self, lines: &[(&str, u32)], payment_method: &str) -> String {
+        let lines: Vec<Value> = lines
+            .iter()
+            .map(|(sku, quantity)| serde_json::json!({"sku": sku, "quantity": quantity}))
+            .collect();
+        let response = self
+            .post_order(&serde_json::json!({
+                "customer_email": "ada@example.com",
+                "lines": lines,
+                "payment_method": payment_method,
+            }))
+            .await;
+        assert_eq!(response.status().as_u16(), 202, "order accepted");
+        let body: Value = response.json().await.expect("JSON body");
+        body["order_id"].as_str().expect("an order id").to_owned()
+    }
+
+    /// Polls `GET /orders/{id}` until the order has `status`, and returns it.
+    pub async fn wait_for_status(&self, order_id: &str, status: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (code, body) = self.get_json(&format!("/orders/{order_id}")).await;
+            if code == 200 && body["status"] == status {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "order {order_id} never became {status}; last answer {code}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The order's live state, from its workflow's `status` query.
+    pub async fn live_state(&self, order_id: &str) -> OrderSnapshot {
+        let id: contracts::OrderId = order_id.parse().expect("an order id");
+        self.temporal
+            .get_workflow_handle::<workflows::PlaceOrder>(workflow_id(id))
+            .query(
+                workflows::PlaceOrder::status,
+                (),
+                WorkflowQueryOptions::default(),
+            )
+            .await
+            .expect("querying the order")
+    }
+
+    /// Waits until the order's workflow has closed (whatever its result).
+    pub async fn wait_for_workflow_end(&self, order_id: &str) {
+        let id: contracts::OrderId = order_id.parse().expect("an order id");
+        let _ = tokio::time::timeout(
+            Duration::from_secs(60),
+            self.temporal
+                .get_workflow_handle::<workflows::PlaceOrder>(workflow_id(id))
+                .get_result(temporalio_client::WorkflowGetResultOptions::default()),
+        )
+        .await
+        .expect("the workflow ends");
+    }
+
+    /// Workflows of this app matching a visibility query (combined with this app's queue).
+    pub async fn workflows_matching(&self, query: &str) -> Vec<WorkflowExecution> {
+        let query = format!(
+            "TaskQueue = '{}' AND {query}",
+            self.queues.of(Service::Orders)
+        );
+        self.temporal
+            .list_workflows(query, WorkflowListOptions::default())
+            .filter_map(|found| async move { found.ok() })
+            .collect()
+            .await
     }
 
     /// How many workflows were started on this app's task queues.

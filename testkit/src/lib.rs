@@ -15,6 +15,7 @@
 mod app;
 mod db;
 pub mod fake_stripe;
+pub mod gateways;
 mod temporal;
 
 pub use app::{TestApp, TestAppOptions};

@@ -1,8 +1,13 @@
 //! PlaceOrder (`order-<id>`, task queue `orders`): the order saga.
 //!
-//! record → reserve stock → risk check (manual review above the threshold: wait for an
-//! approve/reject decision, reject on timeout) → authorise payment → confirm → capture payment →
-//! commit stock → completed.
+//! record → reserve stock → authorise payment → risk check (manual review above the threshold:
+//! wait for an approve/reject decision, reject on timeout) → confirm → capture payment → commit
+//! stock → completed.
+//!
+//! The payment is authorised *before* the review (DESIGN.md puts the risk check first): an
+//! operator then only reviews orders whose card is good, a rejection simply voids the hold, and
+//! the provider's events about the authorisation (it can expire or be cancelled while the order
+//! waits) reach an order that can act on them.
 //!
 //! Every step that succeeded pushes its compensation; when a later step fails, or the order is
 //! cancelled, or the provider revokes the authorisation, the compensations run in reverse order
@@ -284,9 +289,6 @@ impl PlaceOrder {
         Self::step_status(ctx, queues, OrderStatus::Reserved, None).await?;
 
         Self::interrupted(ctx)?;
-        Self::risk_check(ctx, queues, order).await?;
-
-        Self::interrupted(ctx)?;
         let attempt = 1;
         let authorize = AuthorizePayment {
             order_id: order.order_id,
@@ -304,6 +306,9 @@ impl PlaceOrder {
             .await
             .map_err(|err| classify(err, "authorising payment"))?;
         done.push(Compensation::VoidPayment(authorization.clone()));
+
+        Self::interrupted(ctx)?;
+        Self::risk_check(ctx, queues, order).await?;
         Self::interrupted(ctx)?;
         Self::step_status(ctx, queues, OrderStatus::Confirmed, None).await?;
 

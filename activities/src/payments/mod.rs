@@ -269,6 +269,11 @@ impl PaymentsActivities {
                     message: row.decline_message.unwrap_or_default(),
                 });
             }
+            "failed" => {
+                return Err(PaymentsError::Rejected(GatewayError::Rejected(
+                    row.decline_message.unwrap_or_default(),
+                )));
+            }
             _ => {}
         }
 
@@ -307,7 +312,19 @@ impl PaymentsActivities {
                 tracing::info!(code = %code, "payment declined");
                 Err(PaymentsError::Declined { code, message })
             }
-            Err(other) => Err(other.into()),
+            Err(GatewayError::Rejected(reason)) => {
+                self.db
+                    .execute(stmt(
+                        "UPDATE payments.payments
+                            SET status = 'failed', decline_message = $2, updated_at = now()
+                          WHERE id = $1 AND status = 'pending'",
+                        [row.id.into(), reason.clone().into()],
+                    ))
+                    .await?;
+                tracing::warn!(%reason, "payment refused by the provider");
+                Err(PaymentsError::Rejected(GatewayError::Rejected(reason)))
+            }
+            Err(unavailable) => Err(unavailable.into()),
         }
     }
 
@@ -349,7 +366,7 @@ impl PaymentsActivities {
         let auth = &request.authorization;
         let row = self.find(auth.order_id, auth.attempt).await?;
         match row.status.as_str() {
-            "voided" | "declined" | "pending" => return Ok(()),
+            "voided" | "declined" | "failed" | "pending" => return Ok(()),
             "authorized" => {}
             status => {
                 return Err(PaymentsError::State {

@@ -19,7 +19,9 @@ use std::collections::HashMap;
 use std::str::FromStr as _;
 use std::time::Duration;
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
-use stripe_core::payment_intent::{CancelPaymentIntent, CapturePaymentIntent, CreatePaymentIntent};
+use stripe_core::payment_intent::{
+    CancelPaymentIntent, CapturePaymentIntent, CreatePaymentIntent, RetrievePaymentIntent,
+};
 use stripe_shared::{
     PaymentIntentAllowedPaymentMethodTypes, PaymentIntentCaptureMethod, PaymentIntentStatus,
 };
@@ -166,12 +168,27 @@ impl PaymentGateway for StripeGateway {
     }
 
     async fn void(&self, provider_ref: &str, idempotency_key: &str) -> Result<(), GatewayError> {
-        let intent = CancelPaymentIntent::new(provider_ref)
+        let cancelled = CancelPaymentIntent::new(provider_ref)
             .customize()
             .request_strategy(strategy(idempotency_key)?)
             .send(&self.client)
-            .await
-            .map_err(classify)?;
+            .await;
+        let intent = match cancelled {
+            Ok(intent) => intent,
+            // Stripe refuses to cancel a PaymentIntent that is no longer cancellable: if it is
+            // already cancelled (it expired, or someone cancelled it in the dashboard), the
+            // void has nothing left to do.
+            Err(StripeError::Stripe(api, 400))
+                if api.code.as_ref().map(|c| c.as_str())
+                    == Some("payment_intent_unexpected_state") =>
+            {
+                RetrievePaymentIntent::new(provider_ref)
+                    .send(&self.client)
+                    .await
+                    .map_err(classify)?
+            }
+            Err(err) => return Err(classify(err)),
+        };
         match intent.status {
             PaymentIntentStatus::Canceled => Ok(()),
             other => Err(GatewayError::Rejected(format!(

@@ -17,7 +17,7 @@ pub struct Model {
     pub amount_minor: i64,
     pub captured_minor: i64,
     pub currency: String,
-    /// `pending`, `authorized`, `declined`, `captured` or `voided`.
+    /// `pending`, `authorized`, `declined`, `failed`, `captured` or `voided`.
     pub status: String,
     pub decline_code: Option<String>,
     pub decline_message: Option<String>,

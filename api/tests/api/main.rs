@@ -8,7 +8,13 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use testkit::TestApp;
 
-fn statuses(order: &Value) -> Vec<String> {
+mod concurrency;
+mod idempotency;
+mod operator;
+mod saga;
+mod webhooks;
+
+pub(crate) fn statuses(order: &Value) -> Vec<String> {
     order["history"]
         .as_array()
         .expect("history")
@@ -17,7 +23,7 @@ fn statuses(order: &Value) -> Vec<String> {
         .collect()
 }
 
-fn order_id(id: &str) -> OrderId {
+pub(crate) fn order_id(id: &str) -> OrderId {
     id.parse().expect("order ids are UUIDs")
 }
 

@@ -1,0 +1,106 @@
+//! Compensation: a failure after any step undoes what was done, in reverse order, and the
+//! compensations retry until they succeed. Each test checks stock and money afterwards.
+
+use crate::{order_id, statuses};
+use activities::inventory::queries::reservations_of;
+use activities::payments::queries::payments_of;
+use activities::payments::sandbox::SandboxGateway;
+use std::sync::Arc;
+use testkit::gateways::{Script, ScriptedGateway};
+use testkit::{TestApp, TestAppOptions};
+
+async fn app_with(script: Script) -> (TestApp, Arc<ScriptedGateway>) {
+    let gateway = ScriptedGateway::new(Arc::new(SandboxGateway), script);
+    let app = TestApp::spawn_with(TestAppOptions {
+        payment_gateway: gateway.clone(),
+        ..TestAppOptions::default()
+    })
+    .await;
+    app.seed_product("MUG", 1250, 10).await;
+    (app, gateway)
+}
+
+#[tokio::test]
+async fn a_refused_authorisation_releases_the_stock_and_fails_the_order() {
+    let (app, gateway) = app_with(Script {
+        refuse_authorize: true,
+        ..Script::default()
+    })
+    .await;
+
+    let id = app.place_order("MUG", 2, "pm_card_visa").await;
+    let order = app.wait_for_final_order(&id).await;
+
+    assert_eq!(order["status"], "failed");
+    assert!(
+        order["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("authorising payment failed")
+    );
+    assert_eq!(statuses(&order), ["pending", "reserved", "failed"]);
+    let stock = app.stock("MUG").await;
+    assert_eq!((stock.on_hand, stock.reserved), (10, 0));
+    let payments = payments_of(&app.db, order_id(&id)).await.expect("payments");
+    assert_eq!(payments[0].status, "failed");
+    assert_eq!(payments[0].captured_minor, 0);
+    assert_eq!(
+        gateway.calls(),
+        ["authorize!"],
+        "no void: nothing was authorised"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_capture_voids_the_payment_then_releases_the_stock() {
+    let (app, gateway) = app_with(Script {
+        refuse_capture: true,
+        ..Script::default()
+    })
+    .await;
+
+    let id = app.place_order("MUG", 2, "pm_card_visa").await;
+    let order = app.wait_for_final_order(&id).await;
+
+    assert_eq!(order["status"], "failed");
+    assert_eq!(
+        statuses(&order),
+        ["pending", "reserved", "confirmed", "failed"]
+    );
+    assert_eq!(
+        gateway.calls(),
+        ["authorize", "capture!", "void"],
+        "void came after the failure"
+    );
+    let payments = payments_of(&app.db, order_id(&id)).await.expect("payments");
+    assert_eq!(
+        (payments[0].status.as_str(), payments[0].captured_minor),
+        ("voided", 0)
+    );
+    let stock = app.stock("MUG").await;
+    assert_eq!((stock.on_hand, stock.reserved), (10, 0));
+    let reservations = reservations_of(&app.db, order_id(&id)).await.expect("rows");
+    assert_eq!(reservations[0].status, "released");
+}
+
+#[tokio::test]
+async fn compensations_retry_until_they_succeed() {
+    let (app, gateway) = app_with(Script {
+        refuse_capture: true,
+        void_outages: 2,
+        ..Script::default()
+    })
+    .await;
+
+    let id = app.place_order("MUG", 1, "pm_card_visa").await;
+    let order = app.wait_for_final_order(&id).await;
+
+    assert_eq!(order["status"], "failed");
+    assert_eq!(
+        gateway.calls(),
+        ["authorize", "capture!", "void!", "void!", "void"]
+    );
+    let payments = payments_of(&app.db, order_id(&id)).await.expect("payments");
+    assert_eq!(payments[0].status, "voided");
+    assert_eq!(app.stock("MUG").await.reserved, 0);
+}
