@@ -13,10 +13,14 @@
 pub mod catalog;
 mod failure;
 pub mod inventory;
+pub mod notifications;
 pub mod orders;
 pub mod payments;
+pub mod shipping;
 
 pub use catalog::CatalogError;
 pub use inventory::{InventoryActivities, InventoryError};
+pub use notifications::{NotificationsActivities, NotificationsError};
 pub use orders::{OrdersActivities, OrdersError};
 pub use payments::{PaymentsActivities, PaymentsError};
+pub use shipping::{ShippingActivities, ShippingError};

@@ -40,6 +40,8 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// The signing secret of the Stripe webhook endpoint; the endpoint answers 404 without one.
     pub stripe_webhook_secret: Option<secrecy::SecretString>,
+    /// The shared webhook secrets of HTTP carriers, by carrier name.
+    pub carrier_webhook_secrets: std::collections::HashMap<String, secrecy::SecretString>,
 }
 
 /// The API's router with all its middleware.
@@ -50,6 +52,9 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(axum::Extension(routes::StripeWebhookSecret(
             config.stripe_webhook_secret.clone(),
+        )))
+        .layer(axum::Extension(routes::CarrierWebhookSecrets(
+            std::sync::Arc::new(config.carrier_webhook_secrets.clone()),
         )))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -51,6 +51,15 @@ pub struct OutOfStock {
     pub available: i64,
 }
 
+/// Put returned goods back into stock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restock {
+    /// The refund the goods came back with: the restock's natural key.
+    pub refund_id: uuid::Uuid,
+    /// What came back.
+    pub lines: Vec<StockLine>,
+}
+
 /// Activities of the inventory service (task queue `inventory`).
 pub struct InventoryActivities;
 
@@ -77,9 +86,15 @@ impl InventoryActivities {
     pub fn commit_stock(order_id: OrderId) -> Result<(), ActivityError> {
         unimplemented!()
     }
+
+    /// Puts returned goods back on the shelf, once per refund.
+    #[activity(name = "Restock")]
+    pub fn restock(request: Restock) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
 }
 
 /// The activity markers, for implementations to name with `#[activity(definition = ...)]`.
 pub mod activities {
-    pub use super::inventory_activities::{CommitStock, ReleaseStock, ReserveStock};
+    pub use super::inventory_activities::{CommitStock, ReleaseStock, ReserveStock, Restock};
 }

@@ -11,10 +11,13 @@
 pub mod ids;
 pub mod inventory;
 pub mod money;
+pub mod notifications;
 pub mod orders;
 pub mod payments;
 pub mod queues;
+pub mod shipping;
 
 pub use ids::{OrderId, Sku};
 pub use money::{Currency, Money, MoneyError};
 pub use queues::{Service, TaskQueues};
+pub use uuid::Uuid;

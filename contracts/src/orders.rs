@@ -16,6 +16,9 @@ pub const UPDATE_CANCEL: &str = "cancel";
 pub const UPDATE_REVIEW: &str = "review";
 /// PlaceOrder's signal carrying a payment provider's event ([`PaymentEvent`]).
 pub const SIGNAL_PAYMENT_EVENT: &str = "payment_event";
+/// PlaceOrder's signal from its FulfillShipment child
+/// ([`ShipmentUpdate`](crate::shipping::ShipmentUpdate)).
+pub const SIGNAL_SHIPMENT_UPDATE: &str = "shipment_update";
 
 /// Memo keys PlaceOrder is started with, shown in the Web UI.
 pub mod memo {
@@ -69,8 +72,18 @@ pub enum OrderStatus {
     AwaitingReview,
     /// Payment is authorised and the order is confirmed to the customer.
     Confirmed,
-    /// Stock committed and payment captured: the order is done.
+    /// A shipping label was bought; the parcel waits for pickup.
+    LabelCreated,
+    /// The carrier has the parcel: payment captured, stock committed.
+    Shipped,
+    /// The parcel is on the van.
+    OutForDelivery,
+    /// The parcel was delivered.
+    Delivered,
+    /// Delivered and paid: the order is done.
     Completed,
+    /// The carrier could not deliver; the money was refunded.
+    Refunded,
     /// Refused before any money moved (for example: not enough stock).
     Rejected,
     /// The payment was declined; the reservation was released.
@@ -83,12 +96,17 @@ pub enum OrderStatus {
 
 impl OrderStatus {
     /// Every status, in the order an order can reach them.
-    pub const ALL: [OrderStatus; 9] = [
+    pub const ALL: [OrderStatus; 14] = [
         OrderStatus::Pending,
         OrderStatus::Reserved,
         OrderStatus::AwaitingReview,
         OrderStatus::Confirmed,
+        OrderStatus::LabelCreated,
+        OrderStatus::Shipped,
+        OrderStatus::OutForDelivery,
+        OrderStatus::Delivered,
         OrderStatus::Completed,
+        OrderStatus::Refunded,
         OrderStatus::Rejected,
         OrderStatus::PaymentFailed,
         OrderStatus::Cancelled,
@@ -102,7 +120,12 @@ impl OrderStatus {
             OrderStatus::Reserved => "reserved",
             OrderStatus::AwaitingReview => "awaiting_review",
             OrderStatus::Confirmed => "confirmed",
+            OrderStatus::LabelCreated => "label_created",
+            OrderStatus::Shipped => "shipped",
+            OrderStatus::OutForDelivery => "out_for_delivery",
+            OrderStatus::Delivered => "delivered",
             OrderStatus::Completed => "completed",
+            OrderStatus::Refunded => "refunded",
             OrderStatus::Rejected => "rejected",
             OrderStatus::PaymentFailed => "payment_failed",
             OrderStatus::Cancelled => "cancelled",
@@ -115,6 +138,7 @@ impl OrderStatus {
         matches!(
             self,
             OrderStatus::Completed
+                | OrderStatus::Refunded
                 | OrderStatus::Rejected
                 | OrderStatus::PaymentFailed
                 | OrderStatus::Cancelled
@@ -162,6 +186,10 @@ pub struct PlaceOrderInput {
     pub order_id: OrderId,
     /// Who placed it.
     pub customer_email: String,
+    /// The customer's phone (E.164), for SMS when email fails.
+    pub customer_phone: Option<String>,
+    /// Where the parcel goes.
+    pub shipping_address: crate::shipping::Address,
     /// What was ordered.
     pub lines: Vec<OrderLine>,
     /// Sum of the line totals.
@@ -199,6 +227,8 @@ pub struct OrderSnapshot {
     pub payment_events: Vec<PaymentEvent>,
     /// True once the payment was captured: from then on the order can no longer be cancelled.
     pub payment_captured: bool,
+    /// The parcel's latest news, once it has a label.
+    pub shipment: Option<crate::shipping::ShipmentUpdate>,
 }
 
 /// An operator's decision on an order waiting for review.

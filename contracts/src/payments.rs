@@ -89,6 +89,79 @@ pub struct RiskAssessment {
     pub review_timeout_secs: u64,
 }
 
+/// Workflow type name of RefundPayment.
+pub const REFUND_PAYMENT_WORKFLOW: &str = "RefundPayment";
+
+/// The workflow id of a refund: `refund-<refund id>`. One refund id, one refund.
+pub fn refund_workflow_id(refund_id: uuid::Uuid) -> String {
+    format!("refund-{refund_id}")
+}
+
+/// Application-failure type of a refund that would return more than was captured.
+/// Non-retryable.
+pub const REFUND_EXCEEDS_CAPTURED: &str = "RefundExceedsCaptured";
+
+/// Input of RefundPayment: give money back, optionally put goods back on the shelf, tell the
+/// customer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundRequest {
+    /// The refund's id; the workflow id is [`refund_workflow_id`] of it.
+    pub refund_id: uuid::Uuid,
+    /// The order.
+    pub order_id: OrderId,
+    /// How much; `None` refunds everything still refundable.
+    pub amount: Option<Money>,
+    /// Why.
+    pub reason: String,
+    /// Returned goods to put back into stock.
+    pub restock: Vec<crate::inventory::StockLine>,
+    /// Who to tell.
+    pub customer_email: String,
+    /// Who asked for it.
+    pub requested_by: String,
+}
+
+/// Refund money of an order's captured payment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueRefund {
+    /// The refund's id, its natural key.
+    pub refund_id: uuid::Uuid,
+    /// The order.
+    pub order_id: OrderId,
+    /// How much; `None` refunds everything still refundable.
+    pub amount: Option<Money>,
+    /// Why.
+    pub reason: String,
+    /// Sent to the provider.
+    pub idempotency_key: String,
+}
+
+/// A refund done.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refunded {
+    /// The refund.
+    pub refund_id: uuid::Uuid,
+    /// How much went back.
+    pub amount: Money,
+    /// The provider's id of the refund.
+    pub provider_ref: String,
+}
+
+/// How RefundPayment ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundOutcome {
+    /// The refund.
+    pub refund_id: uuid::Uuid,
+    /// The order.
+    pub order_id: OrderId,
+    /// `refunded`, or `refused` with a reason.
+    pub status: String,
+    /// How much went back.
+    pub amount: Option<Money>,
+    /// Why it was refused.
+    pub reason: Option<String>,
+}
+
 /// Activities of the payments service (task queue `payments`).
 pub struct PaymentsActivities;
 
@@ -120,11 +193,18 @@ impl PaymentsActivities {
     pub fn void_payment(request: SettlePayment) -> Result<(), ActivityError> {
         unimplemented!()
     }
+
+    /// Gives captured money back, never more than was captured (fails with
+    /// [`REFUND_EXCEEDS_CAPTURED`]). Idempotent on the refund id.
+    #[activity(name = "IssueRefund")]
+    pub fn issue_refund(request: IssueRefund) -> Result<Refunded, ActivityError> {
+        unimplemented!()
+    }
 }
 
 /// The activity markers, for implementations to name with `#[activity(definition = ...)]`.
 pub mod activities {
     pub use super::payments_activities::{
-        AssessRisk, AuthorizePayment, CapturePayment, VoidPayment,
+        AssessRisk, AuthorizePayment, CapturePayment, IssueRefund, VoidPayment,
     };
 }

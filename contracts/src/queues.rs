@@ -18,13 +18,23 @@ pub enum Service {
     Orders,
     /// Stock levels and reservations.
     Inventory,
-    /// Payment authorisation, capture and void through a payment gateway.
+    /// Payment authorisation, capture, void and refunds through a payment gateway.
     Payments,
+    /// FulfillShipment workflows; rate shopping, labels and tracking across carriers.
+    Shipping,
+    /// SendNotification workflows; email, SMS and webhook delivery.
+    Notifications,
 }
 
 impl Service {
     /// Every service that runs a worker, in start-up order.
-    pub const ALL: [Service; 3] = [Service::Orders, Service::Inventory, Service::Payments];
+    pub const ALL: [Service; 5] = [
+        Service::Orders,
+        Service::Inventory,
+        Service::Payments,
+        Service::Shipping,
+        Service::Notifications,
+    ];
 
     /// The service's name, which is also its task-queue name (before any prefix).
     pub const fn as_str(self) -> &'static str {
@@ -32,6 +42,8 @@ impl Service {
             Service::Orders => "orders",
             Service::Inventory => "inventory",
             Service::Payments => "payments",
+            Service::Shipping => "shipping",
+            Service::Notifications => "notifications",
         }
     }
 }
@@ -44,7 +56,9 @@ impl fmt::Display for Service {
 
 /// The name given was not one of [`Service::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown service `{0}` (expected one of: orders, inventory, payments)")]
+#[error(
+    "unknown service `{0}` (expected one of: orders, inventory, payments, shipping, notifications)"
+)]
 pub struct UnknownService(pub String);
 
 impl FromStr for Service {

@@ -1,6 +1,6 @@
 //! End to end, over HTTP only: the real `emporium` binary runs the API and each service's
-//! worker as separate processes against real Postgres and a real Temporal server, and the test
-//! talks to nothing but the API.
+//! worker as separate processes against real Postgres, a real Temporal server and a real SMTP
+//! server, and the test talks to nothing but the API (and reads the customer's mailbox).
 
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use tokio::process::{Child, Command};
 
 struct Platform {
     database_url: String,
+    smtp_port: u16,
     temporal_address: String,
     queue_prefix: String,
     api_port: u16,
@@ -28,6 +29,13 @@ impl Platform {
             .env("TEMPORAL_ADDRESS", &self.temporal_address)
             .env("EMPORIUM_TEMPORAL__TASK_QUEUE_PREFIX", &self.queue_prefix)
             .env("EMPORIUM_API__BIND", format!("127.0.0.1:{}", self.api_port))
+            .env("EMPORIUM_NOTIFICATIONS__SMTP__HOST", "127.0.0.1")
+            .env(
+                "EMPORIUM_NOTIFICATIONS__SMTP__PORT",
+                self.smtp_port.to_string(),
+            )
+            .env("EMPORIUM_SHIPPING__SIMULATED_STEP_SECS", "2")
+            .env("EMPORIUM_SHIPPING__POLL_INTERVAL_SECS", "1")
             .env("RUST_LOG", "info,temporalio_sdk_core=warn")
             .stdin(Stdio::null())
             .stdout(log)
@@ -91,6 +99,7 @@ async fn available(http: &reqwest::Client, platform: &Platform, sku: &str) -> i6
 async fn place(
     http: &reqwest::Client,
     platform: &Platform,
+    customer: &str,
     sku: &str,
     quantity: u32,
     card: &str,
@@ -98,7 +107,8 @@ async fn place(
     let response = http
         .post(platform.url("/orders"))
         .json(&json!({
-            "customer_email": "grace@example.com",
+            "customer_email": customer,
+            "shipping_address": testkit::TestApp::address(),
             "lines": [{"sku": sku, "quantity": quantity}],
             "payment_method": card,
         }))
@@ -120,6 +130,7 @@ async fn separate_api_and_worker_processes_carry_orders_through_over_http_only()
     let test_db = testkit::TestDb::create().await;
     let platform = Platform {
         database_url: test_db.url_text(),
+        smtp_port: testkit::smtp::smtp_server().port,
         temporal_address: testkit::temporal_address().to_owned(),
         queue_prefix: format!("e2e{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]),
         api_port: std::net::TcpListener::bind("127.0.0.1:0")
@@ -144,6 +155,12 @@ async fn separate_api_and_worker_processes_carry_orders_through_over_http_only()
     let _orders = platform.spawn(&["worker", "--service", "orders"], "worker-orders");
     let _payments = platform.spawn(&["worker", "--service", "payments"], "worker-payments");
     let mut inventory = platform.spawn(&["worker", "--service", "inventory"], "worker-inventory");
+    let mut shipping = platform.spawn(&["worker", "--service", "shipping"], "worker-shipping");
+    let mut notifications = platform.spawn(
+        &["worker", "--service", "notifications"],
+        "worker-notifications",
+    );
+    let customer = format!("grace-{}@example.com", &platform.queue_prefix);
 
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -154,7 +171,29 @@ async fn separate_api_and_worker_processes_carry_orders_through_over_http_only()
     let mugs = available(&http, &platform, "MUG-CLASSIC").await;
 
     // The happy path.
-    let id = place(&http, &platform, "MUG-CLASSIC", 2, "pm_card_visa").await;
+    let id = place(
+        &http,
+        &platform,
+        &customer,
+        "MUG-CLASSIC",
+        2,
+        "pm_card_visa",
+    )
+    .await;
+    // Kill the shipping and notifications workers in the middle of the order, and bring them
+    // back: the parcel is followed to the door and each message still arrives exactly once.
+    wait_for_status(&http, &platform, &id, "label_created").await;
+    shipping.kill().await.expect("shipping worker stopped");
+    notifications
+        .kill()
+        .await
+        .expect("notifications worker stopped");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let _shipping = platform.spawn(&["worker", "--service", "shipping"], "worker-shipping-2");
+    let _notifications = platform.spawn(
+        &["worker", "--service", "notifications"],
+        "worker-notifications-2",
+    );
     let order = wait_for_status(&http, &platform, &id, "completed").await;
     assert_eq!(
         order["total"],
@@ -163,13 +202,52 @@ async fn separate_api_and_worker_processes_carry_orders_through_over_http_only()
     assert_eq!(available(&http, &platform, "MUG-CLASSIC").await, mugs - 2);
 
     // A declined card gives the stock back.
-    let id = place(&http, &platform, "MUG-CLASSIC", 3, "pm_card_chargeDeclined").await;
+    let smtp = testkit::smtp::smtp_server();
+    smtp.wait_for(&customer, 5).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut subjects: Vec<String> = smtp
+        .messages_to(&customer)
+        .into_iter()
+        .map(|m| m.subject)
+        .collect();
+    subjects.sort();
+    let short = id.rsplit('-').next().unwrap_or_default();
+    let mut expected = vec![
+        format!("Order {short} has shipped"),
+        format!("Order {short} is being packed"),
+        format!("Order {short} is out for delivery"),
+        format!("Order {short} was delivered"),
+        format!("Your order {short} is confirmed"),
+    ];
+    expected.sort();
+    assert_eq!(
+        subjects, expected,
+        "every message exactly once despite the restarts"
+    );
+
+    let id = place(
+        &http,
+        &platform,
+        &customer,
+        "MUG-CLASSIC",
+        3,
+        "pm_card_chargeDeclined",
+    )
+    .await;
     wait_for_status(&http, &platform, &id, "payment_failed").await;
     assert_eq!(available(&http, &platform, "MUG-CLASSIC").await, mugs - 2);
 
     // An order placed while the inventory worker is down waits for it, then completes.
     inventory.kill().await.expect("inventory worker stopped");
-    let id = place(&http, &platform, "MUG-CLASSIC", 1, "pm_card_visa").await;
+    let id = place(
+        &http,
+        &platform,
+        &customer,
+        "MUG-CLASSIC",
+        1,
+        "pm_card_visa",
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (_, waiting) = get(&http, &platform.url(&format!("/orders/{id}")))
         .await

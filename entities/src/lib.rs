@@ -5,5 +5,7 @@
 
 pub mod catalog;
 pub mod inventory;
+pub mod notifications;
 pub mod orders;
 pub mod payments;
+pub mod shipping;

@@ -14,6 +14,7 @@ mod m20261123_000003_inventory;
 mod m20261123_000004_orders;
 mod m20261123_000005_payments;
 mod m20261123_000006_payment_failures;
+mod m20261123_000007_fulfilment;
 
 /// Every schema a service owns, in the order the migrations create them.
 pub const SCHEMAS: [&str; 8] = [
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_orders::Migration),
             Box::new(m20261123_000005_payments::Migration),
             Box::new(m20261123_000006_payment_failures::Migration),
+            Box::new(m20261123_000007_fulfilment::Migration),
         ]
     }
 }

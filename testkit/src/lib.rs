@@ -7,15 +7,20 @@
 //!   process.
 //! - [`TestApp`]: the real API router on a random port, plus real workers for every service,
 //!   on task queues private to the test, against the test's own database.
-//! - [`fake_stripe::FakeStripe`]: a local fake of Stripe's PaymentIntent API, for the real
-//!   Stripe client to run against.
+//! - [`fake_stripe::FakeStripe`], [`fake_carrier::FakeCarrier`], [`fake_sms::FakeSms`]: local
+//!   fakes of the outside services we cannot reach, for the real clients to run against.
+//! - [`smtp::smtp_server`]: a real SMTP server (aiosmtpd) per test binary, read back from its
+//!   Maildir.
 //!
 //! Tests panic on setup failures: that is what a failed precondition should do in a test.
 
 mod app;
 mod db;
+pub mod fake_carrier;
+pub mod fake_sms;
 pub mod fake_stripe;
 pub mod gateways;
+pub mod smtp;
 mod temporal;
 
 pub use app::{TestApp, TestAppOptions};

@@ -5,9 +5,16 @@
 //! can share one process (`emporium dev`). Nothing here decides business behaviour; it only
 //! connects implementations to queues.
 
+use activities::notifications::{EmailSender, SmsGateway, SmtpConfig};
 use activities::payments::stripe::StripeGateway;
 use activities::payments::{PaymentGateway, RiskPolicy, sandbox::SandboxGateway};
-use activities::{InventoryActivities, OrdersActivities, PaymentsActivities};
+use activities::shipping::http::HttpCarrier;
+use activities::shipping::simulated::SimulatedCarrier;
+use activities::shipping::{Carriers, TrackingPolicy};
+use activities::{
+    InventoryActivities, NotificationsActivities, OrdersActivities, PaymentsActivities,
+    ShippingActivities,
+};
 use anyhow::Context as _;
 use contracts::{Service, TaskQueues};
 use platform::Settings;
@@ -19,7 +26,7 @@ use temporalio_client::Client;
 use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio_util::sync::CancellationToken;
-use workflows::PlaceOrder;
+use workflows::{FulfillShipment, PlaceOrder, RefundPayment, SendNotification};
 
 /// What the services' activities need from the outside world.
 #[derive(Clone)]
@@ -34,6 +41,14 @@ pub struct ServiceDeps {
     pub sweep_interval: Duration,
     /// Which orders wait for a manual review.
     pub risk: RiskPolicy,
+    /// The carriers parcels can ship with.
+    pub carriers: Carriers,
+    /// How parcels are followed.
+    pub tracking: TrackingPolicy,
+    /// Where email goes.
+    pub email: EmailSender,
+    /// The SMS gateway, if any.
+    pub sms: Option<SmsGateway>,
 }
 
 impl ServiceDeps {
@@ -59,8 +74,56 @@ impl ServiceDeps {
                 review_threshold_minor: settings.payments.review_threshold_minor,
                 review_timeout: Duration::from_secs(settings.payments.review_timeout_secs),
             },
+            carriers: carriers(settings)?,
+            tracking: TrackingPolicy {
+                poll_interval: Duration::from_secs(settings.shipping.poll_interval_secs.max(1)),
+                delivery_deadline: Duration::from_secs(
+                    settings.shipping.delivery_deadline_days * 24 * 60 * 60,
+                ),
+            },
+            email: email_sender(settings)?,
+            sms: settings
+                .notifications
+                .sms
+                .as_ref()
+                .map(|sms| SmsGateway::new(&sms.base_url, sms.api_key.clone()))
+                .transpose()?,
         })
     }
+}
+
+fn carriers(settings: &Settings) -> anyhow::Result<Carriers> {
+    let mut carriers = Carriers::default();
+    if settings.shipping.simulated {
+        carriers = carriers.with(Arc::new(SimulatedCarrier::new(Duration::from_secs(
+            settings.shipping.simulated_step_secs.max(1),
+        ))));
+    }
+    if let Some(http) = &settings.shipping.http_carrier {
+        carriers = carriers.with(Arc::new(HttpCarrier::new(
+            &http.name,
+            &http.base_url,
+            http.api_key.clone(),
+        )?));
+    }
+    Ok(carriers)
+}
+
+fn email_sender(settings: &Settings) -> anyhow::Result<EmailSender> {
+    let from = &settings.notifications.from;
+    Ok(match &settings.notifications.smtp {
+        Some(smtp) => EmailSender::smtp(
+            &SmtpConfig {
+                host: smtp.host.clone(),
+                port: smtp.port,
+                starttls: smtp.starttls,
+                username: smtp.username.clone(),
+                password: smtp.password.clone(),
+            },
+            from,
+        )?,
+        None => EmailSender::files(settings.data_dir.join("mail"), from)?,
+    })
 }
 
 /// The worker options of one service: its queue, its workflows, its activities.
@@ -76,6 +139,24 @@ pub fn worker_options(
             .context("registering PlaceOrder")?
             .register_activities(OrdersActivities::new(deps.db.clone()))
             .build(),
+        Service::Shipping => builder
+            .register_workflow::<FulfillShipment>()
+            .context("registering FulfillShipment")?
+            .register_activities(ShippingActivities::new(
+                deps.db.clone(),
+                deps.carriers.clone(),
+                deps.tracking,
+            ))
+            .build(),
+        Service::Notifications => builder
+            .register_workflow::<SendNotification>()
+            .context("registering SendNotification")?
+            .register_activities(NotificationsActivities::new(
+                deps.db.clone(),
+                deps.email.clone(),
+                deps.sms.clone(),
+            )?)
+            .build(),
         Service::Inventory => builder
             .register_activities(InventoryActivities::new(
                 deps.db.clone(),
@@ -83,6 +164,8 @@ pub fn worker_options(
             ))
             .build(),
         Service::Payments => builder
+            .register_workflow::<RefundPayment>()
+            .context("registering RefundPayment")?
             .register_activities(PaymentsActivities::new(
                 deps.db.clone(),
                 deps.payment_gateway.clone(),

@@ -4,8 +4,20 @@
 //! take every decision from its input, its history and its own state: no clocks, no randomness,
 //! no I/O, no tokio. It reaches the outside world only by calling activities, through the
 //! definitions in `contracts`, on the task queue of the service that owns them.
+//!
+//! - [`PlaceOrder`] (`order-<id>`, queue `orders`): the order saga.
+//! - [`FulfillShipment`] (`shipment-<order id>`, queue `shipping`): label and tracking.
+//! - [`RefundPayment`] (`refund-<id>`, queue `payments`): money back, restock, notify.
+//! - [`SendNotification`] (`notification-<id>`, queue `notifications`): one message, once.
 
+pub mod fulfill_shipment;
+mod notify;
 mod options;
 pub mod place_order;
+pub mod refund_payment;
+pub mod send_notification;
 
+pub use fulfill_shipment::FulfillShipment;
 pub use place_order::PlaceOrder;
+pub use refund_payment::RefundPayment;
+pub use send_notification::SendNotification;

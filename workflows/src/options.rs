@@ -39,10 +39,59 @@ pub(crate) fn forward(queues: &TaskQueues, service: Service) -> ActivityOptions 
     .build()
 }
 
-/// Options for a step that must eventually succeed, on the given service's queue.
+/// Options for a step that must eventually succeed, on the given service's queue. Its own
+/// cancellation token keeps it running even when an operator cancels the workflow: a
+/// compensation that is cancelled would leave stock held or money authorised.
 pub(crate) fn must_finish(queues: &TaskQueues, service: Service) -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(ATTEMPT_TIMEOUT)
         .task_queue(queues.of(service))
         .retry_policy(retry_policy())
+        .cancellation_token(temporalio_workflow::WorkflowCancellationToken::new())
+        .build()
+}
+
+/// Options for one channel's delivery of a notification: a few quick retries, then the
+/// workflow falls back to the next channel.
+pub(crate) fn delivery(queues: &TaskQueues) -> ActivityOptions {
+    ActivityOptions::with_start_to_close_timeout(ATTEMPT_TIMEOUT)
+        .task_queue(queues.of(Service::Notifications))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(10))
+                .maximum_attempts(DELIVERY_ATTEMPTS)
+                .build(),
+        )
+        .build()
+}
+
+/// Attempts per channel before falling back to the next one.
+pub(crate) const DELIVERY_ATTEMPTS: u32 = 4;
+
+/// Options for polling a carrier: a short-lived step whose failure just waits for the next tick.
+pub(crate) fn poll(queues: &TaskQueues) -> ActivityOptions {
+    ActivityOptions::with_close_timeouts(
+        temporalio_workflow::ActivityCloseTimeouts::ScheduleAndStartToClose {
+            schedule_to_close: Duration::from_secs(60),
+            start_to_close: ATTEMPT_TIMEOUT,
+        },
+    )
+    .task_queue(queues.of(Service::Shipping))
+    .retry_policy(retry_policy())
+    .build()
+}
+
+/// Options for a child workflow on a service's queue with a fixed id.
+pub(crate) fn child(
+    queues: &TaskQueues,
+    service: Service,
+    workflow_id: String,
+    parent_close_policy: temporalio_workflow::ParentClosePolicy,
+) -> temporalio_workflow::ChildWorkflowOptions {
+    temporalio_workflow::ChildWorkflowOptions::builder()
+        .workflow_id(workflow_id)
+        .task_queue(queues.of(service))
+        .parent_close_policy(parent_close_policy)
         .build()
 }

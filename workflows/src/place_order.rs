@@ -1,8 +1,9 @@
 //! PlaceOrder (`order-<id>`, task queue `orders`): the order saga.
 //!
 //! record → reserve stock → authorise payment → risk check (manual review above the threshold:
-//! wait for an approve/reject decision, reject on timeout) → confirm → capture payment → commit
-//! stock → completed.
+//! wait for an approve/reject decision, reject on timeout) → confirm → child FulfillShipment
+//! (rate-shop, label) → capture payment and commit stock when the carrier has the parcel →
+//! wait for delivery → completed. The customer hears about each step through SendNotification.
 //!
 //! The payment is authorised *before* the review (DESIGN.md puts the risk check first): an
 //! operator then only reviews orders whose card is good, a rejection simply voids the hold, and
@@ -12,35 +13,42 @@
 //! Every step that succeeded pushes its compensation; when a later step fails, or the order is
 //! cancelled, or the provider revokes the authorisation, the compensations run in reverse order
 //! (void the payment, release the stock) and retry until they succeed. Business outcomes
-//! (`rejected`, `payment_failed`, `cancelled`) complete the workflow; unexpected failures end
-//! the order `failed` and fail the workflow, so an operator sees it in the Web UI.
+//! (`rejected`, `payment_failed`, `cancelled`, `refunded`) complete the workflow; unexpected
+//! failures end the order `failed` and fail the workflow, so an operator sees it in the Web UI.
 //!
-//! Capturing the payment is the point of no return: from then on every step must finish, and
-//! the `cancel` update is refused. The flag that says so is set in the same workflow task that
-//! schedules the capture, so no cancellation can slip in between.
+//! The carrier taking the parcel is the point of no return: the stock is committed (the goods
+//! left), the payment captured, and from then on the `cancel` update is refused; a parcel lost
+//! after that is refunded. Should the capture fail then, nothing is undone (the goods are gone):
+//! the order fails loudly for an operator to settle. The flag that says so is set in the same workflow task that handles the pickup,
+//! so no cancellation can slip in between.
 //!
 //! The workflow keeps the search attributes `OrderStatus`, `CustomerId` and `OrderTotalCents`
 //! current, and answers the `status` query with its live state.
 
-use crate::options::{forward, must_finish};
+use crate::notify::notify;
+use crate::options::{child, forward, must_finish};
+use crate::{FulfillShipment, RefundPayment};
 use contracts::inventory::{
     InventoryActivities, OUT_OF_STOCK, OutOfStock, ReserveStock, StockLine,
 };
+use contracts::notifications::{Recipient, Template, TemplateData, order_notification_id};
 use contracts::orders::{
     CancelRequest, OrderOutcome, OrderSnapshot, OrderStatus, OrdersActivities,
     PLACE_ORDER_WORKFLOW, PaymentEvent, PlaceOrderInput, QUERY_STATUS, ReviewDecision,
-    SIGNAL_PAYMENT_EVENT, StatusChange, UPDATE_CANCEL, UPDATE_REVIEW, search,
+    SIGNAL_PAYMENT_EVENT, SIGNAL_SHIPMENT_UPDATE, StatusChange, UPDATE_CANCEL, UPDATE_REVIEW,
+    search,
 };
 use contracts::payments::{
     AuthorizePayment, PAYMENT_DECLINED, PaymentAuthorization, PaymentDeclined, PaymentsActivities,
-    RiskCheck, SettlePayment, idempotency_key,
+    RefundRequest, RiskCheck, SettlePayment, idempotency_key, refund_workflow_id,
 };
-use contracts::{Service, TaskQueues};
+use contracts::shipping::{ShipmentRequest, ShipmentStatus, ShipmentUpdate};
+use contracts::{Service, TaskQueues, Uuid};
 use std::time::Duration;
 use temporalio_workflow::common::error::{ApplicationFailure, IncomingError};
 use temporalio_workflow::{
-    ActivityExecutionError, SyncWorkflowContext, WorkflowContext, WorkflowContextView,
-    WorkflowResult, workflow, workflow_methods,
+    ActivityExecutionError, ParentClosePolicy, SignalWorkflowOptions, SyncWorkflowContext,
+    WorkflowContext, WorkflowContextView, WorkflowResult, workflow, workflow_methods,
 };
 
 /// Application-failure type with which PlaceOrder fails after an unexpected error.
@@ -58,11 +66,17 @@ pub struct PlaceOrder {
     changes: u32,
     review: Option<ReviewDecision>,
     cancel: Option<CancelRequest>,
+    /// Why a cancellation came too late (the carrier already had the parcel).
+    cancel_refused: Option<String>,
     payment_events: Vec<PaymentEvent>,
     /// Set when the provider reported the authorisation cancelled or failed.
     authorization_revoked: Option<String>,
-    /// Set in the workflow task that schedules the capture: cancelling is no longer possible.
+    /// Set in the workflow task that handles the pickup: cancelling is no longer possible.
     past_point_of_no_return: bool,
+    /// The parcel's latest news.
+    shipment: Option<ShipmentUpdate>,
+    /// Shipment updates received and not yet handled.
+    shipment_inbox: Vec<ShipmentUpdate>,
 }
 
 /// Why the saga stopped before completing.
@@ -90,9 +104,12 @@ impl PlaceOrder {
             changes: 0,
             review: None,
             cancel: None,
+            cancel_refused: None,
             payment_events: Vec::new(),
             authorization_revoked: None,
             past_point_of_no_return: false,
+            shipment: None,
+            shipment_inbox: Vec::new(),
         }
     }
 
@@ -126,7 +143,16 @@ impl PlaceOrder {
                 }
                 match stop {
                     Stop::Refused(status, reason) => {
-                        Self::set_status(ctx, &queues, status, Some(reason)).await?;
+                        Self::set_status(ctx, &queues, status, Some(reason.clone())).await?;
+                        let template = match status {
+                            OrderStatus::PaymentFailed => Some(Template::PaymentFailed),
+                            OrderStatus::Cancelled => Some(Template::Cancelled),
+                            _ => None,
+                        };
+                        if let Some(template) = template {
+                            Self::tell(ctx, &queues, template, |data| data.reason = Some(reason))
+                                .await;
+                        }
                         Ok(Self::outcome(ctx))
                     }
                     Stop::Unexpected(reason) => {
@@ -141,7 +167,7 @@ impl PlaceOrder {
                 }
             }
         };
-        // A `cancel` update waits for the final status: let it answer before the run ends.
+        // A `cancel` update waits for its answer: let it give it before the run ends.
         let handlers = ctx.clone();
         ctx.wait_condition(move |_| handlers.all_handlers_finished())
             .await?;
@@ -159,6 +185,7 @@ impl PlaceOrder {
             cancel_requested: self.cancel.clone(),
             payment_events: self.payment_events.clone(),
             payment_captured: self.past_point_of_no_return,
+            shipment: self.shipment.clone(),
         }
     }
 
@@ -176,7 +203,7 @@ impl PlaceOrder {
         }
         if self.past_point_of_no_return {
             return Err(
-                "the payment was already captured; the order can no longer be cancelled".into(),
+                "the order has already shipped and been paid; it can no longer be cancelled".into(),
             );
         }
         if self.cancel.is_some() {
@@ -186,14 +213,19 @@ impl PlaceOrder {
     }
 
     /// Cancels the order: whatever was done is undone and the order ends `cancelled`. Answers
-    /// once the order has reached its final status.
+    /// once the order is cancelled, or with the reason it could not be (the carrier had
+    /// already picked the parcel up).
     #[update(name = UPDATE_CANCEL)]
     pub async fn cancel(
         ctx: &mut WorkflowContext<Self>,
         request: CancelRequest,
     ) -> Result<OrderOutcome, HandlerError> {
         ctx.state_mut(|s| s.cancel = Some(request));
-        ctx.wait_condition(|s| s.status.is_terminal()).await?;
+        ctx.wait_condition(|s| s.status.is_terminal() || s.cancel_refused.is_some())
+            .await?;
+        if let Some(refused) = ctx.state(|s| s.cancel_refused.clone()) {
+            return Err(format!("the order could not be cancelled: {refused}").into());
+        }
         let outcome = Self::outcome(ctx);
         if outcome.status == OrderStatus::Cancelled {
             Ok(outcome)
@@ -256,6 +288,17 @@ impl PlaceOrder {
         }
         self.payment_events.push(event);
     }
+
+    /// News from the order's FulfillShipment.
+    #[signal(name = SIGNAL_SHIPMENT_UPDATE)]
+    pub fn shipment_update(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        update: ShipmentUpdate,
+    ) {
+        self.shipment = Some(update.clone());
+        self.shipment_inbox.push(update);
+    }
 }
 
 impl PlaceOrder {
@@ -269,14 +312,7 @@ impl PlaceOrder {
         Self::interrupted(ctx)?;
         let reserve = ReserveStock {
             order_id: order.order_id,
-            lines: order
-                .lines
-                .iter()
-                .map(|line| StockLine {
-                    sku: line.sku.clone(),
-                    quantity: line.quantity,
-                })
-                .collect(),
+            lines: Self::stock_lines(order),
         };
         ctx.execute_activity(
             InventoryActivities::reserve_stock,
@@ -311,33 +347,212 @@ impl PlaceOrder {
         Self::risk_check(ctx, queues, order).await?;
         Self::interrupted(ctx)?;
         Self::step_status(ctx, queues, OrderStatus::Confirmed, None).await?;
+        Self::tell(ctx, queues, Template::OrderConfirmed, |_| {}).await;
 
-        // The point of no return: checked and set in the workflow task that schedules the
-        // capture, so neither a cancellation nor a revoked authorisation can slip in between.
-        Self::interrupted(ctx)?;
-        ctx.state_mut(|s| s.past_point_of_no_return = true);
-        let capture = SettlePayment {
-            authorization,
-            idempotency_key: idempotency_key(ctx.workflow_id(), "capture", attempt),
+        Self::fulfil(ctx, queues, order, authorization, done).await
+    }
+
+    /// Ships the order through a child FulfillShipment and follows it to delivery: captures
+    /// the payment and commits the stock when the carrier takes the parcel, refunds if the
+    /// parcel is lost after that.
+    async fn fulfil(
+        ctx: &WorkflowContext<Self>,
+        queues: &TaskQueues,
+        order: &PlaceOrderInput,
+        authorization: PaymentAuthorization,
+        done: &mut Vec<Compensation>,
+    ) -> Result<(), Stop> {
+        let request = ShipmentRequest {
+            order_id: order.order_id,
+            notify_workflow_id: ctx.workflow_id().to_owned(),
+            address: order.shipping_address.clone(),
+            lines: Self::stock_lines(order),
         };
-        ctx.execute_activity(
-            PaymentsActivities::capture_payment,
-            capture,
-            forward(queues, Service::Payments),
-        )
-        .await
-        .map_err(|err| classify(err, "capturing payment"))?;
+        let shipment = ctx
+            .start_child_workflow(
+                FulfillShipment::run,
+                request,
+                child(
+                    queues,
+                    Service::Shipping,
+                    contracts::shipping::workflow_id(order.order_id),
+                    // A parcel on its way keeps being followed whatever happens to the order.
+                    ParentClosePolicy::Abandon,
+                ),
+            )
+            .await
+            .map_err(|err| Stop::Unexpected(format!("starting the shipment: {err}")))?;
 
-        // Money was taken: from here on, finish.
-        done.clear();
-        ctx.execute_activity(
-            InventoryActivities::commit_stock,
-            order.order_id,
-            must_finish(queues, Service::Inventory),
-        )
-        .await
-        .map_err(|err| Stop::Unexpected(format!("committing stock: {err}")))?;
-        Ok(())
+        let mut cancel_sent = false;
+        loop {
+            let sent = cancel_sent;
+            ctx.wait_condition(move |s: &Self| {
+                !s.shipment_inbox.is_empty()
+                    || (!sent
+                        && !s.past_point_of_no_return
+                        && (s.cancel.is_some() || s.authorization_revoked.is_some()))
+            })
+            .await
+            .map_err(|_| Stop::Unexpected("the workflow was cancelled".to_owned()))?;
+
+            let stop_wanted = ctx.state(|s| {
+                !s.past_point_of_no_return
+                    && (s.cancel.is_some() || s.authorization_revoked.is_some())
+            });
+            if stop_wanted && !cancel_sent {
+                cancel_sent = true;
+                // The label is cancelled if the carrier has not picked the parcel up; the
+                // shipment's answer comes back as an update (cancelled, or in transit).
+                let _ = shipment
+                    .signal(
+                        FulfillShipment::cancel_shipment,
+                        "order cancelled".to_owned(),
+                        SignalWorkflowOptions::default(),
+                    )
+                    .await;
+                continue;
+            }
+
+            let Some(update) = ctx
+                .state_mut(|s| (!s.shipment_inbox.is_empty()).then(|| s.shipment_inbox.remove(0)))
+            else {
+                continue;
+            };
+            let shipped = |data: &mut TemplateData| {
+                data.carrier = Some(update.carrier.clone());
+                data.tracking_number = Some(update.tracking_number.clone());
+            };
+            match update.status {
+                ShipmentStatus::LabelCreated => {
+                    Self::step_status(ctx, queues, OrderStatus::LabelCreated, None).await?;
+                    Self::tell(ctx, queues, Template::LabelCreated, shipped).await;
+                }
+                ShipmentStatus::InTransit => {
+                    if ctx.state(|s| s.past_point_of_no_return) {
+                        continue;
+                    }
+                    ctx.state_mut(|s| {
+                        s.past_point_of_no_return = true;
+                        if s.cancel.take().is_some() {
+                            s.cancel_refused =
+                                Some("the carrier had already picked the parcel up".to_owned());
+                        }
+                    });
+                    // The goods are gone: nothing is undone any more, and what follows must
+                    // finish (retrying through outages rather than giving up).
+                    done.clear();
+                    ctx.execute_activity(
+                        InventoryActivities::commit_stock,
+                        order.order_id,
+                        must_finish(queues, Service::Inventory),
+                    )
+                    .await
+                    .map_err(|err| Stop::Unexpected(format!("committing stock: {err}")))?;
+                    let capture = SettlePayment {
+                        authorization: authorization.clone(),
+                        idempotency_key: idempotency_key(
+                            ctx.workflow_id(),
+                            "capture",
+                            authorization.attempt,
+                        ),
+                    };
+                    ctx.execute_activity(
+                        PaymentsActivities::capture_payment,
+                        capture,
+                        must_finish(queues, Service::Payments),
+                    )
+                    .await
+                    .map_err(|err| {
+                        Stop::Unexpected(format!(
+                            "the parcel shipped but capturing the payment failed: {err}"
+                        ))
+                    })?;
+                    Self::step_status(ctx, queues, OrderStatus::Shipped, None).await?;
+                    Self::tell(ctx, queues, Template::Shipped, shipped).await;
+                }
+                ShipmentStatus::OutForDelivery => {
+                    Self::step_status(ctx, queues, OrderStatus::OutForDelivery, None).await?;
+                    Self::tell(ctx, queues, Template::OutForDelivery, shipped).await;
+                }
+                ShipmentStatus::Delivered => {
+                    Self::step_status(ctx, queues, OrderStatus::Delivered, None).await?;
+                    Self::tell(ctx, queues, Template::Delivered, shipped).await;
+                    let _ = shipment.result().await;
+                    return Ok(());
+                }
+                ShipmentStatus::Exception => {
+                    let _ = shipment.result().await;
+                    let reason = format!("the carrier could not deliver: {}", update.description);
+                    if !ctx.state(|s| s.past_point_of_no_return) {
+                        return Err(Stop::Refused(OrderStatus::Failed, reason));
+                    }
+                    Self::tell(ctx, queues, Template::ShipmentException, |data| {
+                        data.reason = Some(update.description.clone());
+                    })
+                    .await;
+                    return Err(Self::refund_in_full(ctx, queues, order, reason).await);
+                }
+                ShipmentStatus::Cancelled => {
+                    let _ = shipment.result().await;
+                    Self::interrupted(ctx)?;
+                    return Err(Stop::Refused(
+                        OrderStatus::Failed,
+                        format!("the shipment was cancelled: {}", update.description),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Refunds everything captured through a child RefundPayment; the order ends `refunded`.
+    async fn refund_in_full(
+        ctx: &WorkflowContext<Self>,
+        queues: &TaskQueues,
+        order: &PlaceOrderInput,
+        reason: String,
+    ) -> Stop {
+        let refund_id = Uuid::parse_str(&ctx.uuid4()).unwrap_or_default();
+        let request = RefundRequest {
+            refund_id,
+            order_id: order.order_id,
+            amount: None,
+            reason: reason.clone(),
+            restock: Vec::new(),
+            customer_email: order.customer_email.clone(),
+            requested_by: "system".to_owned(),
+        };
+        let refunded = async {
+            ctx.start_child_workflow(
+                RefundPayment::run,
+                request,
+                child(
+                    queues,
+                    Service::Payments,
+                    refund_workflow_id(refund_id),
+                    ParentClosePolicy::Abandon,
+                ),
+            )
+            .await
+            .map_err(|err| err.to_string())?
+            .result()
+            .await
+            .map_err(|err| err.to_string())
+        }
+        .await;
+        match refunded {
+            Ok(outcome) if outcome.status == "refunded" => Stop::Refused(
+                OrderStatus::Refunded,
+                format!(
+                    "{reason}; refunded {}",
+                    outcome.amount.map(|a| a.to_string()).unwrap_or_default()
+                ),
+            ),
+            Ok(outcome) => Stop::Unexpected(format!(
+                "{reason}; the refund was refused: {}",
+                outcome.reason.unwrap_or_default()
+            )),
+            Err(err) => Stop::Unexpected(format!("{reason}; the refund failed: {err}")),
+        }
     }
 
     /// Checks the order's risk and, when it needs a review, waits for the decision.
@@ -408,6 +623,48 @@ impl PlaceOrder {
             }
             Ok(())
         })
+    }
+
+    fn stock_lines(order: &PlaceOrderInput) -> Vec<StockLine> {
+        order
+            .lines
+            .iter()
+            .map(|line| StockLine {
+                sku: line.sku.clone(),
+                quantity: line.quantity,
+            })
+            .collect()
+    }
+
+    /// Tells the customer, once per kind of news (the notification id is the order id and the
+    /// template).
+    async fn tell(
+        ctx: &WorkflowContext<Self>,
+        queues: &TaskQueues,
+        template: Template,
+        fill: impl FnOnce(&mut TemplateData),
+    ) {
+        let order = ctx.state(|s| s.order.clone());
+        let mut data = TemplateData {
+            order_id: Some(order.order_id),
+            amount: Some(order.total.clone()),
+            ..TemplateData::default()
+        };
+        fill(&mut data);
+        let recipient = Recipient {
+            email: Some(order.customer_email.clone()),
+            phone: order.customer_phone.clone(),
+            webhook_url: None,
+        };
+        notify(
+            ctx,
+            queues,
+            order_notification_id(order.order_id, template),
+            recipient,
+            template,
+            data,
+        )
+        .await;
     }
 
     async fn compensate(

@@ -14,7 +14,7 @@ pub mod queries;
 
 use crate::failure::{IntoActivityError, non_retryable, refusal, retryable};
 use contracts::inventory::{
-    OUT_OF_STOCK, OutOfStock, RESERVATION_LOST, Reservation, ReserveStock, StockLine,
+    OUT_OF_STOCK, OutOfStock, RESERVATION_LOST, Reservation, ReserveStock, Restock, StockLine,
 };
 use contracts::{OrderId, Sku};
 use sea_orm::{
@@ -83,6 +83,18 @@ impl InventoryActivities {
         order_id: OrderId,
     ) -> Result<(), ActivityError> {
         self.release(order_id)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+
+    #[activity(definition = contracts::inventory::activities::Restock)]
+    #[tracing::instrument(skip_all, fields(refund.id = %request.refund_id))]
+    pub async fn restock(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: Restock,
+    ) -> Result<(), ActivityError> {
+        self.put_back(&request)
             .await
             .map_err(IntoActivityError::into_activity_error)
     }
@@ -282,6 +294,37 @@ impl InventoryActivities {
         }
         txn.commit().await?;
         tracing::info!("reservation committed");
+        Ok(())
+    }
+
+    /// Puts returned goods back on the shelf, once per refund: a line already restocked for
+    /// this refund is skipped.
+    pub async fn put_back(&self, request: &Restock) -> Result<(), InventoryError> {
+        let txn = self.db.begin().await?;
+        let mut wanted: BTreeMap<&str, i64> = BTreeMap::new();
+        for line in &request.lines {
+            *wanted.entry(line.sku.as_str()).or_default() += i64::from(line.quantity);
+        }
+        for (sku, quantity) in wanted {
+            let recorded = txn
+                .execute(stmt(
+                    "INSERT INTO inventory.restocks (refund_id, sku, quantity)
+                     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    [request.refund_id.into(), sku.into(), quantity.into()],
+                ))
+                .await?
+                .rows_affected();
+            if recorded == 1 {
+                txn.execute(stmt(
+                    "UPDATE inventory.stock SET on_hand = on_hand + $2, updated_at = now()
+                      WHERE sku = $1",
+                    [sku.into(), quantity.into()],
+                ))
+                .await?;
+            }
+        }
+        txn.commit().await?;
+        tracing::info!("returned goods restocked");
         Ok(())
     }
 

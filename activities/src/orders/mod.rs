@@ -88,6 +88,11 @@ impl OrdersActivities {
             reason: Set(None),
             total_minor: Set(input.total.amount_minor),
             currency: Set(input.total.currency.code().to_owned()),
+            customer_phone: Set(input.customer_phone.clone()),
+            shipping_address: Set(Some(
+                serde_json::to_value(&input.shipping_address)
+                    .map_err(|e| OrdersError::Invalid(order_id, e.to_string()))?,
+            )),
             created_at: Set(now.into()),
             updated_at: Set(now.into()),
         })

@@ -12,6 +12,10 @@ pub struct OrderView {
     pub id: OrderId,
     /// Who placed it.
     pub customer_email: String,
+    /// Their phone, if given.
+    pub customer_phone: Option<String>,
+    /// Where it ships.
+    pub shipping_address: Option<contracts::shipping::Address>,
     /// Current status (snake_case).
     pub status: String,
     /// Why it did not complete, when it did not.
@@ -96,6 +100,12 @@ pub async fn get_order(db: &DatabaseConnection, id: OrderId) -> Result<Option<Or
     Ok(Some(OrderView {
         id,
         total: money(row.total_minor, &row.currency)?,
+        shipping_address: row
+            .shipping_address
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|e| DbErr::Custom(format!("stored address: {e}")))?,
+        customer_phone: row.customer_phone,
         customer_email: row.customer_email,
         status: row.status,
         reason: row.reason,

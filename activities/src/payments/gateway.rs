@@ -57,4 +57,12 @@ pub trait PaymentGateway: Send + Sync + 'static {
 
     /// Releases the held amount.
     async fn void(&self, provider_ref: &str, idempotency_key: &str) -> Result<(), GatewayError>;
+
+    /// Gives `amount` of a captured payment back; returns the provider's id of the refund.
+    async fn refund(
+        &self,
+        provider_ref: &str,
+        amount: &Money,
+        idempotency_key: &str,
+    ) -> Result<String, GatewayError>;
 }

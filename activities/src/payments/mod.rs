@@ -14,8 +14,8 @@ pub mod stripe;
 
 use crate::failure::{IntoActivityError, non_retryable, refusal, retryable};
 use contracts::payments::{
-    AuthorizePayment, PAYMENT_DECLINED, PaymentAuthorization, PaymentDeclined, RiskAssessment,
-    RiskCheck, SettlePayment,
+    AuthorizePayment, IssueRefund, PAYMENT_DECLINED, PaymentAuthorization, PaymentDeclined,
+    REFUND_EXCEEDS_CAPTURED, Refunded, RiskAssessment, RiskCheck, SettlePayment,
 };
 use contracts::{Currency, Money, OrderId};
 use entities::payments::payment;
@@ -67,6 +67,14 @@ pub enum PaymentsError {
         /// What was asked.
         operation: &'static str,
     },
+    /// A refund would return more than is left of what was captured.
+    #[error("cannot refund {requested}: only {remaining} of the captured amount is left to refund")]
+    RefundExceedsCaptured {
+        /// What was asked.
+        requested: Money,
+        /// What is left.
+        remaining: Money,
+    },
     /// The provider refused the request.
     #[error(transparent)]
     Rejected(GatewayError),
@@ -88,6 +96,9 @@ impl IntoActivityError for PaymentsError {
                 PaymentDeclined { code, message },
             ),
             PaymentsError::Conflict { .. } => non_retryable(PAYMENT_CONFLICT, err.to_string()),
+            PaymentsError::RefundExceedsCaptured { .. } => {
+                non_retryable(REFUND_EXCEEDS_CAPTURED, err.to_string())
+            }
             PaymentsError::State { .. } | PaymentsError::Rejected(_) => {
                 non_retryable(PAYMENT_STATE, err.to_string())
             }
@@ -176,6 +187,18 @@ impl PaymentsActivities {
         request: SettlePayment,
     ) -> Result<(), ActivityError> {
         self.capture(&request)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+
+    #[activity(definition = contracts::payments::activities::IssueRefund)]
+    #[tracing::instrument(skip_all, fields(order.id = %request.order_id, refund.id = %request.refund_id))]
+    pub async fn issue_refund(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: IssueRefund,
+    ) -> Result<Refunded, ActivityError> {
+        self.refund(&request)
             .await
             .map_err(IntoActivityError::into_activity_error)
     }
@@ -390,6 +413,153 @@ impl PaymentsActivities {
             .await?;
         tracing::info!("payment voided");
         Ok(())
+    }
+}
+
+impl PaymentsActivities {
+    /// Refunds money of the order's captured payment, never more than is left of it. A refund
+    /// is recorded `pending` before the provider is called, so concurrent refunds count against
+    /// each other, and a retry finds its row and calls the provider again with the same key.
+    pub async fn refund(&self, request: &IssueRefund) -> Result<Refunded, PaymentsError> {
+        use sea_orm::TransactionTrait;
+        let order_id = request.order_id;
+        let txn = self.db.begin().await?;
+        txn.execute(stmt(
+            "SELECT pg_advisory_xact_lock(hashtextextended('payments:' || $1::text, 0))",
+            [order_id.0.into()],
+        ))
+        .await?;
+        let existing = txn
+            .query_one(stmt(
+                "SELECT r.status, r.amount_minor, r.currency, r.provider_ref, p.provider_ref AS payment_ref
+                   FROM payments.refunds r JOIN payments.payments p ON p.id = r.payment_id
+                  WHERE r.id = $1",
+                [request.refund_id.into()],
+            ))
+            .await?;
+        let (amount, payment_ref) = if let Some(row) = existing {
+            txn.commit().await?;
+            let status: String = row.try_get("", "status")?;
+            let amount = Money::new(
+                row.try_get("", "amount_minor")?,
+                currency(&row.try_get::<String>("", "currency")?)?,
+            );
+            match status.as_str() {
+                "succeeded" => {
+                    return Ok(Refunded {
+                        refund_id: request.refund_id,
+                        amount,
+                        provider_ref: row
+                            .try_get::<Option<String>>("", "provider_ref")?
+                            .unwrap_or_default(),
+                    });
+                }
+                "failed" => {
+                    return Err(PaymentsError::Rejected(GatewayError::Rejected(
+                        "the provider refused this refund".to_owned(),
+                    )));
+                }
+                _ => (
+                    amount,
+                    row.try_get::<Option<String>>("", "payment_ref")?
+                        .unwrap_or_default(),
+                ),
+            }
+        } else {
+            let payment = txn
+                .query_one(stmt(
+                    "SELECT id, captured_minor, currency, provider_ref FROM payments.payments
+                      WHERE order_id = $1 AND status = 'captured'
+                      ORDER BY attempt DESC LIMIT 1",
+                    [order_id.0.into()],
+                ))
+                .await?
+                .ok_or_else(|| PaymentsError::State {
+                    order_id,
+                    attempt: 0,
+                    status: "not captured".to_owned(),
+                    operation: "refund money that was never taken",
+                })?;
+            let payment_id: uuid::Uuid = payment.try_get("", "id")?;
+            let captured: i64 = payment.try_get("", "captured_minor")?;
+            let payment_currency = currency(&payment.try_get::<String>("", "currency")?)?;
+            let refunded: i64 = txn
+                .query_one(stmt(
+                    "SELECT COALESCE(sum(amount_minor), 0)::bigint AS refunded FROM payments.refunds
+                      WHERE order_id = $1 AND status IN ('pending', 'succeeded')",
+                    [order_id.0.into()],
+                ))
+                .await?
+                .map(|row| row.try_get::<i64>("", "refunded"))
+                .transpose()?
+                .unwrap_or(0);
+            let remaining = Money::new(captured - refunded, payment_currency.clone());
+            let amount = request.amount.clone().unwrap_or_else(|| remaining.clone());
+            if amount.currency != payment_currency
+                || amount.amount_minor <= 0
+                || amount.amount_minor > remaining.amount_minor
+            {
+                txn.rollback().await?;
+                return Err(PaymentsError::RefundExceedsCaptured {
+                    requested: amount,
+                    remaining,
+                });
+            }
+            txn.execute(stmt(
+                "INSERT INTO payments.refunds (id, order_id, payment_id, amount_minor, currency, status, reason)
+                 VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
+                [
+                    request.refund_id.into(),
+                    order_id.0.into(),
+                    payment_id.into(),
+                    amount.amount_minor.into(),
+                    amount.currency.code().into(),
+                    request.reason.clone().into(),
+                ],
+            ))
+            .await?;
+            txn.commit().await?;
+            (
+                amount,
+                payment
+                    .try_get::<Option<String>>("", "provider_ref")?
+                    .unwrap_or_default(),
+            )
+        };
+
+        match self
+            .gateway
+            .refund(&payment_ref, &amount, &request.idempotency_key)
+            .await
+        {
+            Ok(provider_ref) => {
+                self.db
+                    .execute(stmt(
+                        "UPDATE payments.refunds SET status = 'succeeded', provider_ref = $2, updated_at = now()
+                          WHERE id = $1",
+                        [request.refund_id.into(), provider_ref.clone().into()],
+                    ))
+                    .await?;
+                tracing::info!(amount = %amount, "refunded");
+                Ok(Refunded {
+                    refund_id: request.refund_id,
+                    amount,
+                    provider_ref,
+                })
+            }
+            Err(GatewayError::Unavailable(reason)) => Err(PaymentsError::Unavailable(
+                GatewayError::Unavailable(reason),
+            )),
+            Err(refused) => {
+                self.db
+                    .execute(stmt(
+                        "UPDATE payments.refunds SET status = 'failed', updated_at = now() WHERE id = $1",
+                        [request.refund_id.into()],
+                    ))
+                    .await?;
+                Err(PaymentsError::Rejected(refused))
+            }
+        }
     }
 }
 

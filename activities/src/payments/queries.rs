@@ -1,7 +1,7 @@
 //! The payments service's reads.
 
-use contracts::OrderId;
-use entities::payments::payment;
+use contracts::{Currency, Money, OrderId};
+use entities::payments::{payment, refund};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 
@@ -43,6 +43,87 @@ pub async fn payments_of(
             captured_minor: row.captured_minor,
             currency: row.currency,
             decline_code: row.decline_code,
+        })
+        .collect())
+}
+
+/// What was captured for an order and how much of it is left to refund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundBalance {
+    /// Captured.
+    pub captured: Money,
+    /// Refunded or being refunded.
+    pub refunded: Money,
+    /// Still refundable.
+    pub refundable: Money,
+}
+
+/// The refund balance of an order, or `None` if nothing was captured.
+pub async fn refund_balance(
+    db: &DatabaseConnection,
+    order_id: OrderId,
+) -> Result<Option<RefundBalance>, DbErr> {
+    let Some(captured) = payment::Entity::find()
+        .filter(payment::Column::OrderId.eq(order_id.0))
+        .filter(payment::Column::Status.eq("captured"))
+        .order_by_desc(payment::Column::Attempt)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let currency = Currency::new(&captured.currency)
+        .map_err(|e| DbErr::Custom(format!("stored currency: {e}")))?;
+    let refunded: i64 = refund::Entity::find()
+        .filter(refund::Column::OrderId.eq(order_id.0))
+        .filter(refund::Column::Status.is_in(["pending", "succeeded"]))
+        .all(db)
+        .await?
+        .iter()
+        .map(|r| r.amount_minor)
+        .sum();
+    Ok(Some(RefundBalance {
+        captured: Money::new(captured.captured_minor, currency.clone()),
+        refunded: Money::new(refunded, currency.clone()),
+        refundable: Money::new(captured.captured_minor - refunded, currency),
+    }))
+}
+
+/// A refund as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RefundRow {
+    /// The refund id.
+    pub id: uuid::Uuid,
+    /// How much.
+    pub amount_minor: i64,
+    /// Currency.
+    pub currency: String,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+    /// Why.
+    pub reason: String,
+    /// When it was asked for (RFC 3339).
+    pub created_at: String,
+}
+
+/// The refunds of an order, oldest first.
+pub async fn refunds_of(
+    db: &DatabaseConnection,
+    order_id: OrderId,
+) -> Result<Vec<RefundRow>, DbErr> {
+    Ok(refund::Entity::find()
+        .filter(refund::Column::OrderId.eq(order_id.0))
+        .order_by_asc(refund::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| RefundRow {
+            id: row.id,
+            amount_minor: row.amount_minor,
+            currency: row.currency,
+            status: row.status,
+            reason: row.reason,
+            created_at: row.created_at.to_rfc3339(),
         })
         .collect())
 }

@@ -167,6 +167,24 @@ impl PaymentGateway for SandboxGateway {
     async fn void(&self, provider_ref: &str, _idempotency_key: &str) -> Result<(), GatewayError> {
         known(provider_ref)
     }
+
+    async fn refund(
+        &self,
+        provider_ref: &str,
+        amount: &Money,
+        idempotency_key: &str,
+    ) -> Result<String, GatewayError> {
+        known(provider_ref)?;
+        if amount.amount_minor <= 0 {
+            return Err(GatewayError::Rejected(
+                "refund amount must be positive".to_owned(),
+            ));
+        }
+        Ok(format!(
+            "sbx_re_{}",
+            Uuid::new_v5(&Uuid::NAMESPACE_OID, idempotency_key.as_bytes()).simple()
+        ))
+    }
 }
 
 fn known(provider_ref: &str) -> Result<(), GatewayError> {

@@ -22,6 +22,7 @@ use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError
 use stripe_core::payment_intent::{
     CancelPaymentIntent, CapturePaymentIntent, CreatePaymentIntent, RetrievePaymentIntent,
 };
+use stripe_core::refund::CreateRefund;
 use stripe_shared::{
     PaymentIntentAllowedPaymentMethodTypes, PaymentIntentCaptureMethod, PaymentIntentStatus,
 };
@@ -195,6 +196,30 @@ impl PaymentGateway for StripeGateway {
                 "cancel left the PaymentIntent {}",
                 other.as_str()
             ))),
+        }
+    }
+
+    async fn refund(
+        &self,
+        provider_ref: &str,
+        amount: &Money,
+        idempotency_key: &str,
+    ) -> Result<String, GatewayError> {
+        let refund = CreateRefund::new()
+            .payment_intent(provider_ref)
+            .amount(amount.amount_minor)
+            .customize()
+            .request_strategy(strategy(idempotency_key)?)
+            .send(&self.client)
+            .await
+            .map_err(classify)?;
+        match refund.status.as_deref() {
+            Some("failed" | "canceled") => Err(GatewayError::Rejected(format!(
+                "Stripe refund {} {}",
+                refund.id.as_str(),
+                refund.status.unwrap_or_default()
+            ))),
+            _ => Ok(refund.id.as_str().to_owned()),
         }
     }
 }

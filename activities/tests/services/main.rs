@@ -23,14 +23,15 @@ use temporalio_sdk::testing::{ActivityEnvironment, ActivityEnvironmentError};
 use testkit::TestDb;
 
 mod expiry;
+mod fulfilment;
 mod stripe;
 
-const RISK: RiskPolicy = RiskPolicy {
+pub(crate) const RISK: RiskPolicy = RiskPolicy {
     review_threshold_minor: 100_000,
     review_timeout: Duration::from_secs(3600),
 };
 
-fn eur(cents: i64) -> Money {
+pub(crate) fn eur(cents: i64) -> Money {
     Money::new(cents, Currency::new("EUR").expect("EUR"))
 }
 
@@ -262,6 +263,14 @@ impl PaymentGateway for CountingGateway {
     async fn void(&self, provider_ref: &str, key: &str) -> Result<(), GatewayError> {
         self.inner.void(provider_ref, key).await
     }
+    async fn refund(
+        &self,
+        provider_ref: &str,
+        amount: &Money,
+        key: &str,
+    ) -> Result<String, GatewayError> {
+        self.inner.refund(provider_ref, amount, key).await
+    }
 }
 
 fn authorize_request(order_id: OrderId, cents: i64, payment_method: &str) -> AuthorizePayment {
@@ -405,6 +414,15 @@ async fn the_read_model_ignores_replayed_and_stale_status_changes() {
     let input = PlaceOrderInput {
         order_id,
         customer_email: "ada@example.com".into(),
+        customer_phone: None,
+        shipping_address: contracts::shipping::Address {
+            name: "Ada".into(),
+            line1: "1 Street".into(),
+            line2: None,
+            city: "London".into(),
+            postal_code: "N1".into(),
+            country: "GB".into(),
+        },
         lines: vec![OrderLine {
             sku: Sku::from("MUG"),
             name: "Mug".into(),
@@ -477,7 +495,14 @@ fn each_service_touches_only_its_own_schema() {
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut checked = 0;
-    for service in ["catalog", "inventory", "orders", "payments"] {
+    for service in [
+        "catalog",
+        "inventory",
+        "orders",
+        "payments",
+        "shipping",
+        "notifications",
+    ] {
         for file in rust_files(&root.join("src").join(service)) {
             let source = std::fs::read_to_string(&file).expect("readable");
             for schema in schemas_used(&source) {

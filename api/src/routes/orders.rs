@@ -39,12 +39,79 @@ pub(crate) struct PlaceOrderRequest {
     /// Who orders; notifications go there.
     #[garde(email, length(max = 254))]
     customer_email: String,
+    /// A phone number in E.164 form (`+4915112345678`), for SMS when email fails.
+    #[garde(inner(custom(e164)))]
+    customer_phone: Option<String>,
+    /// Where the parcel goes.
+    #[garde(dive)]
+    shipping_address: AddressRequest,
     /// What is ordered: 1 to 50 lines, one per SKU.
     #[garde(length(min = 1, max = 50), dive)]
     lines: Vec<LineRequest>,
     /// A payment-provider token such as `pm_card_visa` (or, in the sandbox, a test card number).
     #[garde(length(min = 1, max = 255))]
     payment_method: String,
+}
+
+/// A shipping address.
+#[derive(Debug, Serialize, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AddressRequest {
+    /// Recipient.
+    #[garde(length(min = 1, max = 200))]
+    name: String,
+    /// Street and number.
+    #[garde(length(min = 1, max = 200))]
+    line1: String,
+    /// More of it.
+    #[garde(length(max = 200))]
+    line2: Option<String>,
+    /// City.
+    #[garde(length(min = 1, max = 100))]
+    city: String,
+    /// Postal code.
+    #[garde(length(min = 1, max = 20))]
+    postal_code: String,
+    /// ISO 3166-1 alpha-2 country code, such as `DE`.
+    #[garde(custom(country_code))]
+    country: String,
+}
+
+impl From<AddressRequest> for contracts::shipping::Address {
+    fn from(address: AddressRequest) -> Self {
+        Self {
+            name: address.name,
+            line1: address.line1,
+            line2: address.line2,
+            city: address.city,
+            postal_code: address.postal_code,
+            country: address.country,
+        }
+    }
+}
+
+fn country_code(code: &str, _: &()) -> garde::Result {
+    if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(garde::Error::new(
+            "must be an ISO 3166-1 alpha-2 code such as DE",
+        ))
+    }
+}
+
+fn e164(phone: &str, _: &()) -> garde::Result {
+    let digits = phone.strip_prefix('+').unwrap_or_default();
+    if (7..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+    {
+        Ok(())
+    } else {
+        Err(garde::Error::new(
+            "must be an E.164 phone number such as +4915112345678",
+        ))
+    }
 }
 
 /// One line of [`PlaceOrderRequest`].
@@ -201,6 +268,8 @@ pub(crate) async fn place(
     let input = PlaceOrderInput {
         order_id,
         customer_email: request.customer_email,
+        customer_phone: request.customer_phone,
+        shipping_address: request.shipping_address.into(),
         lines: quote.lines,
         total: quote.total.clone(),
         payment_method,
@@ -259,7 +328,7 @@ async fn replay(
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub(crate) enum OrderResponse {
-    Stored(OrderView),
+    Stored(Box<OrderView>),
     Live(LiveOrder),
 }
 
@@ -302,7 +371,7 @@ pub(crate) async fn get(
 ) -> Result<Json<OrderResponse>, ApiError> {
     let order_id = parse_order_id(&id)?;
     if let Some(view) = get_order(&state.db, order_id).await? {
-        return Ok(Json(OrderResponse::Stored(view)));
+        return Ok(Json(OrderResponse::Stored(Box::new(view))));
     }
     let snapshot = state
         .temporal

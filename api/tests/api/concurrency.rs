@@ -16,6 +16,7 @@ async fn two_hundred_concurrent_orders_for_fifty_units_sell_exactly_fifty() {
             let response = app
                 .post_order(&json!({
                     "customer_email": format!("customer{i}@example.com"),
+                    "shipping_address": TestApp::address(),
                     "lines": [{"sku": "LAST", "quantity": 1}],
                     "payment_method": "pm_card_visa",
                 }))

@@ -20,6 +20,7 @@ async fn the_same_key_and_body_give_the_same_order() {
     app.seed_product("MUG", 1_250, 10).await;
     let body = json!({
         "customer_email": "ada@example.com",
+        "shipping_address": TestApp::address(),
         "lines": [{"sku": "MUG", "quantity": 2}],
         "payment_method": "pm_card_visa",
     });
@@ -50,6 +51,7 @@ async fn the_same_key_with_another_body_is_refused_and_starts_nothing() {
     app.seed_product("MUG", 1_250, 10).await;
     let body = json!({
         "customer_email": "ada@example.com",
+        "shipping_address": TestApp::address(),
         "lines": [{"sku": "MUG", "quantity": 2}],
         "payment_method": "pm_card_visa",
     });

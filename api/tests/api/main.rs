@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use testkit::TestApp;
 
 mod concurrency;
+mod fulfilment;
 mod idempotency;
 mod operator;
 mod saga;
@@ -38,7 +39,16 @@ async fn an_order_for_stocked_products_completes_and_takes_the_money() {
     assert_eq!(order["status"], "completed");
     assert_eq!(
         statuses(&order),
-        ["pending", "reserved", "confirmed", "completed"]
+        [
+            "pending",
+            "reserved",
+            "confirmed",
+            "label_created",
+            "shipped",
+            "out_for_delivery",
+            "delivered",
+            "completed"
+        ]
     );
     assert_eq!(
         order["total"],
@@ -141,18 +151,9 @@ async fn a_multi_line_order_reserves_all_lines_or_none() {
     app.seed_product("MUG", 1250, 5).await;
     app.seed_product("CAP", 1800, 0).await;
 
-    let response = app
-        .post_order(&json!({
-            "customer_email": "ada@example.com",
-            "lines": [{"sku": "MUG", "quantity": 2}, {"sku": "CAP", "quantity": 1}],
-            "payment_method": "pm_card_visa",
-        }))
+    let id = app
+        .place_lines(&[("MUG", 2), ("CAP", 1)], "pm_card_visa")
         .await;
-    assert_eq!(response.status(), 202);
-    let id = response.json::<Value>().await.expect("body")["order_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
     let order = app.wait_for_final_order(&id).await;
 
     assert_eq!(order["status"], "rejected");
@@ -179,7 +180,7 @@ const BAD_INPUTS: &[BadInput] = &[
     BadInput {
         what: "malformed JSON",
         content_type: "application/json",
-        body: r#"{"customer_email": "ada@example.com", "lines": ["#,
+        body: r#"{"customer_email": "ada@example.com", "shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": ["#,
         status: 400,
         code: "malformed_json",
         field: None,
@@ -187,7 +188,7 @@ const BAD_INPUTS: &[BadInput] = &[
     BadInput {
         what: "unknown product",
         content_type: "application/json",
-        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "NOPE", "quantity": 1}], "payment_method": "pm_card_visa"}"#,
+        body: r#"{"customer_email": "ada@example.com", "shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "NOPE", "quantity": 1}], "payment_method": "pm_card_visa"}"#,
         status: 422,
         code: "unknown_product",
         field: Some("lines[0].sku"),
@@ -195,7 +196,7 @@ const BAD_INPUTS: &[BadInput] = &[
     BadInput {
         what: "quantity zero",
         content_type: "application/json",
-        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "MUG", "quantity": 0}], "payment_method": "pm_card_visa"}"#,
+        body: r#"{"customer_email": "ada@example.com", "shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG", "quantity": 0}], "payment_method": "pm_card_visa"}"#,
         status: 422,
         code: "validation_failed",
         field: Some("lines[0].quantity"),
@@ -203,7 +204,7 @@ const BAD_INPUTS: &[BadInput] = &[
     BadInput {
         what: "negative quantity",
         content_type: "application/json",
-        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "MUG", "quantity": -2}], "payment_method": "pm_card_visa"}"#,
+        body: r#"{"customer_email": "ada@example.com", "shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG", "quantity": -2}], "payment_method": "pm_card_visa"}"#,
         status: 422,
         code: "validation_failed",
         field: Some("lines[0].quantity"),
@@ -211,7 +212,7 @@ const BAD_INPUTS: &[BadInput] = &[
     BadInput {
         what: "empty order",
         content_type: "application/json",
-        body: r#"{"customer_email": "ada@example.com", "lines": [], "payment_method": "pm_card_visa"}"#,
+        body: r#"{"customer_email": "ada@example.com", "shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [], "payment_method": "pm_card_visa"}"#,
         status: 422,
         code: "validation_failed",
         field: Some("lines"),
@@ -219,7 +220,7 @@ const BAD_INPUTS: &[BadInput] = &[
     BadInput {
         what: "missing lines",
         content_type: "application/json",
-        body: r#"{"customer_email": "ada@example.com", "payment_method": "pm_card_visa"}"#,
+        body: r#"{"customer_email": "ada@example.com", "shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "payment_method": "pm_card_visa"}"#,
         status: 422,
         code: "invalid_field",
         field: Some("lines"),
@@ -227,7 +228,7 @@ const BAD_INPUTS: &[BadInput] = &[
     BadInput {
         what: "missing quantity",
         content_type: "application/json",
-        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "MUG"}], "payment_method": "pm_card_visa"}"#,
+        body: r#"{"customer_email": "ada@example.com", "shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG"}], "payment_method": "pm_card_visa"}"#,
         status: 422,
         code: "invalid_field",
         field: Some("lines[0].quantity"),
@@ -235,7 +236,7 @@ const BAD_INPUTS: &[BadInput] = &[
     BadInput {
         what: "missing payment method",
         content_type: "application/json",
-        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "MUG", "quantity": 1}]}"#,
+        body: r#"{"customer_email": "ada@example.com", "shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG", "quantity": 1}]}"#,
         status: 422,
         code: "invalid_field",
         field: Some("payment_method"),
@@ -243,7 +244,7 @@ const BAD_INPUTS: &[BadInput] = &[
     BadInput {
         what: "unknown field",
         content_type: "application/json",
-        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "pm_card_visa", "discount": 100}"#,
+        body: r#"{"customer_email": "ada@example.com", "shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "pm_card_visa", "discount": 100}"#,
         status: 422,
         code: "invalid_field",
         field: Some("discount"),
@@ -251,7 +252,7 @@ const BAD_INPUTS: &[BadInput] = &[
     BadInput {
         what: "wrong type",
         content_type: "application/json",
-        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "MUG", "quantity": "two"}], "payment_method": "pm_card_visa"}"#,
+        body: r#"{"customer_email": "ada@example.com", "shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG", "quantity": "two"}], "payment_method": "pm_card_visa"}"#,
         status: 422,
         code: "invalid_field",
         field: Some("lines[0].quantity"),
@@ -259,7 +260,7 @@ const BAD_INPUTS: &[BadInput] = &[
     BadInput {
         what: "invalid email",
         content_type: "application/json",
-        body: r#"{"customer_email": "not-an-email", "lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "pm_card_visa"}"#,
+        body: r#"{"customer_email": "not-an-email", "shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "pm_card_visa"}"#,
         status: 422,
         code: "validation_failed",
         field: Some("customer_email"),
@@ -267,7 +268,7 @@ const BAD_INPUTS: &[BadInput] = &[
     BadInput {
         what: "duplicate SKU",
         content_type: "application/json",
-        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "MUG", "quantity": 1}, {"sku": "MUG", "quantity": 2}], "payment_method": "pm_card_visa"}"#,
+        body: r#"{"customer_email": "ada@example.com", "shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG", "quantity": 1}, {"sku": "MUG", "quantity": 2}], "payment_method": "pm_card_visa"}"#,
         status: 422,
         code: "duplicate_line",
         field: Some("lines[1].sku"),
@@ -275,10 +276,34 @@ const BAD_INPUTS: &[BadInput] = &[
     BadInput {
         what: "raw card number",
         content_type: "application/json",
-        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "4111 1111 1111 1111"}"#,
+        body: r#"{"customer_email": "ada@example.com", "shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "4111 1111 1111 1111"}"#,
         status: 422,
         code: "raw_card_number",
         field: Some("payment_method"),
+    },
+    BadInput {
+        what: "missing shipping address",
+        content_type: "application/json",
+        body: r#"{"customer_email": "ada@example.com", "lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "pm_card_visa"}"#,
+        status: 422,
+        code: "invalid_field",
+        field: Some("shipping_address"),
+    },
+    BadInput {
+        what: "bad country",
+        content_type: "application/json",
+        body: r#"{"customer_email": "ada@example.com", "shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "England"}, "lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "pm_card_visa"}"#,
+        status: 422,
+        code: "validation_failed",
+        field: Some("shipping_address.country"),
+    },
+    BadInput {
+        what: "bad phone",
+        content_type: "application/json",
+        body: r#"{"customer_email": "ada@example.com", "customer_phone": "0151 123", "shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "pm_card_visa"}"#,
+        status: 422,
+        code: "validation_failed",
+        field: Some("customer_phone"),
     },
     BadInput {
         what: "not JSON",
@@ -324,7 +349,7 @@ async fn bad_input_is_refused_with_the_field_named_and_no_workflow_started() {
     }
 
     let oversized = format!(
-        r#"{{"customer_email": "ada@example.com", "lines": [{{"sku": "MUG", "quantity": 1}}], "payment_method": "pm_card_visa", "pad": "{}"}}"#,
+        r#"{{"customer_email": "ada@example.com", "shipping_address": {{"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}}, "lines": [{{"sku": "MUG", "quantity": 1}}], "payment_method": "pm_card_visa", "pad": "{}"}}"#,
         "x".repeat(100 * 1024)
     );
     let response = app

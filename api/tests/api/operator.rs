@@ -58,7 +58,7 @@ async fn an_order_above_the_threshold_waits_for_review_and_operators_can_find_it
     let attributes = found[0].search_attributes();
     assert_eq!(
         attributes.get(&search::CUSTOMER_ID).as_deref(),
-        Some("ada@example.com")
+        Some(app.customer_email.as_str())
     );
     assert_eq!(attributes.get(&search::ORDER_TOTAL_CENTS), Some(8_000));
     let memo = found[0].memo();
@@ -66,7 +66,7 @@ async fn an_order_above_the_threshold_waits_for_review_and_operators_can_find_it
         memo.get::<String>(memo::CUSTOMER_EMAIL)
             .expect("memo")
             .as_deref(),
-        Some("ada@example.com")
+        Some(app.customer_email.as_str())
     );
     let total: Money = memo.get(memo::TOTAL).expect("memo").expect("a total");
     assert_eq!(total.amount_minor, 8_000);
@@ -101,6 +101,10 @@ async fn an_approved_order_completes() {
             "reserved",
             "awaiting_review",
             "confirmed",
+            "label_created",
+            "shipped",
+            "out_for_delivery",
+            "delivered",
             "completed"
         ]
     );
@@ -296,7 +300,12 @@ async fn orders_are_listed_newest_first_filtered_and_paged() {
         .await;
     assert_eq!(second["items"][0]["id"], json!(completed[0]));
 
-    let (_, all) = app.get_json("/orders?customer=ada@example.com").await;
+    let (_, all) = app
+        .get_json(&format!(
+            "/orders?customer={}",
+            app.customer_email.replace('+', "%2B")
+        ))
+        .await;
     assert_eq!(all["total"], 4);
     let (_, nobody) = app.get_json("/orders?customer=bob@example.com").await;
     assert_eq!(nobody["total"], 0);

@@ -5,6 +5,7 @@ use crate::{order_id, statuses};
 use activities::inventory::queries::reservations_of;
 use activities::payments::queries::payments_of;
 use activities::payments::sandbox::SandboxGateway;
+use activities::shipping::Carriers;
 use std::sync::Arc;
 use testkit::gateways::{Script, ScriptedGateway};
 use testkit::{TestApp, TestAppOptions};
@@ -52,25 +53,35 @@ async fn a_refused_authorisation_releases_the_stock_and_fails_the_order() {
 }
 
 #[tokio::test]
-async fn a_failed_capture_voids_the_payment_then_releases_the_stock() {
-    let (app, gateway) = app_with(Script {
-        refuse_capture: true,
-        ..Script::default()
+async fn a_parcel_no_carrier_can_ship_voids_the_payment_then_releases_the_stock() {
+    let gateway = ScriptedGateway::new(Arc::new(SandboxGateway), Script::default());
+    let app = TestApp::spawn_with(TestAppOptions {
+        payment_gateway: gateway.clone(),
+        carriers: Carriers::default(),
+        ..TestAppOptions::default()
     })
     .await;
+    app.seed_product("MUG", 1250, 10).await;
 
     let id = app.place_order("MUG", 2, "pm_card_visa").await;
     let order = app.wait_for_final_order(&id).await;
 
     assert_eq!(order["status"], "failed");
+    assert!(
+        order["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no carrier"),
+        "{order}"
+    );
     assert_eq!(
         statuses(&order),
         ["pending", "reserved", "confirmed", "failed"]
     );
     assert_eq!(
         gateway.calls(),
-        ["authorize", "capture!", "void"],
-        "void came after the failure"
+        ["authorize", "void"],
+        "the void came after the failure"
     );
     let payments = payments_of(&app.db, order_id(&id)).await.expect("payments");
     assert_eq!(
@@ -85,22 +96,72 @@ async fn a_failed_capture_voids_the_payment_then_releases_the_stock() {
 
 #[tokio::test]
 async fn compensations_retry_until_they_succeed() {
-    let (app, gateway) = app_with(Script {
-        refuse_capture: true,
-        void_outages: 2,
-        ..Script::default()
+    let gateway = ScriptedGateway::new(
+        Arc::new(SandboxGateway),
+        Script {
+            void_outages: 2,
+            ..Script::default()
+        },
+    );
+    let app = TestApp::spawn_with(TestAppOptions {
+        payment_gateway: gateway.clone(),
+        carriers: Carriers::default(),
+        ..TestAppOptions::default()
     })
     .await;
+    app.seed_product("MUG", 1250, 10).await;
 
     let id = app.place_order("MUG", 1, "pm_card_visa").await;
     let order = app.wait_for_final_order(&id).await;
 
     assert_eq!(order["status"], "failed");
-    assert_eq!(
-        gateway.calls(),
-        ["authorize", "capture!", "void!", "void!", "void"]
-    );
+    assert_eq!(gateway.calls(), ["authorize", "void!", "void!", "void"]);
     let payments = payments_of(&app.db, order_id(&id)).await.expect("payments");
     assert_eq!(payments[0].status, "voided");
     assert_eq!(app.stock("MUG").await.reserved, 0);
+}
+
+#[tokio::test]
+async fn a_capture_failing_after_pickup_leaves_the_goods_shipped_and_the_order_failed_loudly() {
+    let (app, gateway) = app_with(Script {
+        refuse_capture: true,
+        ..Script::default()
+    })
+    .await;
+
+    let id = app.place_order("MUG", 2, "pm_card_visa").await;
+    let order = app.wait_for_final_order(&id).await;
+
+    assert_eq!(order["status"], "failed");
+    assert!(
+        order["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("capturing the payment failed")
+    );
+    assert_eq!(
+        gateway.calls(),
+        ["authorize", "capture!"],
+        "nothing is voided once goods left"
+    );
+    let stock = app.stock("MUG").await;
+    assert_eq!(
+        (stock.on_hand, stock.reserved),
+        (8, 0),
+        "the goods left the warehouse"
+    );
+    app.wait_for_workflow_end(&id).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app
+        .workflows_matching("ExecutionStatus = 'Failed'")
+        .await
+        .len()
+        != 1
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the workflow failed, for an operator to see"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }

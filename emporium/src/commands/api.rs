@@ -24,6 +24,12 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
     let config = api::ApiConfig {
         max_body_bytes: settings.api.max_body_bytes,
         stripe_webhook_secret: settings.payments.stripe.webhook_secret.clone(),
+        carrier_webhook_secrets: settings
+            .shipping
+            .http_carrier
+            .iter()
+            .map(|carrier| (carrier.name.clone(), carrier.webhook_secret.clone()))
+            .collect(),
     };
     api::serve(listener, state, config, async move {
         shutdown.cancelled().await

@@ -71,6 +71,12 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
     let config = api::ApiConfig {
         max_body_bytes: settings.api.max_body_bytes,
         stripe_webhook_secret: settings.payments.stripe.webhook_secret.clone(),
+        carrier_webhook_secrets: settings
+            .shipping
+            .http_carrier
+            .iter()
+            .map(|carrier| (carrier.name.clone(), carrier.webhook_secret.clone()))
+            .collect(),
     };
     let api_stopped = shutdown.clone();
     let api = tokio::spawn(api::serve(listener, state, config, async move {
@@ -111,7 +117,9 @@ fn print_banner(settings: &Settings, own_server: bool) {
          \n  API          http://localhost:{port}   (GET /products, POST /orders, GET /orders/{{id}})\
          \n  Temporal UI  {ui}\
          \n\n  Try:\n    curl -s -X POST localhost:{port}/orders -H 'content-type: application/json' \\\n      \
-         -d '{{\"customer_email\":\"ada@example.com\",\"lines\":[{{\"sku\":\"MUG-CLASSIC\",\"quantity\":1}}],\"payment_method\":\"pm_card_visa\"}}'\
-         \n\n  Ctrl-C stops everything.\n"
+         -d '{{\"customer_email\":\"ada@example.com\",\"shipping_address\":{{\"name\":\"Ada\",\"line1\":\"1 Main St\",\"city\":\"London\",\"postal_code\":\"N1\",\"country\":\"GB\"}},\"lines\":[{{\"sku\":\"MUG-CLASSIC\",\"quantity\":1}}],\"payment_method\":\"pm_card_visa\"}}'\
+         \n\n  Emails are written to {mail}/ (set EMPORIUM_NOTIFICATIONS__SMTP__HOST to send them).\
+         \n  Ctrl-C stops everything.\n",
+        mail = settings.data_dir.join("mail").display()
     );
 }

@@ -1,4 +1,5 @@
 //! Schema `inventory`: stock levels and reservations.
 
 pub mod reservation;
+pub mod restock;
 pub mod stock;

@@ -13,6 +13,9 @@ pub struct Model {
     pub reason: Option<String>,
     pub total_minor: i64,
     pub currency: String,
+    pub customer_phone: Option<String>,
+    /// The shipping address as JSON (`contracts::shipping::Address`).
+    pub shipping_address: Option<Json>,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
 }

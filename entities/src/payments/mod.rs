@@ -1,3 +1,4 @@
-//! Schema `payments`: every payment attempt and what happened to its money.
+//! Schema `payments`: every payment attempt, what happened to its money, and refunds.
 
 pub mod payment;
+pub mod refund;

@@ -1,0 +1,274 @@
+//! The notifications service (schema `notifications`): renders and delivers notifications and
+//! records every attempt.
+//!
+//! A notification is one row, keyed by its id; every delivery attempt is another row. A
+//! notification already `sent` is not sent again, whatever retries or restarts happen: the
+//! row is checked before sending. (Between an SMTP server accepting a message and the row being
+//! written there is still a window no SMTP client can close; the Message-ID is derived from the
+//! notification id, so a duplicate is recognisable by mail clients.)
+
+pub mod queries;
+pub mod senders;
+pub mod templates;
+
+use crate::failure::{IntoActivityError, non_retryable, retryable};
+use contracts::notifications::{
+    CHANNEL_UNAVAILABLE, Channel, Deliver, Delivery, GiveUp, Notification,
+};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
+pub use senders::{EmailSender, SendError, SmsGateway, SmtpConfig};
+use std::sync::Arc;
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+/// Why a notifications operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NotificationsError {
+    /// The channel cannot be used for this recipient.
+    #[error("{channel} cannot reach the recipient: {reason}")]
+    ChannelUnavailable {
+        /// The channel.
+        channel: Channel,
+        /// Why.
+        reason: String,
+    },
+    /// The send failed; try again.
+    #[error("{channel} delivery failed: {reason}")]
+    SendFailed {
+        /// The channel.
+        channel: Channel,
+        /// Why.
+        reason: String,
+    },
+    /// The template could not be rendered.
+    #[error("rendering failed: {0}")]
+    Render(String),
+    /// The database failed.
+    #[error("notifications database error: {0}")]
+    Db(#[from] DbErr),
+}
+
+impl IntoActivityError for NotificationsError {
+    fn into_activity_error(self) -> ActivityError {
+        match self {
+            NotificationsError::ChannelUnavailable { .. } | NotificationsError::Render(_) => {
+                non_retryable(CHANNEL_UNAVAILABLE, self.to_string())
+            }
+            NotificationsError::SendFailed { .. } | NotificationsError::Db(_) => retryable(self),
+        }
+    }
+}
+
+/// The notifications service's activities.
+pub struct NotificationsActivities {
+    db: DatabaseConnection,
+    email: EmailSender,
+    sms: Option<SmsGateway>,
+    http: reqwest::Client,
+}
+
+fn stmt(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+#[activities]
+impl NotificationsActivities {
+    #[activity(definition = contracts::notifications::activities::Deliver)]
+    #[tracing::instrument(skip_all, fields(notification.id = %request.notification.notification_id, channel = %request.channel))]
+    pub async fn deliver(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        request: Deliver,
+    ) -> Result<Delivery, ActivityError> {
+        let attempt = ctx.info().attempt;
+        self.send(&request.notification, request.channel, attempt)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+
+    #[activity(definition = contracts::notifications::activities::GiveUp)]
+    #[tracing::instrument(skip_all, fields(notification.id = %request.notification.notification_id))]
+    pub async fn give_up(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: GiveUp,
+    ) -> Result<(), ActivityError> {
+        self.mark_undeliverable(&request.notification, &request.reason)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+}
+
+impl NotificationsActivities {
+    /// Notifications sent with these senders.
+    pub fn new(
+        db: DatabaseConnection,
+        email: EmailSender,
+        sms: Option<SmsGateway>,
+    ) -> Result<Self, SendError> {
+        Ok(Self {
+            db,
+            email,
+            sms,
+            http: senders::http_client()?,
+        })
+    }
+
+    async fn register(&self, notification: &Notification, subject: &str) -> Result<(), DbErr> {
+        self.db
+            .execute(stmt(
+                "INSERT INTO notifications.notifications
+                     (id, template, customer_email, phone, order_id, status, subject)
+                 VALUES ($1, $2, $3, $4, $5, 'pending', $6) ON CONFLICT (id) DO NOTHING",
+                [
+                    notification.notification_id.clone().into(),
+                    notification.template.as_str().into(),
+                    notification.recipient.email.clone().into(),
+                    notification.recipient.phone.clone().into(),
+                    notification.data.order_id.map(|id| id.0).into(),
+                    subject.into(),
+                ],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    async fn record_attempt(
+        &self,
+        notification_id: &str,
+        channel: Channel,
+        attempt: u32,
+        error: Option<&str>,
+    ) -> Result<(), DbErr> {
+        self.db
+            .execute(stmt(
+                "INSERT INTO notifications.attempts (notification_id, channel, attempt, succeeded, error)
+                 VALUES ($1, $2, $3, $4, $5)",
+                [
+                    notification_id.into(),
+                    channel.as_str().into(),
+                    i32::try_from(attempt).unwrap_or(i32::MAX).into(),
+                    error.is_none().into(),
+                    error.map(str::to_owned).into(),
+                ],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Sends the notification through `channel`, unless it was already sent.
+    pub async fn send(
+        &self,
+        notification: &Notification,
+        channel: Channel,
+        attempt: u32,
+    ) -> Result<Delivery, NotificationsError> {
+        let id = &notification.notification_id;
+        let rendered = templates::render(notification.template, &notification.data)
+            .map_err(|e| NotificationsError::Render(e.to_string()))?;
+        self.register(notification, &rendered.subject).await?;
+        let sent = self
+            .db
+            .query_one(stmt(
+                "SELECT channel, reference FROM notifications.notifications
+                  WHERE id = $1 AND status = 'sent'",
+                [id.clone().into()],
+            ))
+            .await?;
+        if let Some(row) = sent {
+            let channel: String = row.try_get("", "channel")?;
+            tracing::info!("already sent; not sending again");
+            return Ok(Delivery {
+                channel: match channel.as_str() {
+                    "sms" => Channel::Sms,
+                    "webhook" => Channel::Webhook,
+                    _ => Channel::Email,
+                },
+                reference: row
+                    .try_get::<Option<String>>("", "reference")?
+                    .unwrap_or_default(),
+            });
+        }
+
+        let recipient = &notification.recipient;
+        let unavailable = |reason: &str| NotificationsError::ChannelUnavailable {
+            channel,
+            reason: reason.to_owned(),
+        };
+        let outcome = match channel {
+            Channel::Email => match &recipient.email {
+                Some(to) => {
+                    self.email
+                        .send(id, to, &rendered.subject, &rendered.body)
+                        .await
+                }
+                None => Err(SendError::Unavailable("no email address".to_owned())),
+            },
+            Channel::Sms => match (&self.sms, &recipient.phone) {
+                (Some(gateway), Some(phone)) => gateway.send(id, phone, &rendered.sms).await,
+                (None, _) => Err(SendError::Unavailable(
+                    "no SMS gateway is configured".to_owned(),
+                )),
+                (_, None) => Err(SendError::Unavailable("no phone number".to_owned())),
+            },
+            Channel::Webhook => match &recipient.webhook_url {
+                Some(url) => {
+                    senders::send_webhook(
+                        &self.http,
+                        url,
+                        notification,
+                        &rendered.subject,
+                        &rendered.body,
+                    )
+                    .await
+                }
+                None => Err(SendError::Unavailable("no webhook URL".to_owned())),
+            },
+        };
+        match outcome {
+            Ok(reference) => {
+                self.record_attempt(id, channel, attempt, None).await?;
+                self.db
+                    .execute(stmt(
+                        "UPDATE notifications.notifications
+                            SET status = 'sent', channel = $2, reference = $3, sent_at = now(), failure = NULL
+                          WHERE id = $1",
+                        [id.clone().into(), channel.as_str().into(), reference.clone().into()],
+                    ))
+                    .await?;
+                tracing::info!(%channel, "notification sent");
+                Ok(Delivery { channel, reference })
+            }
+            Err(err) => {
+                self.record_attempt(id, channel, attempt, Some(&err.to_string()))
+                    .await?;
+                tracing::warn!(%channel, attempt, %err, "notification attempt failed");
+                Err(match err {
+                    SendError::Unavailable(reason) => unavailable(&reason),
+                    SendError::Failed(reason) => NotificationsError::SendFailed { channel, reason },
+                })
+            }
+        }
+    }
+
+    /// Records that no channel could deliver the notification.
+    pub async fn mark_undeliverable(
+        &self,
+        notification: &Notification,
+        reason: &str,
+    ) -> Result<(), NotificationsError> {
+        let subject = templates::render(notification.template, &notification.data)
+            .map(|r| r.subject)
+            .unwrap_or_default();
+        self.register(notification, &subject).await?;
+        self.db
+            .execute(stmt(
+                "UPDATE notifications.notifications SET status = 'failed', failure = $2
+                  WHERE id = $1 AND status = 'pending'",
+                [notification.notification_id.clone().into(), reason.into()],
+            ))
+            .await?;
+        tracing::warn!(%reason, "notification could not be delivered");
+        Ok(())
+    }
+}

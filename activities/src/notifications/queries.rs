@@ -1,0 +1,89 @@
+//! The notifications service's reads: a customer's notification history.
+
+use entities::notifications::{attempt, notification};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::Serialize;
+
+/// A notification with its attempts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotificationView {
+    /// Its id.
+    pub id: String,
+    /// Which message.
+    pub template: String,
+    /// The subject.
+    pub subject: String,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+    /// The channel that delivered it.
+    pub channel: Option<String>,
+    /// The order it is about.
+    pub order_id: Option<uuid::Uuid>,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When it was sent (RFC 3339).
+    pub sent_at: Option<String>,
+    /// Every delivery attempt, oldest first.
+    pub attempts: Vec<AttemptView>,
+}
+
+/// One delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttemptView {
+    /// Channel.
+    pub channel: String,
+    /// The activity attempt number.
+    pub attempt: i32,
+    /// Whether it went through.
+    pub succeeded: bool,
+    /// Why not.
+    pub error: Option<String>,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// The latest notifications of a customer (by email), newest first, at most `limit`.
+pub async fn history(
+    db: &DatabaseConnection,
+    customer_email: &str,
+    limit: u64,
+) -> Result<Vec<NotificationView>, DbErr> {
+    let rows = notification::Entity::find()
+        .filter(notification::Column::CustomerEmail.eq(customer_email))
+        .order_by_desc(notification::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let attempts = attempt::Entity::find()
+        .filter(attempt::Column::NotificationId.is_in(ids))
+        .order_by_asc(attempt::Column::Id)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| NotificationView {
+            attempts: attempts
+                .iter()
+                .filter(|a| a.notification_id == row.id)
+                .map(|a| AttemptView {
+                    channel: a.channel.clone(),
+                    attempt: a.attempt,
+                    succeeded: a.succeeded,
+                    error: a.error.clone(),
+                    at: a.attempted_at.to_rfc3339(),
+                })
+                .collect(),
+            id: row.id,
+            template: row.template,
+            subject: row.subject,
+            status: row.status,
+            channel: row.channel,
+            order_id: row.order_id,
+            created_at: row.created_at.to_rfc3339(),
+            sent_at: row.sent_at.map(|t| t.to_rfc3339()),
+        })
+        .collect())
+}

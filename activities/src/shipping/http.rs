@@ -1,0 +1,245 @@
+//! The HTTP carrier adapter: any carrier speaking this JSON API (reqwest).
+//!
+//! | call | request | answer |
+//! |---|---|---|
+//! | rates | `POST /v1/rates` `{"to": {country, postal_code}, "items": n}` | `{"rates": [{id, service, amount_minor, currency, estimated_days}]}` |
+//! | label | `POST /v1/labels` `{"rate_id", "reference", "to": address}` + `Idempotency-Key` | `{id, tracking_number, label_url}` |
+//! | tracking | `GET /v1/tracking/{tracking_number}` | `{"events": [{id, status, description, occurred_at}]}` |
+//! | cancel | `POST /v1/labels/{id}/cancel` + `Idempotency-Key` | `200`, or `409` once picked up |
+//!
+//! Requests carry `Authorization: Bearer <api key>`. Statuses are `label_created`,
+//! `in_transit`, `out_for_delivery`, `delivered` and `exception`; others are ignored. Rate
+//! limits, server errors and network failures are retryable; other refusals are not. The
+//! carrier's webhooks (same event shape plus `tracking_number`) are verified and delivered by
+//! the API (`POST /webhooks/carrier/{name}`).
+
+use super::carrier::{BoughtLabel, Carrier, CarrierError};
+use async_trait::async_trait;
+use contracts::shipping::{Label, Rate, ShipmentRequest, ShipmentStatus, TrackingEvent};
+use contracts::{Currency, Money};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::json;
+use std::time::Duration;
+
+/// A carrier behind the HTTP API above.
+#[derive(Clone)]
+pub struct HttpCarrier {
+    name: String,
+    base_url: String,
+    api_key: SecretString,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for HttpCarrier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpCarrier")
+            .field("name", &self.name)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct RatesAnswer {
+    rates: Vec<RateAnswer>,
+}
+
+#[derive(Deserialize)]
+struct RateAnswer {
+    id: String,
+    service: String,
+    amount_minor: i64,
+    currency: String,
+    estimated_days: u32,
+}
+
+#[derive(Deserialize)]
+struct LabelAnswer {
+    id: String,
+    tracking_number: String,
+    label_url: String,
+}
+
+#[derive(Deserialize)]
+struct TrackingAnswer {
+    events: Vec<EventAnswer>,
+}
+
+/// An event as the carrier reports it (also the body of its webhooks).
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventAnswer {
+    /// The carrier's event id.
+    pub id: String,
+    /// The carrier's status name.
+    pub status: String,
+    /// What happened.
+    #[serde(default)]
+    pub description: String,
+    /// When.
+    #[serde(default)]
+    pub occurred_at: String,
+    /// The parcel (present in webhooks).
+    #[serde(default)]
+    pub tracking_number: Option<String>,
+}
+
+impl EventAnswer {
+    /// The event in our terms, or `None` for a status we do not follow.
+    pub fn into_event(self, tracking_number: &str) -> Option<TrackingEvent> {
+        let status = match self.status.as_str() {
+            "label_created" => ShipmentStatus::LabelCreated,
+            "in_transit" => ShipmentStatus::InTransit,
+            "out_for_delivery" => ShipmentStatus::OutForDelivery,
+            "delivered" => ShipmentStatus::Delivered,
+            "exception" => ShipmentStatus::Exception,
+            _ => return None,
+        };
+        Some(TrackingEvent {
+            event_id: self.id,
+            tracking_number: self
+                .tracking_number
+                .unwrap_or_else(|| tracking_number.to_owned()),
+            status,
+            description: self.description,
+            occurred_at: self.occurred_at,
+        })
+    }
+}
+
+fn network(err: reqwest::Error) -> CarrierError {
+    CarrierError::Unavailable(err.to_string())
+}
+
+impl HttpCarrier {
+    /// A carrier named `name` at `base_url`.
+    pub fn new(name: &str, base_url: &str, api_key: SecretString) -> Result<Self, CarrierError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .map_err(|e| CarrierError::Rejected(e.to_string()))?;
+        Ok(Self {
+            name: name.to_owned(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            api_key,
+            http,
+        })
+    }
+
+    async fn send<T: for<'de> Deserialize<'de>>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, CarrierError> {
+        let response = request
+            .bearer_auth(self.api_key.expose_secret())
+            .send()
+            .await
+            .map_err(network)?;
+        let status = response.status();
+        if status.is_success() {
+            return response
+                .json()
+                .await
+                .map_err(|e| CarrierError::Rejected(format!("unexpected answer: {e}")));
+        }
+        let body = response.text().await.unwrap_or_default();
+        let message = format!("{} answered {status}: {body}", self.name);
+        if status.is_server_error() || status.as_u16() == 429 {
+            Err(CarrierError::Unavailable(message))
+        } else {
+            Err(CarrierError::Rejected(message))
+        }
+    }
+}
+
+#[async_trait]
+impl Carrier for HttpCarrier {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn rates(&self, shipment: &ShipmentRequest) -> Result<Vec<Rate>, CarrierError> {
+        let items: u32 = shipment.lines.iter().map(|l| l.quantity).sum();
+        let answer: RatesAnswer = self
+            .send(
+                self.http
+                    .post(format!("{}/v1/rates", self.base_url))
+                    .json(&json!({
+                        "to": {
+                            "country": shipment.address.country,
+                            "postal_code": shipment.address.postal_code,
+                        },
+                        "items": items,
+                    })),
+            )
+            .await?;
+        answer
+            .rates
+            .into_iter()
+            .map(|rate| {
+                let currency = Currency::new(&rate.currency.to_ascii_uppercase())
+                    .map_err(|e| CarrierError::Rejected(e.to_string()))?;
+                Ok(Rate {
+                    carrier: self.name.clone(),
+                    rate_id: rate.id,
+                    service: rate.service,
+                    amount: Money::new(rate.amount_minor, currency),
+                    estimated_days: rate.estimated_days,
+                })
+            })
+            .collect()
+    }
+
+    async fn buy_label(
+        &self,
+        shipment: &ShipmentRequest,
+        rate: &Rate,
+        idempotency_key: &str,
+    ) -> Result<BoughtLabel, CarrierError> {
+        let answer: LabelAnswer = self
+            .send(
+                self.http
+                    .post(format!("{}/v1/labels", self.base_url))
+                    .header("Idempotency-Key", idempotency_key)
+                    .json(&json!({
+                        "rate_id": rate.rate_id,
+                        "reference": shipment.order_id.to_string(),
+                        "to": shipment.address,
+                    })),
+            )
+            .await?;
+        Ok(BoughtLabel {
+            label_id: answer.id,
+            tracking_number: answer.tracking_number,
+            label_url: answer.label_url,
+        })
+    }
+
+    async fn track(&self, label: &Label) -> Result<Vec<TrackingEvent>, CarrierError> {
+        let answer: TrackingAnswer = self
+            .send(self.http.get(format!(
+                "{}/v1/tracking/{}",
+                self.base_url, label.tracking_number
+            )))
+            .await?;
+        Ok(answer
+            .events
+            .into_iter()
+            .filter_map(|event| event.into_event(&label.tracking_number))
+            .collect())
+    }
+
+    async fn cancel_label(&self, label: &Label, idempotency_key: &str) -> Result<(), CarrierError> {
+        let _: serde_json::Value = self
+            .send(
+                self.http
+                    .post(format!(
+                        "{}/v1/labels/{}/cancel",
+                        self.base_url, label.label_id
+                    ))
+                    .header("Idempotency-Key", idempotency_key),
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,297 @@
+//! The shipping service (schema `shipping`): rate shopping, labels and tracking through
+//! [`Carrier`]s.
+//!
+//! A shipment's natural key is its order: a label is bought once per order (attempts for one
+//! order are serialised with an advisory lock and find the label an earlier attempt stored), a
+//! tracking event once per `(order, event id)`.
+
+pub mod carrier;
+pub mod http;
+pub mod queries;
+pub mod simulated;
+
+use crate::failure::{IntoActivityError, non_retryable, retryable};
+pub use carrier::{BoughtLabel, Carrier, CarrierError, Carriers};
+use contracts::OrderId;
+use contracts::shipping::{BuyLabel, Label, Rate, RecordTracking, ShipmentRequest, TrackingEvent};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value,
+};
+use std::sync::Arc;
+use std::time::Duration;
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+/// Application-failure type when no carrier can ship the parcel. Non-retryable.
+pub const NO_CARRIER: &str = "NoCarrier";
+/// Application-failure type when a carrier refuses a request. Non-retryable.
+pub const CARRIER_REFUSED: &str = "CarrierRefused";
+
+/// Why a shipping operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ShippingError {
+    /// No carrier offers a rate.
+    #[error("no carrier can ship this parcel")]
+    NoCarrier,
+    /// The named carrier is not configured here.
+    #[error("carrier `{0}` is not configured")]
+    UnknownCarrier(String),
+    /// The carrier failed.
+    #[error(transparent)]
+    Carrier(#[from] CarrierError),
+    /// The database failed.
+    #[error("shipping database error: {0}")]
+    Db(#[from] DbErr),
+}
+
+impl IntoActivityError for ShippingError {
+    fn into_activity_error(self) -> ActivityError {
+        match self {
+            ShippingError::NoCarrier | ShippingError::UnknownCarrier(_) => {
+                non_retryable(NO_CARRIER, self.to_string())
+            }
+            ShippingError::Carrier(CarrierError::Rejected(_)) => {
+                non_retryable(CARRIER_REFUSED, self.to_string())
+            }
+            ShippingError::Carrier(CarrierError::Unavailable(_)) | ShippingError::Db(_) => {
+                retryable(self)
+            }
+        }
+    }
+}
+
+/// How the shipping service follows parcels.
+#[derive(Debug, Clone, Copy)]
+pub struct TrackingPolicy {
+    /// How often to poll carriers that send no webhooks.
+    pub poll_interval: Duration,
+    /// After how long without delivery a parcel is presumed lost.
+    pub delivery_deadline: Duration,
+}
+
+/// The shipping service's activities.
+pub struct ShippingActivities {
+    db: DatabaseConnection,
+    carriers: Carriers,
+    policy: TrackingPolicy,
+}
+
+fn stmt(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+#[activities]
+impl ShippingActivities {
+    #[activity(definition = contracts::shipping::activities::QuoteRates)]
+    #[tracing::instrument(skip_all, fields(order.id = %request.order_id))]
+    pub async fn quote_rates(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: ShipmentRequest,
+    ) -> Result<Vec<Rate>, ActivityError> {
+        self.rates(&request)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+
+    #[activity(definition = contracts::shipping::activities::BuyLabel)]
+    #[tracing::instrument(skip_all, fields(order.id = %request.request.order_id, carrier = %request.rate.carrier))]
+    pub async fn buy_label(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: BuyLabel,
+    ) -> Result<Label, ActivityError> {
+        self.label(&request)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+
+    #[activity(definition = contracts::shipping::activities::TrackShipment)]
+    #[tracing::instrument(skip_all, fields(order.id = %label.order_id, tracking = %label.tracking_number))]
+    pub async fn track_shipment(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        label: Label,
+    ) -> Result<Vec<TrackingEvent>, ActivityError> {
+        self.track(&label)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+
+    #[activity(definition = contracts::shipping::activities::RecordTracking)]
+    #[tracing::instrument(skip_all, fields(order.id = %record.order_id, status = %record.event.status))]
+    pub async fn record_tracking(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        record: RecordTracking,
+    ) -> Result<(), ActivityError> {
+        self.record(&record)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+
+    #[activity(definition = contracts::shipping::activities::CancelLabel)]
+    #[tracing::instrument(skip_all, fields(order.id = %label.order_id))]
+    pub async fn cancel_label(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        label: Label,
+    ) -> Result<(), ActivityError> {
+        self.cancel(&label)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+}
+
+impl ShippingActivities {
+    /// Shipping activities with these carriers and this tracking policy.
+    pub fn new(db: DatabaseConnection, carriers: Carriers, policy: TrackingPolicy) -> Self {
+        Self {
+            db,
+            carriers,
+            policy,
+        }
+    }
+
+    fn carrier(&self, name: &str) -> Result<&Arc<dyn Carrier>, ShippingError> {
+        self.carriers
+            .get(name)
+            .ok_or_else(|| ShippingError::UnknownCarrier(name.to_owned()))
+    }
+
+    /// Every carrier's offers, cheapest (then fastest) first. A carrier that refuses is
+    /// skipped; if none answers at all, the call is retried.
+    pub async fn rates(&self, request: &ShipmentRequest) -> Result<Vec<Rate>, ShippingError> {
+        let mut rates = Vec::new();
+        let mut outage = None;
+        for carrier in self.carriers.all() {
+            match carrier.rates(request).await {
+                Ok(offers) => rates.extend(offers),
+                Err(CarrierError::Unavailable(reason)) => outage = Some(reason),
+                Err(CarrierError::Rejected(reason)) => {
+                    tracing::info!(carrier = carrier.name(), %reason, "carrier offers no rate");
+                }
+            }
+        }
+        if rates.is_empty() {
+            return Err(match outage {
+                Some(reason) => CarrierError::Unavailable(reason).into(),
+                None => ShippingError::NoCarrier,
+            });
+        }
+        rates.sort_by_key(|rate| (rate.amount.amount_minor, rate.estimated_days));
+        Ok(rates)
+    }
+
+    fn label_of(&self, order_id: OrderId, row: &sea_orm::QueryResult) -> Result<Label, DbErr> {
+        Ok(Label {
+            order_id,
+            carrier: row.try_get("", "carrier")?,
+            service: row.try_get("", "service")?,
+            label_id: row.try_get("", "label_id")?,
+            tracking_number: row.try_get("", "tracking_number")?,
+            label_url: row.try_get("", "label_url")?,
+            poll_interval_secs: self.policy.poll_interval.as_secs().max(1),
+            delivery_deadline_secs: self.policy.delivery_deadline.as_secs(),
+        })
+    }
+
+    /// Buys the order's label, once: a second call returns the stored label.
+    pub async fn label(&self, request: &BuyLabel) -> Result<Label, ShippingError> {
+        let order_id = request.request.order_id;
+        let txn = self.db.begin().await?;
+        txn.execute(stmt(
+            "SELECT pg_advisory_xact_lock(hashtextextended('shipping:' || $1::text, 0))",
+            [order_id.0.into()],
+        ))
+        .await?;
+        let select = "SELECT carrier, service, label_id, tracking_number, label_url
+                        FROM shipping.shipments WHERE order_id = $1";
+        if let Some(row) = txn.query_one(stmt(select, [order_id.0.into()])).await? {
+            txn.commit().await?;
+            tracing::info!("label already bought");
+            return Ok(self.label_of(order_id, &row)?);
+        }
+        let carrier = self.carrier(&request.rate.carrier)?;
+        let bought = carrier
+            .buy_label(&request.request, &request.rate, &request.idempotency_key)
+            .await?;
+        txn.execute(stmt(
+            "INSERT INTO shipping.shipments
+                 (order_id, carrier, service, label_id, tracking_number, label_url, rate_minor, currency, status)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'label_created')",
+            [
+                order_id.0.into(),
+                request.rate.carrier.clone().into(),
+                request.rate.service.clone().into(),
+                bought.label_id.clone().into(),
+                bought.tracking_number.clone().into(),
+                bought.label_url.clone().into(),
+                request.rate.amount.amount_minor.into(),
+                request.rate.amount.currency.code().into(),
+            ],
+        ))
+        .await?;
+        let row = txn
+            .query_one(stmt(select, [order_id.0.into()]))
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound("shipment just written".to_owned()))?;
+        txn.commit().await?;
+        tracing::info!(tracking = %bought.tracking_number, "label bought");
+        Ok(self.label_of(order_id, &row)?)
+    }
+
+    /// The carrier's tracking events for the label.
+    pub async fn track(&self, label: &Label) -> Result<Vec<TrackingEvent>, ShippingError> {
+        Ok(self.carrier(&label.carrier)?.track(label).await?)
+    }
+
+    /// Records a tracking event once and moves the shipment's status forward.
+    pub async fn record(&self, record: &RecordTracking) -> Result<(), ShippingError> {
+        let txn = self.db.begin().await?;
+        let inserted = txn
+            .execute(stmt(
+                "INSERT INTO shipping.tracking_events (order_id, event_id, status, description, occurred_at)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                [
+                    record.order_id.0.into(),
+                    record.event.event_id.clone().into(),
+                    record.event.status.as_str().into(),
+                    record.event.description.clone().into(),
+                    record.event.occurred_at.clone().into(),
+                ],
+            ))
+            .await?
+            .rows_affected();
+        if inserted == 1 {
+            txn.execute(stmt(
+                "UPDATE shipping.shipments SET status = $2, updated_at = now()
+                  WHERE order_id = $1
+                    AND status NOT IN ('delivered', 'exception', 'cancelled')
+                    AND (array_position(ARRAY['label_created', 'in_transit', 'out_for_delivery', 'delivered'], status)
+                         < array_position(ARRAY['label_created', 'in_transit', 'out_for_delivery', 'delivered'], $2)
+                         OR $2 = 'exception')",
+                [record.order_id.0.into(), record.event.status.as_str().into()],
+            ))
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Cancels the label before pickup.
+    pub async fn cancel(&self, label: &Label) -> Result<(), ShippingError> {
+        self.carrier(&label.carrier)?
+            .cancel_label(label, &format!("shipment-{}/cancel", label.order_id))
+            .await?;
+        self.db
+            .execute(stmt(
+                "UPDATE shipping.shipments SET status = 'cancelled', updated_at = now()
+                  WHERE order_id = $1",
+                [label.order_id.0.into()],
+            ))
+            .await?;
+        tracing::info!("label cancelled");
+        Ok(())
+    }
+}

@@ -1,0 +1,133 @@
+//! Notifications: `GET /notifications?customer=` lists a customer's history with every
+//! delivery attempt; `POST /notifications/send` sends an operator's message through
+//! SendNotification.
+
+use crate::extract::{ValidJson, ValidQuery};
+use crate::{ApiError, AppState};
+use activities::notifications::queries::{NotificationView, history};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use contracts::Service;
+use contracts::notifications::{
+    Channel, Notification, Recipient, Template, TemplateData, workflow_id,
+};
+use serde::{Deserialize, Serialize};
+use temporalio_client::WorkflowStartOptions;
+use workflows::SendNotification;
+
+/// The query of `GET /notifications`.
+#[derive(Debug, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HistoryParams {
+    /// The customer's email.
+    #[garde(email)]
+    customer: String,
+    /// At most this many, newest first (50 by default).
+    #[garde(inner(range(min = 1, max = 200)))]
+    limit: Option<u64>,
+}
+
+/// A customer's notifications, newest first, with their attempts.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    ValidQuery(params): ValidQuery<HistoryParams>,
+) -> Result<Json<Vec<NotificationView>>, ApiError> {
+    Ok(Json(
+        history(&state.db, &params.customer, params.limit.unwrap_or(50)).await?,
+    ))
+}
+
+/// The body of `POST /notifications/send`.
+#[derive(Debug, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SendBody {
+    /// Email address.
+    #[garde(inner(email))]
+    email: Option<String>,
+    /// Phone (E.164).
+    #[garde(inner(length(min = 8, max = 16)))]
+    phone: Option<String>,
+    /// URL for the webhook channel.
+    #[garde(inner(url))]
+    webhook_url: Option<String>,
+    /// Subject.
+    #[garde(length(min = 1, max = 200))]
+    subject: String,
+    /// Text.
+    #[garde(length(min = 1, max = 5000))]
+    body: String,
+    /// Channels in order of preference (default: every channel the recipient has).
+    #[garde(length(max = 3))]
+    #[serde(default)]
+    channels: Vec<Channel>,
+}
+
+/// The answer to a send.
+#[derive(Debug, Serialize)]
+pub(crate) struct SendAccepted {
+    notification_id: String,
+    workflow_id: String,
+}
+
+/// Sends an operator's message.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn send(
+    State(state): State<AppState>,
+    ValidJson(body): ValidJson<SendBody>,
+) -> Result<(StatusCode, Json<SendAccepted>), ApiError> {
+    let recipient = Recipient {
+        email: body.email,
+        phone: body.phone,
+        webhook_url: body.webhook_url,
+    };
+    let mut channels = body.channels;
+    if channels.is_empty() {
+        if recipient.email.is_some() {
+            channels.push(Channel::Email);
+        }
+        if recipient.phone.is_some() {
+            channels.push(Channel::Sms);
+        }
+        if recipient.webhook_url.is_some() {
+            channels.push(Channel::Webhook);
+        }
+    }
+    if channels.is_empty() {
+        return Err(ApiError::invalid_field(
+            "no_recipient",
+            "email",
+            "give an email, a phone or a webhook_url",
+        ));
+    }
+    let notification_id = format!("manual-{}", contracts::Uuid::now_v7());
+    let notification = Notification {
+        notification_id: notification_id.clone(),
+        recipient,
+        template: Template::Custom,
+        data: TemplateData {
+            subject: Some(body.subject),
+            body: Some(body.body),
+            ..TemplateData::default()
+        },
+        channels,
+    };
+    let id = workflow_id(&notification_id);
+    state
+        .temporal
+        .start_workflow(
+            SendNotification::run,
+            notification,
+            WorkflowStartOptions::new(state.queues.of(Service::Notifications), id.clone()).build(),
+        )
+        .await
+        .map_err(ApiError::unavailable)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SendAccepted {
+            notification_id,
+            workflow_id: id,
+        }),
+    ))
+}

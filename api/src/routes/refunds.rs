@@ -1,0 +1,166 @@
+//! Refunds: `POST /orders/{id}/refunds` starts RefundPayment; `GET /orders/{id}/refunds` shows
+//! what was captured, refunded and is still refundable.
+
+use crate::extract::ValidJson;
+use crate::{ApiError, AppState};
+use activities::orders::queries::get_order;
+use activities::payments::queries::{RefundBalance, RefundRow, refund_balance, refunds_of};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use contracts::inventory::StockLine;
+use contracts::payments::{RefundRequest, refund_workflow_id};
+use contracts::{Money, OrderId, Service, Sku};
+use serde::{Deserialize, Serialize};
+use temporalio_client::WorkflowStartOptions;
+use workflows::RefundPayment;
+
+/// The body of `POST /orders/{id}/refunds`.
+#[derive(Debug, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RefundBody {
+    /// How much, in minor units; everything still refundable when absent.
+    #[garde(inner(range(min = 1)))]
+    amount_minor: Option<i64>,
+    /// Why.
+    #[garde(length(min = 1, max = 500))]
+    reason: String,
+    /// Returned goods to put back into stock.
+    #[garde(length(max = 50), dive)]
+    #[serde(default)]
+    restock: Vec<RestockLine>,
+}
+
+/// A returned line.
+#[derive(Debug, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RestockLine {
+    #[garde(length(min = 1, max = 64))]
+    sku: String,
+    #[garde(range(min = 1, max = 1000))]
+    quantity: i64,
+}
+
+/// The answer to a refund request.
+#[derive(Debug, Serialize)]
+pub(crate) struct RefundAccepted {
+    refund_id: contracts::Uuid,
+    workflow_id: String,
+    amount: Money,
+    status_url: String,
+}
+
+fn parse_order_id(id: &str) -> Result<OrderId, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::invalid_path("id", "must be a UUID"))
+}
+
+/// Refunds all or part of an order's captured payment, optionally restocking returned goods.
+#[tracing::instrument(skip_all, fields(order.id = %id))]
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<RefundBody>,
+) -> Result<(StatusCode, Json<RefundAccepted>), ApiError> {
+    let order_id = parse_order_id(&id)?;
+    let order = get_order(&state.db, order_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no order with id {order_id}")))?;
+    let balance = refund_balance(&state.db, order_id).await?.ok_or_else(|| {
+        ApiError::conflict(
+            "nothing_captured",
+            "nothing was captured for this order yet",
+        )
+    })?;
+    let amount = match body.amount_minor {
+        Some(minor) => Money::new(minor, balance.refundable.currency.clone()),
+        None => balance.refundable.clone(),
+    };
+    if amount.amount_minor > balance.refundable.amount_minor || amount.amount_minor <= 0 {
+        return Err(ApiError::invalid_field(
+            "refund_exceeds_captured",
+            "amount_minor",
+            format!(
+                "only {} of the {} captured is left to refund",
+                balance.refundable, balance.captured
+            ),
+        ));
+    }
+    for (index, line) in body.restock.iter().enumerate() {
+        let ordered = order
+            .lines
+            .iter()
+            .find(|l| l.sku == line.sku)
+            .map(|l| i64::from(l.quantity))
+            .unwrap_or(0);
+        if line.quantity > ordered {
+            return Err(ApiError::invalid_field(
+                "restock_exceeds_order",
+                format!("restock[{index}].quantity"),
+                format!("the order has {ordered} of `{}`", line.sku),
+            ));
+        }
+    }
+
+    let refund_id = contracts::Uuid::now_v7();
+    let request = RefundRequest {
+        refund_id,
+        order_id,
+        amount: Some(amount.clone()),
+        reason: body.reason,
+        restock: body
+            .restock
+            .into_iter()
+            .map(|line| StockLine {
+                sku: Sku(line.sku),
+                quantity: u32::try_from(line.quantity).unwrap_or(u32::MAX),
+            })
+            .collect(),
+        customer_email: order.customer_email,
+        requested_by: "operator".to_owned(),
+    };
+    let workflow_id = refund_workflow_id(refund_id);
+    state
+        .temporal
+        .start_workflow(
+            RefundPayment::run,
+            request,
+            WorkflowStartOptions::new(state.queues.of(Service::Payments), workflow_id.clone())
+                .build(),
+        )
+        .await
+        .map_err(ApiError::unavailable)?;
+    tracing::info!(amount = %amount, "refund started");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RefundAccepted {
+            refund_id,
+            workflow_id,
+            amount,
+            status_url: format!("/orders/{order_id}/refunds"),
+        }),
+    ))
+}
+
+/// An order's refunds.
+#[derive(Debug, Serialize)]
+pub(crate) struct RefundsView {
+    balance: Option<RefundBalance>,
+    refunds: Vec<RefundRow>,
+}
+
+/// What was captured, refunded and is still refundable, and every refund.
+#[tracing::instrument(skip_all, fields(order.id = %id))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<RefundsView>, ApiError> {
+    let order_id = parse_order_id(&id)?;
+    if get_order(&state.db, order_id).await?.is_none() {
+        return Err(ApiError::not_found(format!("no order with id {order_id}")));
+    }
+    Ok(Json(RefundsView {
+        balance: refund_balance(&state.db, order_id).await?,
+        refunds: refunds_of(&state.db, order_id).await?,
+    }))
+}

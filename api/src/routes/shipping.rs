@@ -1,0 +1,129 @@
+//! Shipping: `GET /shipping/track/{orderId}` shows a parcel; `POST /webhooks/carrier/{carrier}`
+//! takes a carrier's tracking events.
+//!
+//! A carrier webhook is verified before anything is read: its `X-Carrier-Signature` header must
+//! be `sha256=<hex>` of HMAC-SHA256 over the raw body with the carrier's shared secret. The event
+//! is then handed to the parcel's FulfillShipment as the `carrier_event` signal; the workflow
+//! applies each event id once, so redeliveries are harmless.
+
+use crate::{ApiError, AppState};
+use activities::shipping::http::EventAnswer;
+use activities::shipping::queries::{ShipmentView, order_of_parcel, shipment_of};
+use axum::Json;
+use axum::extract::{Extension, Path, State};
+use axum::http::HeaderMap;
+use contracts::OrderId;
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use sha2::Sha256;
+use std::collections::HashMap;
+use std::sync::Arc;
+use temporalio_client::WorkflowSignalOptions;
+use temporalio_client::errors::WorkflowInteractionError;
+use workflows::FulfillShipment;
+
+/// The shared webhook secrets of the HTTP carriers, by carrier name.
+#[derive(Clone, Default)]
+pub(crate) struct CarrierWebhookSecrets(pub(crate) Arc<HashMap<String, SecretString>>);
+
+/// A parcel: carrier, tracking number, status and every tracking event.
+#[tracing::instrument(skip_all, fields(order.id = %order_id))]
+pub(crate) async fn track(
+    State(state): State<AppState>,
+    Path(order_id): Path<String>,
+) -> Result<Json<ShipmentView>, ApiError> {
+    let id: OrderId = order_id
+        .parse()
+        .map_err(|_| ApiError::invalid_path("orderId", "must be a UUID"))?;
+    shipment_of(&state.db, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("order {id} has no shipment yet")))
+}
+
+/// What happened to a carrier event.
+#[derive(Debug, Serialize)]
+pub(crate) struct CarrierReceipt {
+    received: bool,
+    delivered_to: Option<OrderId>,
+}
+
+fn signature_problem(code: &'static str, detail: &str) -> ApiError {
+    ApiError::bad_request(code, detail).with_field("X-Carrier-Signature", detail)
+}
+
+/// Verifies a carrier's tracking event and delivers it to the parcel's shipment workflow.
+#[tracing::instrument(skip_all, fields(carrier = %carrier, order.id))]
+pub(crate) async fn carrier_webhook(
+    State(state): State<AppState>,
+    Extension(CarrierWebhookSecrets(secrets)): Extension<CarrierWebhookSecrets>,
+    Path(carrier): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<CarrierReceipt>, ApiError> {
+    let secret = secrets.get(&carrier).ok_or_else(|| {
+        ApiError::not_found(format!("no carrier `{carrier}` sends webhooks here"))
+    })?;
+    let signature = headers
+        .get("x-carrier-signature")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            signature_problem(
+                "missing_signature",
+                "the X-Carrier-Signature header is missing",
+            )
+        })?;
+    let given = signature
+        .strip_prefix("sha256=")
+        .and_then(|hex_digest| hex::decode(hex_digest).ok())
+        .ok_or_else(|| {
+            signature_problem("invalid_signature", "the signature is not sha256=<hex>")
+        })?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
+        .map_err(ApiError::internal)?;
+    mac.update(&body);
+    mac.verify_slice(&given).map_err(|_| {
+        signature_problem("invalid_signature", "the signature does not match the body")
+    })?;
+
+    let event: EventAnswer = crate::extract::parse_json(&body)?;
+    let tracking_number = event
+        .tracking_number
+        .clone()
+        .ok_or_else(|| ApiError::invalid_field("invalid_field", "tracking_number", "missing"))?;
+    let Some(order_id) = order_of_parcel(&state.db, &carrier, &tracking_number).await? else {
+        tracing::info!(%tracking_number, "event for an unknown parcel; ignored");
+        return Ok(Json(CarrierReceipt {
+            received: true,
+            delivered_to: None,
+        }));
+    };
+    tracing::Span::current().record("order.id", tracing::field::display(order_id));
+    let Some(tracking_event) = event.into_event(&tracking_number) else {
+        return Ok(Json(CarrierReceipt {
+            received: true,
+            delivered_to: None,
+        }));
+    };
+    let delivered = state
+        .temporal
+        .get_workflow_handle::<FulfillShipment>(contracts::shipping::workflow_id(order_id))
+        .signal(
+            FulfillShipment::carrier_event,
+            tracking_event,
+            WorkflowSignalOptions::default(),
+        )
+        .await;
+    match delivered {
+        Ok(()) => Ok(Json(CarrierReceipt {
+            received: true,
+            delivered_to: Some(order_id),
+        })),
+        Err(WorkflowInteractionError::NotFound(_)) => Ok(Json(CarrierReceipt {
+            received: true,
+            delivered_to: None,
+        })),
+        Err(err) => Err(ApiError::unavailable(err)),
+    }
+}

@@ -1,0 +1,210 @@
+//! The notifications domain: the SendNotification workflow's contract and the notifications
+//! service's delivery activity.
+
+use crate::{Money, OrderId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use temporalio_common::ActivityError;
+use temporalio_macros::activity_definitions;
+
+/// Workflow type name of SendNotification.
+pub const SEND_NOTIFICATION_WORKFLOW: &str = "SendNotification";
+
+/// The workflow id of a notification: `notification-<id>`. One notification, one workflow id,
+/// so a notification can never be sent twice.
+pub fn workflow_id(notification_id: &str) -> String {
+    format!("notification-{notification_id}")
+}
+
+/// The id of the notification about `event` of an order: an order sends each kind once.
+pub fn order_notification_id(order_id: OrderId, template: Template) -> String {
+    format!("{order_id}-{template}")
+}
+
+/// How a notification reaches someone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// Email, over SMTP (or into files in development).
+    Email,
+    /// A text message through the SMS gateway.
+    Sms,
+    /// A JSON POST to the recipient's URL.
+    Webhook,
+}
+
+impl Channel {
+    /// The snake_case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+            Channel::Webhook => "webhook",
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which message to render.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Template {
+    /// The order is paid for and will be shipped.
+    OrderConfirmed,
+    /// The payment was declined.
+    PaymentFailed,
+    /// A label was bought.
+    LabelCreated,
+    /// The carrier has the parcel.
+    Shipped,
+    /// On the van.
+    OutForDelivery,
+    /// Delivered.
+    Delivered,
+    /// The carrier could not deliver it.
+    ShipmentException,
+    /// Money was refunded.
+    Refunded,
+    /// The order was cancelled.
+    Cancelled,
+    /// A message written by an operator (`subject` and `body` in the data).
+    Custom,
+}
+
+impl Template {
+    /// The snake_case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Template::OrderConfirmed => "order_confirmed",
+            Template::PaymentFailed => "payment_failed",
+            Template::LabelCreated => "label_created",
+            Template::Shipped => "shipped",
+            Template::OutForDelivery => "out_for_delivery",
+            Template::Delivered => "delivered",
+            Template::ShipmentException => "shipment_exception",
+            Template::Refunded => "refunded",
+            Template::Cancelled => "cancelled",
+            Template::Custom => "custom",
+        }
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who receives a notification, by channel.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipient {
+    /// Email address.
+    pub email: Option<String>,
+    /// Phone number in E.164 form, for SMS.
+    pub phone: Option<String>,
+    /// URL for the webhook channel.
+    pub webhook_url: Option<String>,
+}
+
+/// What a template may show. Every field is optional; templates use what they need.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateData {
+    /// The order.
+    pub order_id: Option<OrderId>,
+    /// An amount: the order total, or the refund.
+    pub amount: Option<Money>,
+    /// Carrier.
+    pub carrier: Option<String>,
+    /// Tracking number.
+    pub tracking_number: Option<String>,
+    /// Why (declines, exceptions, cancellations).
+    pub reason: Option<String>,
+    /// Subject of a custom message.
+    pub subject: Option<String>,
+    /// Body of a custom message.
+    pub body: Option<String>,
+}
+
+/// A notification to send.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Its id; the workflow id is [`workflow_id`] of it.
+    pub notification_id: String,
+    /// Who it is for.
+    pub recipient: Recipient,
+    /// Which message.
+    pub template: Template,
+    /// What the message shows.
+    pub data: TemplateData,
+    /// Channels to try, in order: the next is used when one keeps failing.
+    pub channels: Vec<Channel>,
+}
+
+/// Deliver a notification through one channel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deliver {
+    /// The notification.
+    pub notification: Notification,
+    /// The channel to use.
+    pub channel: Channel,
+}
+
+/// A delivered notification.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Through which channel.
+    pub channel: Channel,
+    /// The provider's reference (Message-ID, SMS id).
+    pub reference: String,
+}
+
+/// How SendNotification ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationOutcome {
+    /// The notification.
+    pub notification_id: String,
+    /// The delivery, or `None` when every channel failed.
+    pub delivered: Option<Delivery>,
+}
+
+/// Mark a notification undeliverable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GiveUp {
+    /// The notification.
+    pub notification: Notification,
+    /// The last error.
+    pub reason: String,
+}
+
+/// Application-failure type of a channel that cannot reach the recipient at all (no address
+/// for it, or it is not configured). Non-retryable: the next channel is tried at once.
+pub const CHANNEL_UNAVAILABLE: &str = "ChannelUnavailable";
+
+/// Activities of the notifications service (task queue `notifications`).
+pub struct NotificationsActivities;
+
+#[activity_definitions]
+impl NotificationsActivities {
+    /// Renders and sends the notification through one channel, recording the attempt. A
+    /// notification already delivered is not sent again.
+    #[activity(name = "DeliverNotification")]
+    pub fn deliver(request: Deliver) -> Result<Delivery, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Records that no channel could deliver the notification.
+    #[activity(name = "GiveUpNotification")]
+    pub fn give_up(request: GiveUp) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+}
+
+/// The activity markers, for implementations to name with `#[activity(definition = ...)]`.
+pub mod activities {
+    pub use super::notifications_activities::{Deliver, GiveUp};
+}
