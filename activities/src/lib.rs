@@ -11,6 +11,7 @@
 //! `tests/service_boundaries.rs` checks that no module touches another service's entities.
 
 pub mod catalog;
+pub mod customers;
 mod failure;
 pub mod inventory;
 pub mod notifications;

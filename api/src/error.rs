@@ -46,9 +46,12 @@ pub fn pointer_of(field: &str) -> String {
     pointer
 }
 
-/// An error answered to a client.
+/// An error answered to a client (boxed: it travels through every handler's `Result`).
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<Problem>);
+
+#[derive(Debug)]
+struct Problem {
     status: StatusCode,
     code: &'static str,
     title: &'static str,
@@ -56,6 +59,8 @@ pub struct ApiError {
     errors: Vec<FieldError>,
     /// The cause of a server-side failure: logged, never sent.
     internal: Option<String>,
+    /// Seconds for a `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -72,14 +77,15 @@ struct ProblemDocument<'a> {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, title: &'static str, detail: String) -> Self {
-        Self {
+        Self(Box::new(Problem {
             status,
             code,
             title,
             detail,
             errors: Vec::new(),
             internal: None,
-        }
+            retry_after: None,
+        }))
     }
 
     /// The body is not valid JSON (400).
@@ -99,15 +105,14 @@ impl ApiError {
             .map(|e| format!("{}: {}", e.field, e.message))
             .collect::<Vec<_>>()
             .join("; ");
-        Self {
-            errors,
-            ..Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                code,
-                "Invalid request",
-                detail,
-            )
-        }
+        let mut error = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            "Invalid request",
+            detail,
+        );
+        error.0.errors = errors;
+        error
     }
 
     /// A single wrong field (422).
@@ -121,15 +126,14 @@ impl ApiError {
 
     /// A path parameter is malformed (400).
     pub fn invalid_path(field: &str, message: impl Into<String>) -> Self {
-        Self {
-            errors: vec![FieldError::new(field, message)],
-            ..Self::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_path_parameter",
-                "Invalid path parameter",
-                format!("path parameter `{field}` is malformed"),
-            )
-        }
+        let mut error = Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_path_parameter",
+            "Invalid path parameter",
+            format!("path parameter `{field}` is malformed"),
+        );
+        error.0.errors = vec![FieldError::new(field, message)];
+        error
     }
 
     /// The body is not JSON at all (415).
@@ -167,6 +171,39 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, "Bad request", detail.into())
     }
 
+    /// No valid credentials (401).
+    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            code,
+            "Unauthorized",
+            detail.into(),
+        )
+    }
+
+    /// Valid credentials, not enough rights (403).
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Forbidden",
+            detail.into(),
+        )
+    }
+
+    /// Too many attempts; try again after `wait` (429 with `Retry-After`).
+    pub fn too_many_requests(wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs().max(1);
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "Too many requests",
+            format!("too many attempts; try again in {seconds} s"),
+        );
+        error.0.retry_after = Some(seconds);
+        error
+    }
+
     /// The request conflicts with the resource's state (409).
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, "Conflict", detail.into())
@@ -174,49 +211,47 @@ impl ApiError {
 
     /// Adds an offending field to the problem.
     pub fn with_field(mut self, field: &str, message: impl Into<String>) -> Self {
-        self.errors.push(FieldError::new(field, message));
+        self.0.errors.push(FieldError::new(field, message));
         self
     }
 
     /// A dependency (Temporal, Postgres) is down: try again later (503). The cause is logged.
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
-        Self {
-            internal: Some(cause.to_string()),
-            ..Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "service_unavailable",
-                "Service unavailable",
-                "a backing service is unavailable; try again shortly".to_owned(),
-            )
-        }
+        let mut error = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "Service unavailable",
+            "a backing service is unavailable; try again shortly".to_owned(),
+        );
+        error.0.internal = Some(cause.to_string());
+        error
     }
 
     /// A failure on our side (500). The cause is logged.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        Self {
-            internal: Some(cause.to_string()),
-            ..Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "Internal server error",
-                "something went wrong on our side; it has been logged".to_owned(),
-            )
-        }
+        let mut error = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Internal server error",
+            "something went wrong on our side; it has been logged".to_owned(),
+        );
+        error.0.internal = Some(cause.to_string());
+        error
     }
 
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     /// The stable error code.
     pub fn code(&self) -> &'static str {
-        self.code
+        self.0.code
     }
 
     /// The offending fields, for bad input.
     pub fn field_errors(&self) -> &[FieldError] {
-        &self.errors
+        &self.0.errors
     }
 }
 
@@ -233,24 +268,35 @@ impl From<sea_orm::DbErr> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Some(cause) = &self.internal {
-            tracing::error!(code = self.code, status = self.status.as_u16(), %cause, "request failed");
+        let this = *self.0;
+        if let Some(cause) = &this.internal {
+            tracing::error!(code = this.code, status = this.status.as_u16(), %cause, "request failed");
         } else {
-            tracing::debug!(code = self.code, status = self.status.as_u16(), detail = %self.detail, "request refused");
+            tracing::debug!(code = this.code, status = this.status.as_u16(), detail = %this.detail, "request refused");
         }
         let document = ProblemDocument {
-            kind: format!("/problems/{}", self.code.replace('_', "-")),
-            title: self.title,
-            status: self.status.as_u16(),
-            detail: &self.detail,
-            code: self.code,
-            errors: &self.errors,
+            kind: format!("/problems/{}", this.code.replace('_', "-")),
+            title: this.title,
+            status: this.status.as_u16(),
+            detail: &this.detail,
+            code: this.code,
+            errors: &this.errors,
         };
-        let mut response = (self.status, Json(document)).into_response();
+        let mut response = (this.status, Json(document)).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(seconds) = this.retry_after
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        if this.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         response
     }
 }

@@ -6,6 +6,7 @@
 //! an RFC 9457 problem+json document (see [`error`]); bad input is refused before any workflow
 //! starts.
 
+pub mod auth;
 pub mod error;
 mod extract;
 mod routes;
@@ -31,6 +32,10 @@ pub struct AppState {
     pub temporal: Client,
     /// Task-queue names of this deployment.
     pub queues: TaskQueues,
+    /// Tokens and login limits.
+    pub auth: auth::Auth,
+    /// After how long an idle cart reminds its customer.
+    pub cart_reminder_after: std::time::Duration,
 }
 
 /// API configuration.
@@ -87,7 +92,10 @@ pub async fn serve(
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "API listening");
     }
-    axum::serve(listener, router(state, &config))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state, &config).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

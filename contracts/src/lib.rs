@@ -8,6 +8,7 @@
 //!
 //! This crate must stay deterministic and free of I/O: the `workflows` crate depends on it.
 
+pub mod cart;
 pub mod ids;
 pub mod inventory;
 pub mod money;
@@ -17,7 +18,7 @@ pub mod payments;
 pub mod queues;
 pub mod shipping;
 
-pub use ids::{OrderId, Sku};
+pub use ids::{CustomerId, OrderId, Sku};
 pub use money::{Currency, Money, MoneyError};
 pub use queues::{Service, TaskQueues};
 pub use uuid::Uuid;

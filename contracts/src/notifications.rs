@@ -72,6 +72,8 @@ pub enum Template {
     Refunded,
     /// The order was cancelled.
     Cancelled,
+    /// Items left in a cart for a while.
+    AbandonedCart,
     /// A message written by an operator (`subject` and `body` in the data).
     Custom,
 }
@@ -89,6 +91,7 @@ impl Template {
             Template::ShipmentException => "shipment_exception",
             Template::Refunded => "refunded",
             Template::Cancelled => "cancelled",
+            Template::AbandonedCart => "abandoned_cart",
             Template::Custom => "custom",
         }
     }

@@ -38,7 +38,7 @@ pub mod search {
 
     /// The order's status (snake_case), kept current by the workflow.
     pub const ORDER_STATUS: SearchAttributeKey<String> = SearchAttributeKey::keyword("OrderStatus");
-    /// Who placed the order (their email until customer accounts exist).
+    /// Whose order it is (the customer's id).
     pub const CUSTOMER_ID: SearchAttributeKey<String> = SearchAttributeKey::keyword("CustomerId");
     /// The order total in minor units.
     pub const ORDER_TOTAL_CENTS: SearchAttributeKey<i64> =
@@ -184,6 +184,8 @@ pub struct OrderLine {
 pub struct PlaceOrderInput {
     /// The order's id; the workflow id is [`workflow_id`] of it.
     pub order_id: OrderId,
+    /// Whose order it is.
+    pub customer_id: crate::CustomerId,
     /// Who placed it.
     pub customer_email: String,
     /// The customer's phone (E.164), for SMS when email fails.
@@ -192,7 +194,10 @@ pub struct PlaceOrderInput {
     pub shipping_address: crate::shipping::Address,
     /// What was ordered.
     pub lines: Vec<OrderLine>,
-    /// Sum of the line totals.
+    /// A coupon's discount, already taken off the total.
+    #[serde(default)]
+    pub discount: Option<Money>,
+    /// What the customer pays: the sum of the line totals, less the discount.
     pub total: Money,
     /// The payment method to charge: a payment-provider token (never a card number).
     pub payment_method: String,

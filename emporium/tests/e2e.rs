@@ -37,6 +37,7 @@ impl Platform {
             .env("EMPORIUM_SHIPPING__SIMULATED_STEP_SECS", "2")
             .env("EMPORIUM_SHIPPING__POLL_INTERVAL_SECS", "1")
             .env("RUST_LOG", "info,temporalio_sdk_core=warn")
+            .env("JWT_SECRET", "e2e-test-secret-0123456789")
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(err)
@@ -55,6 +56,12 @@ impl Platform {
     }
 }
 
+async fn get_as(http: &reqwest::Client, token: &str, url: &str) -> Option<(u16, Value)> {
+    let response = http.get(url).bearer_auth(token).send().await.ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.json().await.unwrap_or(Value::Null)))
+}
+
 async fn get(http: &reqwest::Client, url: &str) -> Option<(u16, Value)> {
     let response = http.get(url).send().await.ok()?;
     let status = response.status().as_u16();
@@ -64,12 +71,14 @@ async fn get(http: &reqwest::Client, url: &str) -> Option<(u16, Value)> {
 async fn wait_for_status(
     http: &reqwest::Client,
     platform: &Platform,
+    token: &str,
     id: &str,
     wanted: &str,
 ) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Some((200, order)) = get(http, &platform.url(&format!("/orders/{id}"))).await
+        if let Some((200, order)) =
+            get_as(http, token, &platform.url(&format!("/orders/{id}"))).await
             && order["status"] == wanted
         {
             return order;
@@ -87,7 +96,7 @@ async fn available(http: &reqwest::Client, platform: &Platform, sku: &str) -> i6
     let (_, products) = get(http, &platform.url("/products"))
         .await
         .expect("products");
-    products
+    products["items"]
         .as_array()
         .expect("a list")
         .iter()
@@ -99,15 +108,15 @@ async fn available(http: &reqwest::Client, platform: &Platform, sku: &str) -> i6
 async fn place(
     http: &reqwest::Client,
     platform: &Platform,
-    customer: &str,
+    token: &str,
     sku: &str,
     quantity: u32,
     card: &str,
 ) -> String {
     let response = http
         .post(platform.url("/orders"))
+        .bearer_auth(token)
         .json(&json!({
-            "customer_email": customer,
             "shipping_address": testkit::TestApp::address(),
             "lines": [{"sku": sku, "quantity": quantity}],
             "payment_method": card,
@@ -170,19 +179,30 @@ async fn separate_api_and_worker_processes_carry_orders_through_over_http_only()
     }
     let mugs = available(&http, &platform, "MUG-CLASSIC").await;
 
+    // A customer registers and logs in, over HTTP like everything else.
+    let registered = http
+        .post(platform.url("/auth/register"))
+        .json(&json!({"email": customer, "name": "Grace", "password": "a long enough password"}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(registered.status(), 201);
+    let login: Value = http
+        .post(platform.url("/auth/login"))
+        .json(&json!({"email": customer, "password": "a long enough password"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("a token");
+    let token = login["access_token"].as_str().expect("a token").to_owned();
+
     // The happy path.
-    let id = place(
-        &http,
-        &platform,
-        &customer,
-        "MUG-CLASSIC",
-        2,
-        "pm_card_visa",
-    )
-    .await;
+    let id = place(&http, &platform, &token, "MUG-CLASSIC", 2, "pm_card_visa").await;
     // Kill the shipping and notifications workers in the middle of the order, and bring them
     // back: the parcel is followed to the door and each message still arrives exactly once.
-    wait_for_status(&http, &platform, &id, "label_created").await;
+    wait_for_status(&http, &platform, &token, &id, "label_created").await;
     shipping.kill().await.expect("shipping worker stopped");
     notifications
         .kill()
@@ -194,7 +214,7 @@ async fn separate_api_and_worker_processes_carry_orders_through_over_http_only()
         &["worker", "--service", "notifications"],
         "worker-notifications-2",
     );
-    let order = wait_for_status(&http, &platform, &id, "completed").await;
+    let order = wait_for_status(&http, &platform, &token, &id, "completed").await;
     assert_eq!(
         order["total"],
         json!({"amount_minor": 2400, "currency": "EUR"})
@@ -228,28 +248,20 @@ async fn separate_api_and_worker_processes_carry_orders_through_over_http_only()
     let id = place(
         &http,
         &platform,
-        &customer,
+        &token,
         "MUG-CLASSIC",
         3,
         "pm_card_chargeDeclined",
     )
     .await;
-    wait_for_status(&http, &platform, &id, "payment_failed").await;
+    wait_for_status(&http, &platform, &token, &id, "payment_failed").await;
     assert_eq!(available(&http, &platform, "MUG-CLASSIC").await, mugs - 2);
 
     // An order placed while the inventory worker is down waits for it, then completes.
     inventory.kill().await.expect("inventory worker stopped");
-    let id = place(
-        &http,
-        &platform,
-        &customer,
-        "MUG-CLASSIC",
-        1,
-        "pm_card_visa",
-    )
-    .await;
+    let id = place(&http, &platform, &token, "MUG-CLASSIC", 1, "pm_card_visa").await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (_, waiting) = get(&http, &platform.url(&format!("/orders/{id}")))
+    let (_, waiting) = get_as(&http, &token, &platform.url(&format!("/orders/{id}")))
         .await
         .expect("order");
     assert_eq!(
@@ -257,6 +269,6 @@ async fn separate_api_and_worker_processes_carry_orders_through_over_http_only()
         "nothing reserves stock while inventory is down"
     );
     let _inventory = platform.spawn(&["worker", "--service", "inventory"], "worker-inventory-2");
-    wait_for_status(&http, &platform, &id, "completed").await;
+    wait_for_status(&http, &platform, &token, &id, "completed").await;
     assert_eq!(available(&http, &platform, "MUG-CLASSIC").await, mugs - 3);
 }

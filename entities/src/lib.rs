@@ -4,6 +4,7 @@
 //! functions) may use the module. The tables themselves are created by the `migrations` crate.
 
 pub mod catalog;
+pub mod customers;
 pub mod inventory;
 pub mod notifications;
 pub mod orders;

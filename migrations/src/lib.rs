@@ -15,6 +15,7 @@ mod m20261123_000004_orders;
 mod m20261123_000005_payments;
 mod m20261123_000006_payment_failures;
 mod m20261123_000007_fulfilment;
+mod m20261123_000008_customers_catalog;
 
 /// Every schema a service owns, in the order the migrations create them.
 pub const SCHEMAS: [&str; 8] = [
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_payments::Migration),
             Box::new(m20261123_000006_payment_failures::Migration),
             Box::new(m20261123_000007_fulfilment::Migration),
+            Box::new(m20261123_000008_customers_catalog::Migration),
         ]
     }
 }

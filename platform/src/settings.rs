@@ -45,6 +45,40 @@ pub struct Settings {
     /// Notifications: email, SMS.
     #[serde(default)]
     pub notifications: NotificationSettings,
+    /// Accounts and tokens.
+    #[serde(default)]
+    pub auth: AuthSettings,
+    /// Carts.
+    #[serde(default)]
+    pub cart: CartSettings,
+}
+
+/// Token and login settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Secret the access tokens are signed with (`JWT_SECRET`); `emporium dev` generates one
+    /// into its data folder when unset, `emporium api` refuses to start without one.
+    #[serde(default)]
+    pub jwt_secret: Option<SecretString>,
+    /// How long an access token is valid, in seconds.
+    #[serde(default = "defaults::token_ttl_secs")]
+    pub token_ttl_secs: u64,
+    /// Login attempts allowed per account per minute.
+    #[serde(default = "defaults::logins_per_account")]
+    pub logins_per_account_per_minute: u32,
+    /// Login attempts allowed per client address per minute.
+    #[serde(default = "defaults::logins_per_address")]
+    pub logins_per_address_per_minute: u32,
+}
+
+/// Cart settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CartSettings {
+    /// After how long without a change a cart with items sends a reminder, in seconds.
+    #[serde(default = "defaults::cart_reminder_after_secs")]
+    pub reminder_after_secs: u64,
 }
 
 /// Shipping settings.
@@ -287,6 +321,18 @@ mod defaults {
     pub(super) fn review_timeout_secs() -> u64 {
         60 * 60
     }
+    pub(super) fn token_ttl_secs() -> u64 {
+        60 * 60
+    }
+    pub(super) fn logins_per_account() -> u32 {
+        5
+    }
+    pub(super) fn logins_per_address() -> u32 {
+        30
+    }
+    pub(super) fn cart_reminder_after_secs() -> u64 {
+        60 * 60
+    }
     pub(super) fn yes() -> bool {
         true
     }
@@ -331,7 +377,9 @@ impl_default_from_serde!(
     StripeSettings,
     InventorySettings,
     ShippingSettings,
-    NotificationSettings
+    NotificationSettings,
+    AuthSettings,
+    CartSettings
 );
 
 /// Settings could not be loaded.
@@ -391,6 +439,7 @@ impl Settings {
                         "TEMPORAL_CLI",
                         "STRIPE_SECRET_KEY",
                         "STRIPE_WEBHOOK_SECRET",
+                        "JWT_SECRET",
                     ])
                     .map(|key| match key.as_str() {
                         "DATABASE_URL" => "database.url".into(),
@@ -398,6 +447,7 @@ impl Settings {
                         "TEMPORAL_NAMESPACE" => "temporal.namespace".into(),
                         "STRIPE_SECRET_KEY" => "payments.stripe.secret_key".into(),
                         "STRIPE_WEBHOOK_SECRET" => "payments.stripe.webhook_secret".into(),
+                        "JWT_SECRET" => "auth.jwt_secret".into(),
                         _ => "temporal.cli".into(),
                     }),
             )

@@ -46,6 +46,12 @@ pub struct TestAppOptions {
     pub carrier_webhook_secrets: HashMap<String, String>,
     /// Send email to this port instead of the test SMTP server (to make email fail).
     pub smtp_port: Option<u16>,
+    /// How long access tokens are valid.
+    pub token_ttl: Duration,
+    /// After how long an idle cart reminds its customer.
+    pub cart_reminder_after: Duration,
+    /// Login attempts per account per minute.
+    pub logins_per_account_per_minute: u32,
 }
 
 impl Default for TestAppOptions {
@@ -69,6 +75,9 @@ impl Default for TestAppOptions {
             sms: None,
             carrier_webhook_secrets: HashMap::new(),
             smtp_port: None,
+            token_ttl: Duration::from_secs(3600),
+            cart_reminder_after: Duration::from_secs(3600),
+            logins_per_account_per_minute: 5,
         }
     }
 }
@@ -87,8 +96,21 @@ pub struct TestApp {
     pub temporal: Client,
     /// The test's private task queues.
     pub queues: TaskQueues,
-    /// An email address of this app's own, so tests sharing the SMTP server see only theirs.
+    /// The email of this app's customer (an address of its own, so tests sharing the SMTP
+    /// server see only theirs).
     pub customer_email: String,
+    /// This app's customer.
+    pub customer: activities::customers::Customer,
+    /// The customer's access token; the request helpers send it.
+    pub token: String,
+    /// An admin's access token.
+    pub admin_token: String,
+    /// An operator's access token.
+    pub operator_token: String,
+    /// The password every test account has.
+    pub password: String,
+    /// Issues tokens like the API does.
+    pub auth: api::auth::Auth,
     shutdown: CancellationToken,
 }
 
@@ -120,10 +142,21 @@ impl TestApp {
             "http://{}",
             listener.local_addr().expect("the listener has an address")
         );
+        let auth = api::auth::Auth::new(&api::auth::AuthConfig {
+            jwt_secret: secrecy::SecretString::from(format!(
+                "test-secret-{}",
+                uuid::Uuid::new_v4()
+            )),
+            token_ttl: options.token_ttl,
+            logins_per_account_per_minute: options.logins_per_account_per_minute,
+            logins_per_address_per_minute: 1000,
+        });
         let state = api::AppState {
             db: test_db.db.clone(),
             temporal: temporal.clone(),
             queues: queues.clone(),
+            auth: auth.clone(),
+            cart_reminder_after: options.cart_reminder_after,
         };
         let config = api::ApiConfig {
             max_body_bytes: 64 * 1024,
@@ -142,7 +175,23 @@ impl TestApp {
             stop.cancelled().await;
         }));
 
-        let customer_email = format!("ada+{}@example.com", queues.prefix().trim_end_matches('-'));
+        let tag = queues.prefix().trim_end_matches('-').to_owned();
+        let password = "correct horse battery staple".to_owned();
+        let account = |who: &'static str, role| {
+            let db = test_db.db.clone();
+            let email = format!("{who}+{tag}@example.com");
+            let password = password.clone();
+            async move {
+                activities::customers::ensure_account(&db, &email, who, &password, role)
+                    .await
+                    .expect("creating a test account")
+            }
+        };
+        use activities::customers::Role;
+        let customer = account("ada", Role::Customer).await;
+        let admin = account("admin", Role::Admin).await;
+        let operator = account("operator", Role::Operator).await;
+        let token_of = |who| auth.issue(who).map(|(token, _)| token).expect("a token");
         Self {
             address,
             http: reqwest::Client::new(),
@@ -150,9 +199,76 @@ impl TestApp {
             test_db,
             temporal,
             queues,
-            customer_email,
+            customer_email: customer.email.clone(),
+            token: token_of(&customer),
+            admin_token: token_of(&admin),
+            operator_token: token_of(&operator),
+            customer,
+            password,
+            auth,
             shutdown,
         }
+    }
+
+    /// Registers another customer and returns their access token.
+    pub async fn another_customer(&self, name: &str) -> (activities::customers::Customer, String) {
+        let email = format!(
+            "{name}+{}@example.com",
+            self.queues.prefix().trim_end_matches('-')
+        );
+        let customer = activities::customers::ensure_account(
+            &self.db,
+            &email,
+            name,
+            &self.password,
+            activities::customers::Role::Customer,
+        )
+        .await
+        .expect("another account");
+        let token = self.auth.issue(&customer).map(|(t, _)| t).expect("a token");
+        (customer, token)
+    }
+
+    /// `GET` a path with a token (or none), returning status and JSON body.
+    pub async fn get_json_as(&self, token: Option<&str>, path: &str) -> (u16, Value) {
+        let mut request = self.http.get(format!("{}{path}", self.address));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("GET");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Sends a JSON body with a method and a token (or none), returning status and JSON body.
+    pub async fn send_json_as(
+        &self,
+        method: reqwest::Method,
+        token: Option<&str>,
+        path: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.address))
+            .json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// `POST` a JSON body with a token (or none).
+    pub async fn post_json_as(
+        &self,
+        token: Option<&str>,
+        path: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        self.send_json_as(reqwest::Method::POST, token, path, body)
+            .await
     }
 
     /// Messages the test SMTP server received for this app's customer.
@@ -166,7 +282,6 @@ impl TestApp {
         address["postal_code"] = Value::from(postal_code);
         let response = self
             .post_order(&serde_json::json!({
-                "customer_email": self.customer_email,
                 "shipping_address": address,
                 "lines": [{ "sku": sku, "quantity": quantity }],
                 "payment_method": "pm_card_visa",
@@ -220,6 +335,7 @@ impl TestApp {
     pub async fn post_order(&self, body: &Value) -> reqwest::Response {
         self.http
             .post(format!("{}/orders", self.address))
+            .bearer_auth(&self.token)
             .json(body)
             .send()
             .await
@@ -230,6 +346,7 @@ impl TestApp {
     pub async fn post_raw(&self, path: &str, content_type: &str, body: &str) -> reqwest::Response {
         self.http
             .post(format!("{}{path}", self.address))
+            .bearer_auth(&self.token)
             .header("content-type", content_type)
             .body(body.to_owned())
             .send()
@@ -237,23 +354,15 @@ impl TestApp {
             .expect("POST")
     }
 
-    /// `GET` a path, returning status and JSON body.
+    /// `GET` a path as this app's customer, returning status and JSON body.
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.address))
-            .send()
-            .await
-            .expect("GET");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        self.get_json_as(Some(&self.token), path).await
     }
 
     /// Places an order for one line and returns its id.
     pub async fn place_order(&self, sku: &str, quantity: u32, payment_method: &str) -> String {
         let response = self
             .post_order(&serde_json::json!({
-                "customer_email": self.customer_email,
                 "shipping_address": Self::address(),
                 "lines": [{ "sku": sku, "quantity": quantity }],
                 "payment_method": payment_method,
@@ -291,17 +400,9 @@ impl TestApp {
         }
     }
 
-    /// `POST` a JSON body to a path, returning status and JSON body.
+    /// `POST` a JSON body to a path as this app's customer, returning status and JSON body.
     pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.address))
-            .json(body)
-            .send()
-            .await
-            .expect("POST");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        self.post_json_as(Some(&self.token), path, body).await
     }
 
     /// Places an order with these lines (`(sku, quantity)`) and returns its id.
@@ -312,7 +413,6 @@ impl TestApp {
             .collect();
         let response = self
             .post_order(&serde_json::json!({
-                "customer_email": self.customer_email,
                 "shipping_address": Self::address(),
                 "lines": lines,
                 "payment_method": payment_method,

@@ -9,7 +9,9 @@
 //! - [`FulfillShipment`] (`shipment-<order id>`, queue `shipping`): label and tracking.
 //! - [`RefundPayment`] (`refund-<id>`, queue `payments`): money back, restock, notify.
 //! - [`SendNotification`] (`notification-<id>`, queue `notifications`): one message, once.
+//! - [`Cart`] (`cart-<customer id>`, queue `orders`): a customer's cart, until checkout.
 
+pub mod cart;
 pub mod fulfill_shipment;
 mod notify;
 mod options;
@@ -17,6 +19,7 @@ pub mod place_order;
 pub mod refund_payment;
 pub mod send_notification;
 
+pub use cart::Cart;
 pub use fulfill_shipment::FulfillShipment;
 pub use place_order::PlaceOrder;
 pub use refund_payment::RefundPayment;

@@ -1,14 +1,18 @@
-//! The catalog service (schema `catalog`): products and their prices.
+//! The catalog service (schema `catalog`): products, prices, categories, images, coupons.
 //!
-//! No activities yet: the API prices an order through [`quote`] before it starts PlaceOrder,
-//! so the workflow receives prices fixed at the moment the customer ordered.
+//! No activities: the API prices an order through [`quote`] before it starts PlaceOrder (and a
+//! cart's lines before they enter the Cart workflow), so workflows receive prices fixed at the
+//! moment the customer acted and never read the catalog themselves.
 
+use contracts::cart::{Coupon, Discount, PricedProduct};
 use contracts::orders::OrderLine;
 use contracts::{Currency, Money, MoneyError, Sku};
-use entities::catalog::product;
-use sea_orm::sea_query::OnConflict;
+use entities::catalog::{category, coupon, product, product_category};
+use sea_orm::sea_query::extension::postgres::PgExpr;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::Serialize;
 use std::collections::HashMap;
@@ -28,6 +32,12 @@ pub enum CatalogError {
         /// What is wrong.
         source: MoneyError,
     },
+    /// Another product has this SKU.
+    #[error("a product with SKU `{0}` exists")]
+    SkuTaken(String),
+    /// A category named does not exist.
+    #[error("unknown category `{0}`")]
+    UnknownCategory(String),
 }
 
 /// A product as shoppers see it.
@@ -43,6 +53,12 @@ pub struct Product {
     pub description: String,
     /// Current price of one unit.
     pub price: Money,
+    /// Category slugs.
+    pub categories: Vec<String>,
+    /// Image URLs.
+    pub image_urls: Vec<String>,
+    /// Whether it can be ordered.
+    pub active: bool,
 }
 
 impl TryFrom<product::Model> for Product {
@@ -60,21 +76,118 @@ impl TryFrom<product::Model> for Product {
             name: row.name,
             description: row.description,
             price: Money::new(row.price_minor, currency),
+            categories: Vec::new(),
+            image_urls: serde_json::from_value(row.image_urls).unwrap_or_default(),
+            active: row.active,
         })
     }
 }
 
-/// Every active product, by name.
-pub async fn list_products(db: &DatabaseConnection) -> Result<Vec<Product>, CatalogError> {
-    product::Entity::find()
-        .filter(product::Column::Active.eq(true))
+/// Which products to list.
+#[derive(Debug, Clone, Default)]
+pub struct ProductQuery {
+    /// Name contains this (case-insensitive).
+    pub search: Option<String>,
+    /// In this category.
+    pub category: Option<String>,
+    /// Include inactive products (for admins).
+    pub include_inactive: bool,
+}
+
+/// One page of products, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProductPage {
+    /// The products.
+    pub items: Vec<Product>,
+    /// Page number, from 1.
+    pub page: u64,
+    /// Products per page.
+    pub per_page: u64,
+    /// Products matching, on all pages.
+    pub total: u64,
+}
+
+async fn with_categories(
+    db: &DatabaseConnection,
+    mut products: Vec<Product>,
+) -> Result<Vec<Product>, CatalogError> {
+    let ids: Vec<Uuid> = products.iter().map(|p| p.id).collect();
+    let links = product_category::Entity::find()
+        .filter(product_category::Column::ProductId.is_in(ids))
+        .order_by_asc(product_category::Column::Category)
+        .all(db)
+        .await?;
+    for product in &mut products {
+        product.categories = links
+            .iter()
+            .filter(|l| l.product_id == product.id)
+            .map(|l| l.category.clone())
+            .collect();
+    }
+    Ok(products)
+}
+
+/// Products matching the query, by name, `per_page` at a time.
+pub async fn list_products(
+    db: &DatabaseConnection,
+    query: &ProductQuery,
+    page: u64,
+    per_page: u64,
+) -> Result<ProductPage, CatalogError> {
+    let mut find = product::Entity::find();
+    if !query.include_inactive {
+        find = find.filter(product::Column::Active.eq(true));
+    }
+    if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
+        let pattern = format!(
+            "%{}%",
+            search
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        find = find.filter(Expr::col((product::Entity, product::Column::Name)).ilike(pattern));
+    }
+    if let Some(category) = &query.category {
+        find = find.filter(
+            Condition::any().add(
+                product::Column::Id.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(product_category::Column::ProductId)
+                        .from(product_category::Entity)
+                        .and_where(product_category::Column::Category.eq(category.clone()))
+                        .to_owned(),
+                ),
+            ),
+        );
+    }
+    let total = find.clone().count(db).await?;
+    let rows = find
         .order_by_asc(product::Column::Name)
         .order_by_asc(product::Column::Sku)
+        .offset(page.saturating_sub(1).saturating_mul(per_page))
+        .limit(per_page)
         .all(db)
-        .await?
+        .await?;
+    let items = rows
         .into_iter()
         .map(Product::try_from)
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ProductPage {
+        items: with_categories(db, items).await?,
+        page,
+        per_page,
+        total,
+    })
+}
+
+/// A product by id (active or not).
+pub async fn product(db: &DatabaseConnection, id: Uuid) -> Result<Option<Product>, CatalogError> {
+    let Some(row) = product::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let product = Product::try_from(row)?;
+    Ok(with_categories(db, vec![product]).await?.pop())
 }
 
 /// A product to create or update by SKU.
@@ -105,6 +218,7 @@ pub async fn upsert_product(
         price_minor: Set(draft.price.amount_minor),
         currency: Set(draft.price.currency.code().to_owned()),
         active: Set(draft.active),
+        image_urls: Set(serde_json::json!([])),
         created_at: Set(chrono::Utc::now().into()),
         updated_at: Set(chrono::Utc::now().into()),
     };
@@ -129,6 +243,290 @@ pub async fn upsert_product(
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("product just written".to_owned()))?;
     Ok(stored.id)
+}
+
+/// Everything an admin sets on a product.
+#[derive(Debug, Clone)]
+pub struct ProductSpec {
+    /// Stock-keeping unit.
+    pub sku: String,
+    /// Display name.
+    pub name: String,
+    /// Longer text.
+    pub description: String,
+    /// Price of one unit.
+    pub price: Money,
+    /// Category slugs (must exist).
+    pub categories: Vec<String>,
+    /// Image URLs.
+    pub image_urls: Vec<String>,
+    /// Whether it can be ordered.
+    pub active: bool,
+}
+
+async fn set_categories(
+    txn: &sea_orm::DatabaseTransaction,
+    product_id: Uuid,
+    categories: &[String],
+) -> Result<(), CatalogError> {
+    let known: Vec<String> = category::Entity::find()
+        .filter(category::Column::Slug.is_in(categories.to_vec()))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|c| c.slug)
+        .collect();
+    if let Some(unknown) = categories.iter().find(|c| !known.contains(c)) {
+        return Err(CatalogError::UnknownCategory(unknown.clone()));
+    }
+    product_category::Entity::delete_many()
+        .filter(product_category::Column::ProductId.eq(product_id))
+        .exec(txn)
+        .await?;
+    if !categories.is_empty() {
+        product_category::Entity::insert_many(categories.iter().map(|slug| {
+            product_category::ActiveModel {
+                product_id: Set(product_id),
+                category: Set(slug.clone()),
+            }
+        }))
+        .exec_without_returning(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Creates a product; refuses a SKU that exists.
+pub async fn create_product(
+    db: &DatabaseConnection,
+    spec: ProductSpec,
+) -> Result<Product, CatalogError> {
+    let id = Uuid::now_v7();
+    let now = chrono::Utc::now();
+    let txn = db.begin().await?;
+    let inserted = product::Entity::insert(product::ActiveModel {
+        id: Set(id),
+        sku: Set(spec.sku.clone()),
+        name: Set(spec.name),
+        description: Set(spec.description),
+        price_minor: Set(spec.price.amount_minor),
+        currency: Set(spec.price.currency.code().to_owned()),
+        active: Set(spec.active),
+        image_urls: Set(serde_json::json!(spec.image_urls)),
+        created_at: Set(now.into()),
+        updated_at: Set(now.into()),
+    })
+    .on_conflict(
+        OnConflict::column(product::Column::Sku)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(&txn)
+    .await?;
+    if inserted == 0 {
+        return Err(CatalogError::SkuTaken(spec.sku));
+    }
+    set_categories(&txn, id, &spec.categories).await?;
+    txn.commit().await?;
+    tracing::info!(product.id = %id, sku = %spec.sku, "product created");
+    product(db, id)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("product just written".to_owned()).into())
+}
+
+/// Replaces a product's details; `None` if there is no such product.
+pub async fn update_product(
+    db: &DatabaseConnection,
+    id: Uuid,
+    spec: ProductSpec,
+) -> Result<Option<Product>, CatalogError> {
+    let txn = db.begin().await?;
+    let taken = product::Entity::find()
+        .filter(product::Column::Sku.eq(spec.sku.clone()))
+        .filter(product::Column::Id.ne(id))
+        .one(&txn)
+        .await?;
+    if taken.is_some() {
+        return Err(CatalogError::SkuTaken(spec.sku));
+    }
+    let updated = product::Entity::update_many()
+        .col_expr(product::Column::Sku, spec.sku.clone().into())
+        .col_expr(product::Column::Name, spec.name.into())
+        .col_expr(product::Column::Description, spec.description.into())
+        .col_expr(product::Column::PriceMinor, spec.price.amount_minor.into())
+        .col_expr(product::Column::Currency, spec.price.currency.code().into())
+        .col_expr(product::Column::Active, spec.active.into())
+        .col_expr(
+            product::Column::ImageUrls,
+            serde_json::json!(spec.image_urls).into(),
+        )
+        .col_expr(
+            product::Column::UpdatedAt,
+            chrono::Utc::now().fixed_offset().into(),
+        )
+        .filter(product::Column::Id.eq(id))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if updated == 0 {
+        return Ok(None);
+    }
+    set_categories(&txn, id, &spec.categories).await?;
+    txn.commit().await?;
+    tracing::info!(product.id = %id, price = %spec.price, "product updated");
+    product(db, id).await
+}
+
+/// Takes a product off sale (it stays in history); `false` if there is no such product.
+pub async fn deactivate_product(db: &DatabaseConnection, id: Uuid) -> Result<bool, CatalogError> {
+    let updated = product::Entity::update_many()
+        .col_expr(product::Column::Active, false.into())
+        .col_expr(
+            product::Column::UpdatedAt,
+            chrono::Utc::now().fixed_offset().into(),
+        )
+        .filter(product::Column::Id.eq(id))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(updated == 1)
+}
+
+/// A category.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Category {
+    /// Slug (lower-case letters, digits, `-`).
+    pub slug: String,
+    /// Name.
+    pub name: String,
+}
+
+/// Every category, by slug.
+pub async fn categories(db: &DatabaseConnection) -> Result<Vec<Category>, CatalogError> {
+    Ok(category::Entity::find()
+        .order_by_asc(category::Column::Slug)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| Category {
+            slug: c.slug,
+            name: c.name,
+        })
+        .collect())
+}
+
+/// Creates or renames a category.
+pub async fn upsert_category(
+    db: &DatabaseConnection,
+    slug: &str,
+    name: &str,
+) -> Result<Category, CatalogError> {
+    category::Entity::insert(category::ActiveModel {
+        slug: Set(slug.to_owned()),
+        name: Set(name.to_owned()),
+    })
+    .on_conflict(
+        OnConflict::column(category::Column::Slug)
+            .update_column(category::Column::Name)
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(Category {
+        slug: slug.to_owned(),
+        name: name.to_owned(),
+    })
+}
+
+/// Creates or replaces a coupon.
+pub async fn upsert_coupon(
+    db: &DatabaseConnection,
+    code: &str,
+    discount: &Discount,
+    expires_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), CatalogError> {
+    let (kind, value, currency) = match discount {
+        Discount::Percent(percent) => ("percent", i64::from(*percent), None),
+        Discount::Fixed(amount) => (
+            "fixed",
+            amount.amount_minor,
+            Some(amount.currency.code().to_owned()),
+        ),
+    };
+    coupon::Entity::insert(coupon::ActiveModel {
+        code: Set(code.to_owned()),
+        kind: Set(kind.to_owned()),
+        value: Set(value),
+        currency: Set(currency),
+        expires_at: Set(expires_at.into()),
+        active: Set(true),
+    })
+    .on_conflict(
+        OnConflict::column(coupon::Column::Code)
+            .update_columns([
+                coupon::Column::Kind,
+                coupon::Column::Value,
+                coupon::Column::Currency,
+                coupon::Column::ExpiresAt,
+                coupon::Column::Active,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// An active, unexpired coupon by code.
+pub async fn valid_coupon(
+    db: &DatabaseConnection,
+    code: &str,
+) -> Result<Option<Coupon>, CatalogError> {
+    let Some(row) = coupon::Entity::find_by_id(code.to_owned())
+        .filter(coupon::Column::Active.eq(true))
+        .filter(coupon::Column::ExpiresAt.gt(chrono::Utc::now()))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let discount = match (row.kind.as_str(), row.currency.as_deref()) {
+        ("percent", _) => Discount::Percent(u32::try_from(row.value).unwrap_or(0)),
+        (_, Some(currency)) => Discount::Fixed(Money::new(
+            row.value,
+            Currency::new(currency).map_err(|source| CatalogError::InvalidPrice {
+                sku: row.code.clone(),
+                source,
+            })?,
+        )),
+        _ => return Ok(None),
+    };
+    Ok(Some(Coupon {
+        code: row.code,
+        discount,
+        expires_at_ms: row.expires_at.timestamp_millis(),
+    }))
+}
+
+/// Today's price of each SKU that can be ordered (unknown or inactive SKUs are absent).
+pub async fn prices(
+    db: &DatabaseConnection,
+    skus: &[String],
+) -> Result<Vec<PricedProduct>, CatalogError> {
+    product::Entity::find()
+        .filter(product::Column::Sku.is_in(skus.to_vec()))
+        .filter(product::Column::Active.eq(true))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| {
+            Product::try_from(row).map(|p| PricedProduct {
+                sku: p.sku,
+                name: p.name,
+                unit_price: p.price,
+            })
+        })
+        .collect()
 }
 
 /// One line a customer asks for.

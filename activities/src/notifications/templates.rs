@@ -76,6 +76,12 @@ const SOURCES: &[(Template, &str, &str, &str)] = &[
         "Emporium: order {{ short_id }} cancelled. Nothing was charged.",
     ),
     (
+        Template::AbandonedCart,
+        "Your cart is waiting",
+        "You left items worth {{ amount }} in your cart. They are still there when you come back.\n",
+        "Emporium: your cart ({{ amount }}) is waiting.",
+    ),
+    (
         Template::Custom,
         "{{ subject }}",
         "{{ body }}\n",
@@ -175,6 +181,7 @@ mod tests {
             ShipmentException,
             Refunded,
             Cancelled,
+            AbandonedCart,
             Custom,
         ] {
             assert!(

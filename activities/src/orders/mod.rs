@@ -83,6 +83,7 @@ impl OrdersActivities {
         let txn = self.db.begin().await?;
         let inserted = order::Entity::insert(order::ActiveModel {
             id: Set(order_id.0),
+            customer_id: Set(Some(input.customer_id.0)),
             customer_email: Set(input.customer_email.clone()),
             status: Set(OrderStatus::Pending.as_str().to_owned()),
             reason: Set(None),

@@ -10,6 +10,8 @@ use serde::Serialize;
 pub struct OrderView {
     /// The order id.
     pub id: OrderId,
+    /// Whose order it is.
+    pub customer_id: Option<contracts::CustomerId>,
     /// Who placed it.
     pub customer_email: String,
     /// Their phone, if given.
@@ -106,6 +108,7 @@ pub async fn get_order(db: &DatabaseConnection, id: OrderId) -> Result<Option<Or
             .transpose()
             .map_err(|e| DbErr::Custom(format!("stored address: {e}")))?,
         customer_phone: row.customer_phone,
+        customer_id: row.customer_id.map(contracts::CustomerId),
         customer_email: row.customer_email,
         status: row.status,
         reason: row.reason,
@@ -140,8 +143,10 @@ pub struct OrderSummary {
 pub struct OrderFilter {
     /// Only orders with this status.
     pub status: Option<String>,
-    /// Only orders of this customer.
+    /// Only orders of this customer (by email).
     pub customer_email: Option<String>,
+    /// Only orders of this customer (by id).
+    pub customer_id: Option<contracts::CustomerId>,
 }
 
 /// One page of orders, newest first.
@@ -173,6 +178,9 @@ pub async fn list_orders(
     }
     if let Some(customer) = &filter.customer_email {
         query = query.filter(order::Column::CustomerEmail.eq(customer.clone()));
+    }
+    if let Some(customer) = filter.customer_id {
+        query = query.filter(order::Column::CustomerId.eq(customer.0));
     }
     let total = query.clone().count(db).await?;
     let rows = query

@@ -413,6 +413,8 @@ async fn the_read_model_ignores_replayed_and_stale_status_changes() {
     let order_id = OrderId::new();
     let input = PlaceOrderInput {
         order_id,
+        customer_id: contracts::CustomerId(contracts::Uuid::now_v7()),
+        discount: None,
         customer_email: "ada@example.com".into(),
         customer_phone: None,
         shipping_address: contracts::shipping::Address {

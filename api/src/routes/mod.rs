@@ -1,5 +1,7 @@
 //! The API's routes, one module per resource.
 
+mod accounts;
+mod cart;
 mod health;
 mod notifications;
 mod orders;
@@ -10,7 +12,7 @@ mod webhooks;
 
 use crate::AppState;
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post, put};
 pub(crate) use shipping::CarrierWebhookSecrets;
 pub(crate) use webhooks::StripeWebhookSecret;
 
@@ -18,7 +20,30 @@ pub(crate) use webhooks::StripeWebhookSecret;
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::healthz))
-        .route("/products", get(products::list))
+        .route("/auth/register", post(accounts::register))
+        .route("/auth/login", post(accounts::login))
+        .route("/customers/{id}", get(accounts::get))
+        .route("/customers/{id}/orders", get(accounts::orders))
+        .route("/customers/{id}/role", put(accounts::set_role))
+        .route("/products", get(products::list).post(products::create))
+        .route(
+            "/products/{id}",
+            get(products::get)
+                .put(products::update)
+                .delete(products::delete),
+        )
+        .route(
+            "/categories",
+            get(products::categories).post(products::create_category),
+        )
+        .route("/coupons", post(products::create_coupon))
+        .route("/inventory/check/{product_id}", get(products::check))
+        .route("/inventory/adjustments", post(products::adjust))
+        .route("/cart", get(cart::get))
+        .route("/cart/items", post(cart::add))
+        .route("/cart/items/{sku}", put(cart::set).delete(cart::remove))
+        .route("/cart/coupon", post(cart::coupon))
+        .route("/cart/checkout", post(cart::checkout))
         .route(
             "/orders",
             axum::routing::post(orders::place).get(orders::list),

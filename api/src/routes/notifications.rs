@@ -2,8 +2,10 @@
 //! delivery attempt; `POST /notifications/send` sends an operator's message through
 //! SendNotification.
 
+use crate::auth::Caller;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::{ApiError, AppState};
+use activities::customers::Role;
 use activities::notifications::queries::{NotificationView, history};
 use axum::Json;
 use axum::extract::State;
@@ -28,12 +30,18 @@ pub(crate) struct HistoryParams {
     limit: Option<u64>,
 }
 
-/// A customer's notifications, newest first, with their attempts.
+/// A customer's notifications, newest first, with their attempts (their own, or staff).
 #[tracing::instrument(skip_all)]
 pub(crate) async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     ValidQuery(params): ValidQuery<HistoryParams>,
 ) -> Result<Json<Vec<NotificationView>>, ApiError> {
+    if !caller.is_staff() && !caller.email.eq_ignore_ascii_case(&params.customer) {
+        return Err(ApiError::forbidden(
+            "customers see only their own notifications",
+        ));
+    }
     Ok(Json(
         history(&state.db, &params.customer, params.limit.unwrap_or(50)).await?,
     ))
@@ -71,12 +79,14 @@ pub(crate) struct SendAccepted {
     workflow_id: String,
 }
 
-/// Sends an operator's message.
+/// Sends an operator's message (admins).
 #[tracing::instrument(skip_all)]
 pub(crate) async fn send(
     State(state): State<AppState>,
+    caller: Caller,
     ValidJson(body): ValidJson<SendBody>,
 ) -> Result<(StatusCode, Json<SendAccepted>), ApiError> {
+    caller.require(Role::Admin)?;
     let recipient = Recipient {
         email: body.email,
         phone: body.phone,

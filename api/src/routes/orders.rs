@@ -2,9 +2,11 @@
 //! `GET /orders` lists them, `POST /orders/{id}/cancel` and `POST /orders/{id}/review` steer
 //! one through PlaceOrder's updates.
 
+use crate::auth::Caller;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::{ApiError, AppState};
 use activities::catalog::{self, QuoteError, Requested};
+use activities::customers::Role;
 use activities::orders::queries::{OrderFilter, OrderPage, OrderView, get_order, list_orders};
 use activities::payments::sandbox::{PaymentMethodError, normalize_payment_method};
 use axum::Json;
@@ -36,9 +38,6 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 #[derive(Debug, Serialize, Deserialize, garde::Validate)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PlaceOrderRequest {
-    /// Who orders; notifications go there.
-    #[garde(email, length(max = 254))]
-    customer_email: String,
     /// A phone number in E.164 form (`+4915112345678`), for SMS when email fails.
     #[garde(inner(custom(e164)))]
     customer_phone: Option<String>,
@@ -90,7 +89,7 @@ impl From<AddressRequest> for contracts::shipping::Address {
     }
 }
 
-fn country_code(code: &str, _: &()) -> garde::Result {
+pub(crate) fn country_code(code: &str, _: &()) -> garde::Result {
     if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
         Ok(())
     } else {
@@ -100,7 +99,7 @@ fn country_code(code: &str, _: &()) -> garde::Result {
     }
 }
 
-fn e164(phone: &str, _: &()) -> garde::Result {
+pub(crate) fn e164(phone: &str, _: &()) -> garde::Result {
     let digits = phone.strip_prefix('+').unwrap_or_default();
     if (7..=15).contains(&digits.len())
         && digits.bytes().all(|b| b.is_ascii_digit())
@@ -174,12 +173,13 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
-/// Places an order: validates it, prices it from the catalog and starts PlaceOrder. With an
-/// `Idempotency-Key`, the same key and body give the same order, and the same key with another
-/// body is refused.
-#[tracing::instrument(skip_all, fields(order.id))]
+/// Places an order for the caller: validates it, prices it from the catalog and starts
+/// PlaceOrder. With an `Idempotency-Key`, the same key and body give the same order, and the
+/// same key with another body is refused.
+#[tracing::instrument(skip_all, fields(order.id, customer.id = %caller.id))]
 pub(crate) async fn place(
     State(state): State<AppState>,
+    caller: Caller,
     headers: HeaderMap,
     ValidJson(request): ValidJson<PlaceOrderRequest>,
 ) -> Result<Response, ApiError> {
@@ -237,26 +237,26 @@ pub(crate) async fn place(
     // With a key, the order id is derived from it: Temporal's workflow-id uniqueness is then
     // the lock that makes a repeated request find the first order instead of placing another.
     let request_hash = hex::encode(Sha256::digest(
-        serde_json::to_vec(&request).map_err(ApiError::internal)?,
+        serde_json::to_vec(&(caller.id, &request)).map_err(ApiError::internal)?,
     ));
     let order_id = match &key {
         Some(key) => OrderId(Uuid::new_v5(
             &Uuid::NAMESPACE_URL,
-            format!("emporium:orders:idempotency-key:{key}").as_bytes(),
+            format!("emporium:orders:{}:idempotency-key:{key}", caller.id).as_bytes(),
         )),
         None => OrderId::new(),
     };
     tracing::Span::current().record("order.id", tracing::field::display(order_id));
 
     let mut memo_values = MemoValues::new();
-    memo_values.insert(memo::CUSTOMER_EMAIL, request.customer_email.clone());
+    memo_values.insert(memo::CUSTOMER_EMAIL, caller.email.clone());
     memo_values.insert(memo::TOTAL, quote.total.clone());
     if key.is_some() {
         memo_values.insert(memo::REQUEST_SHA256, request_hash.clone());
     }
     let search_attributes = SearchAttributes::new([
         search::ORDER_STATUS.value_set(OrderStatus::Pending.as_str().to_owned()),
-        search::CUSTOMER_ID.value_set(request.customer_email.clone()),
+        search::CUSTOMER_ID.value_set(caller.id.to_string()),
         search::ORDER_TOTAL_CENTS.value_set(quote.total.amount_minor),
     ]);
     let options =
@@ -267,10 +267,12 @@ pub(crate) async fn place(
             .build();
     let input = PlaceOrderInput {
         order_id,
-        customer_email: request.customer_email,
+        customer_id: caller.id,
+        customer_email: caller.email.clone(),
         customer_phone: request.customer_phone,
         shipping_address: request.shipping_address.into(),
         lines: quote.lines,
+        discount: None,
         total: quote.total.clone(),
         payment_method,
     };
@@ -363,14 +365,30 @@ fn parse_order_id(id: &str) -> Result<OrderId, ApiError> {
         .map_err(|_| ApiError::invalid_path("id", "must be a UUID"))
 }
 
-/// Shows an order: status, lines, totals and status history.
+/// The order, if the caller may see it; otherwise "not found", whether it exists or not.
+pub(crate) async fn visible_order(
+    state: &AppState,
+    caller: &Caller,
+    order_id: OrderId,
+) -> Result<OrderView, ApiError> {
+    get_order(&state.db, order_id)
+        .await?
+        .filter(|order| caller.may_see(order.customer_id))
+        .ok_or_else(|| ApiError::not_found(format!("no order with id {order_id}")))
+}
+
+/// Shows an order: status, lines, totals and status history (its customer, or staff).
 #[tracing::instrument(skip_all, fields(order.id = %id))]
 pub(crate) async fn get(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<OrderResponse>, ApiError> {
     let order_id = parse_order_id(&id)?;
     if let Some(view) = get_order(&state.db, order_id).await? {
+        if !caller.may_see(view.customer_id) {
+            return Err(ApiError::not_found(format!("no order with id {order_id}")));
+        }
         return Ok(Json(OrderResponse::Stored(Box::new(view))));
     }
     let snapshot = state
@@ -384,6 +402,9 @@ pub(crate) async fn get(
             }
             other => ApiError::unavailable(other),
         })?;
+    if !caller.may_see(Some(snapshot.order.customer_id)) {
+        return Err(ApiError::not_found(format!("no order with id {order_id}")));
+    }
     Ok(Json(OrderResponse::Live(snapshot.into())))
 }
 
@@ -415,15 +436,26 @@ fn known_status(status: &Option<String>, _: &()) -> garde::Result {
     }
 }
 
-/// Lists orders from the read model, newest first, filtered by status and customer.
+/// Lists orders from the read model, newest first, filtered by status and customer. A
+/// customer sees only their own orders; staff see everyone's.
 #[tracing::instrument(skip_all)]
 pub(crate) async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     ValidQuery(params): ValidQuery<ListParams>,
 ) -> Result<Json<OrderPage>, ApiError> {
-    let filter = OrderFilter {
-        status: params.status,
-        customer_email: params.customer,
+    let filter = if caller.is_staff() {
+        OrderFilter {
+            status: params.status,
+            customer_email: params.customer,
+            customer_id: None,
+        }
+    } else {
+        OrderFilter {
+            status: params.status,
+            customer_email: None,
+            customer_id: Some(caller.id),
+        }
     };
     let page = list_orders(
         &state.db,
@@ -465,18 +497,24 @@ async fn update_error(
     }
 }
 
-/// Cancels an order that has not been paid yet: whatever was done is undone. Answers once the
-/// order is cancelled; refused with 409 and the reason once the payment was captured.
+/// Cancels an order that has not shipped yet: whatever was done is undone. Answers once the
+/// order is cancelled; refused with 409 and the reason once it shipped. Its customer or staff.
 #[tracing::instrument(skip_all, fields(order.id = %id))]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<CancelBody>,
 ) -> Result<Json<OrderOutcome>, ApiError> {
     let order_id = parse_order_id(&id)?;
+    visible_order(&state, &caller, order_id).await?;
     let request = CancelRequest {
         reason: body.reason,
-        requested_by: "customer".to_owned(),
+        requested_by: if caller.is_staff() {
+            format!("{} {}", caller.role, caller.email)
+        } else {
+            "the customer".to_owned()
+        },
     };
     let outcome = state
         .temporal
@@ -527,13 +565,16 @@ pub(crate) struct ReviewRecorded {
     status: OrderStatus,
 }
 
-/// Approves or rejects an order waiting for review; 409 if it is not waiting.
+/// Approves or rejects an order waiting for review (operators and admins); 409 if it is not
+/// waiting.
 #[tracing::instrument(skip_all, fields(order.id = %id))]
 pub(crate) async fn review(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<ReviewBody>,
 ) -> Result<Json<ReviewRecorded>, ApiError> {
+    caller.require(Role::Operator)?;
     let order_id = parse_order_id(&id)?;
     let decision = ReviewDecision {
         approve: matches!(body.decision, Decision::Approve),

@@ -1,9 +1,11 @@
 //! Refunds: `POST /orders/{id}/refunds` starts RefundPayment; `GET /orders/{id}/refunds` shows
 //! what was captured, refunded and is still refundable.
 
+use crate::auth::Caller;
 use crate::extract::ValidJson;
+use crate::routes::orders::visible_order;
 use crate::{ApiError, AppState};
-use activities::orders::queries::get_order;
+use activities::customers::Role;
 use activities::payments::queries::{RefundBalance, RefundRow, refund_balance, refunds_of};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -55,17 +57,18 @@ fn parse_order_id(id: &str) -> Result<OrderId, ApiError> {
         .map_err(|_| ApiError::invalid_path("id", "must be a UUID"))
 }
 
-/// Refunds all or part of an order's captured payment, optionally restocking returned goods.
+/// Refunds all or part of an order's captured payment, optionally restocking returned goods
+/// (admins).
 #[tracing::instrument(skip_all, fields(order.id = %id))]
 pub(crate) async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<RefundBody>,
 ) -> Result<(StatusCode, Json<RefundAccepted>), ApiError> {
+    caller.require(Role::Admin)?;
     let order_id = parse_order_id(&id)?;
-    let order = get_order(&state.db, order_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no order with id {order_id}")))?;
+    let order = visible_order(&state, &caller, order_id).await?;
     let balance = refund_balance(&state.db, order_id).await?.ok_or_else(|| {
         ApiError::conflict(
             "nothing_captured",
@@ -117,7 +120,7 @@ pub(crate) async fn create(
             })
             .collect(),
         customer_email: order.customer_email,
-        requested_by: "operator".to_owned(),
+        requested_by: caller.email.clone(),
     };
     let workflow_id = refund_workflow_id(refund_id);
     state
@@ -149,16 +152,16 @@ pub(crate) struct RefundsView {
     refunds: Vec<RefundRow>,
 }
 
-/// What was captured, refunded and is still refundable, and every refund.
+/// What was captured, refunded and is still refundable, and every refund (its customer, or
+/// staff).
 #[tracing::instrument(skip_all, fields(order.id = %id))]
 pub(crate) async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RefundsView>, ApiError> {
     let order_id = parse_order_id(&id)?;
-    if get_order(&state.db, order_id).await?.is_none() {
-        return Err(ApiError::not_found(format!("no order with id {order_id}")));
-    }
+    visible_order(&state, &caller, order_id).await?;
     Ok(Json(RefundsView {
         balance: refund_balance(&state.db, order_id).await?,
         refunds: refunds_of(&state.db, order_id).await?,

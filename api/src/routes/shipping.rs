@@ -6,6 +6,8 @@
 //! is then handed to the parcel's FulfillShipment as the `carrier_event` signal; the workflow
 //! applies each event id once, so redeliveries are harmless.
 
+use crate::auth::Caller;
+use crate::routes::orders::visible_order;
 use crate::{ApiError, AppState};
 use activities::shipping::http::EventAnswer;
 use activities::shipping::queries::{ShipmentView, order_of_parcel, shipment_of};
@@ -27,15 +29,18 @@ use workflows::FulfillShipment;
 #[derive(Clone, Default)]
 pub(crate) struct CarrierWebhookSecrets(pub(crate) Arc<HashMap<String, SecretString>>);
 
-/// A parcel: carrier, tracking number, status and every tracking event.
+/// A parcel: carrier, tracking number, status and every tracking event (its customer, or
+/// staff).
 #[tracing::instrument(skip_all, fields(order.id = %order_id))]
 pub(crate) async fn track(
     State(state): State<AppState>,
+    caller: Caller,
     Path(order_id): Path<String>,
 ) -> Result<Json<ShipmentView>, ApiError> {
     let id: OrderId = order_id
         .parse()
         .map_err(|_| ApiError::invalid_path("orderId", "must be a UUID"))?;
+    visible_order(&state, &caller, id).await?;
     shipment_of(&state.db, id)
         .await?
         .map(Json)

@@ -330,9 +330,7 @@ async fn a_partial_refund_with_restock_is_recorded_and_never_exceeds_the_capture
     app.wait_for_final_order(&id).await;
     wait_for_mail(&app, 5).await;
 
-    let (status, accepted) = app
-        .post_json(
-            &format!("/orders/{id}/refunds"),
+    let (status, accepted) = app.post_json_as(Some(&app.admin_token), &format!("/orders/{id}/refunds"),
             &json!({"amount_minor": 1250, "reason": "one mug arrived broken", "restock": [{"sku": "MUG", "quantity": 1}]}),
         )
         .await;
@@ -357,7 +355,8 @@ async fn a_partial_refund_with_restock_is_recorded_and_never_exceeds_the_capture
     );
 
     let (status, problem) = app
-        .post_json(
+        .post_json_as(
+            Some(&app.admin_token),
             &format!("/orders/{id}/refunds"),
             &json!({"amount_minor": 1251, "reason": "more"}),
         )
@@ -366,7 +365,8 @@ async fn a_partial_refund_with_restock_is_recorded_and_never_exceeds_the_capture
     assert_eq!(problem["code"], "refund_exceeds_captured");
     assert_eq!(problem["errors"][0]["field"], "amount_minor");
     let (status, problem) = app
-        .post_json(
+        .post_json_as(
+            Some(&app.admin_token),
             &format!("/orders/{id}/refunds"),
             &json!({"reason": "more", "restock": [{"sku": "MUG", "quantity": 3}]}),
         )
@@ -374,7 +374,8 @@ async fn a_partial_refund_with_restock_is_recorded_and_never_exceeds_the_capture
     assert_eq!(status, 422);
     assert_eq!(problem["errors"][0]["field"], "restock[0].quantity");
     let (status, _) = app
-        .post_json(
+        .post_json_as(
+            Some(&app.admin_token),
             &format!("/orders/{id}/refunds"),
             &json!({"reason": "the rest"}),
         )
@@ -402,9 +403,7 @@ async fn email_that_keeps_failing_falls_back_to_sms_and_every_attempt_is_recorde
     })
     .await;
 
-    let (status, accepted) = app
-        .post_json(
-            "/notifications/send",
+    let (status, accepted) = app.post_json_as(Some(&app.admin_token), "/notifications/send",
             &json!({"email": app.customer_email, "phone": "+4915112345678", "subject": "Hello", "body": "Your parcel is late."}),
         )
         .await;
@@ -455,9 +454,7 @@ async fn an_sms_gateway_outage_is_retried_and_the_message_sent_once() {
     })
     .await;
 
-    let (status, _) = app
-        .post_json(
-            "/notifications/send",
+    let (status, _) = app.post_json_as(Some(&app.admin_token), "/notifications/send",
             &json!({"phone": "+4915112345678", "subject": "Hi", "body": "Test", "channels": ["sms"]}),
         )
         .await;
@@ -473,9 +470,7 @@ async fn a_webhook_channel_posts_the_message() {
     let receiver = FakeSms::start().await;
     let app = TestApp::spawn().await;
 
-    let (status, _) = app
-        .post_json(
-            "/notifications/send",
+    let (status, _) = app.post_json_as(Some(&app.admin_token), "/notifications/send",
             &json!({"webhook_url": format!("{}/v1/messages", receiver.base_url), "subject": "Hi", "body": "Webhook body"}),
         )
         .await;
@@ -489,7 +484,8 @@ async fn a_webhook_channel_posts_the_message() {
 async fn bad_notification_and_refund_requests_are_refused() {
     let app = TestApp::spawn().await;
     let (status, problem) = app
-        .post_json(
+        .post_json_as(
+            Some(&app.admin_token),
             "/notifications/send",
             &json!({"subject": "Hi", "body": "x"}),
         )
@@ -501,7 +497,8 @@ async fn bad_notification_and_refund_requests_are_refused() {
     assert_eq!(problem["errors"][0]["field"], "customer");
     let unknown = contracts::OrderId::new();
     let (status, _) = app
-        .post_json(
+        .post_json_as(
+            Some(&app.admin_token),
             &format!("/orders/{unknown}/refunds"),
             &json!({"reason": "x"}),
         )

@@ -8,6 +8,7 @@ async fn post(app: &TestApp, key: &str, body: &Value) -> reqwest::Response {
     app.http
         .post(format!("{}/orders", app.address))
         .header("idempotency-key", key)
+        .bearer_auth(&app.token)
         .json(body)
         .send()
         .await
@@ -19,7 +20,6 @@ async fn the_same_key_and_body_give_the_same_order() {
     let app = TestApp::spawn().await;
     app.seed_product("MUG", 1_250, 10).await;
     let body = json!({
-        "customer_email": "ada@example.com",
         "shipping_address": TestApp::address(),
         "lines": [{"sku": "MUG", "quantity": 2}],
         "payment_method": "pm_card_visa",
@@ -50,7 +50,6 @@ async fn the_same_key_with_another_body_is_refused_and_starts_nothing() {
     let app = TestApp::spawn().await;
     app.seed_product("MUG", 1_250, 10).await;
     let body = json!({
-        "customer_email": "ada@example.com",
         "shipping_address": TestApp::address(),
         "lines": [{"sku": "MUG", "quantity": 2}],
         "payment_method": "pm_card_visa",

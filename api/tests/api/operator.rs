@@ -84,7 +84,8 @@ async fn an_approved_order_completes() {
     app.wait_for_status(&id, "awaiting_review").await;
 
     let (status, answer) = app
-        .post_json(
+        .post_json_as(
+            Some(&app.operator_token),
             &format!("/orders/{id}/review"),
             &json!({"decision": "approve", "reviewer": "grace", "note": "known customer"}),
         )
@@ -121,7 +122,8 @@ async fn a_rejected_order_voids_its_payment_and_releases_its_stock() {
     app.wait_for_status(&id, "awaiting_review").await;
 
     let (status, _) = app
-        .post_json(
+        .post_json_as(
+            Some(&app.operator_token),
             &format!("/orders/{id}/review"),
             &json!({"decision": "reject", "reviewer": "grace", "note": "mismatched address"}),
         )
@@ -219,7 +221,8 @@ async fn cancelling_or_reviewing_too_late_is_refused_with_a_reason() {
     );
 
     let (status, problem) = app
-        .post_json(
+        .post_json_as(
+            Some(&app.operator_token),
             &format!("/orders/{id}/review"),
             &json!({"decision": "approve", "reviewer": "grace"}),
         )
@@ -248,14 +251,16 @@ async fn a_running_order_refuses_a_review_it_is_not_waiting_for() {
     let app = reviewing_app(Duration::from_secs(3600)).await;
     let id = app.place_order("LAMP", 1, "pm_card_visa").await;
     app.wait_for_status(&id, "awaiting_review").await;
-    app.post_json(
+    app.post_json_as(
+        Some(&app.operator_token),
         &format!("/orders/{id}/review"),
         &json!({"decision": "approve", "reviewer": "a"}),
     )
     .await;
 
     let (status, problem) = app
-        .post_json(
+        .post_json_as(
+            Some(&app.operator_token),
             &format!("/orders/{id}/review"),
             &json!({"decision": "reject", "reviewer": "b"}),
         )
@@ -301,13 +306,18 @@ async fn orders_are_listed_newest_first_filtered_and_paged() {
     assert_eq!(second["items"][0]["id"], json!(completed[0]));
 
     let (_, all) = app
-        .get_json(&format!(
-            "/orders?customer={}",
-            app.customer_email.replace('+', "%2B")
-        ))
+        .get_json_as(
+            Some(&app.admin_token),
+            &format!(
+                "/orders?customer={}",
+                app.customer_email.replace('+', "%2B")
+            ),
+        )
         .await;
     assert_eq!(all["total"], 4);
-    let (_, nobody) = app.get_json("/orders?customer=bob@example.com").await;
+    let (_, nobody) = app
+        .get_json_as(Some(&app.admin_token), "/orders?customer=bob@example.com")
+        .await;
     assert_eq!(nobody["total"], 0);
 
     let (status, problem) = app.get_json("/orders?status=shipped-ish").await;

@@ -1,10 +1,14 @@
 //! `emporium api`: the HTTP API alone.
 
 use anyhow::Context as _;
-use contracts::TaskQueues;
 use platform::Settings;
 
 pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
+    let jwt_secret = settings
+        .auth
+        .jwt_secret
+        .clone()
+        .context("set JWT_SECRET: the secret access tokens are signed with")?;
     let db = platform::db::connect(&settings.database.url, settings.database.max_connections)
         .await
         .context("connecting to the database")?;
@@ -16,21 +20,7 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", settings.api.bind))?;
     let shutdown = super::shutdown_on_signal();
-    let state = api::AppState {
-        db,
-        temporal,
-        queues: TaskQueues::with_prefix(settings.temporal.task_queue_prefix.clone()),
-    };
-    let config = api::ApiConfig {
-        max_body_bytes: settings.api.max_body_bytes,
-        stripe_webhook_secret: settings.payments.stripe.webhook_secret.clone(),
-        carrier_webhook_secrets: settings
-            .shipping
-            .http_carrier
-            .iter()
-            .map(|carrier| (carrier.name.clone(), carrier.webhook_secret.clone()))
-            .collect(),
-    };
+    let (state, config) = super::api_parts(&settings, db, temporal, jwt_secret);
     api::serve(listener, state, config, async move {
         shutdown.cancelled().await
     })

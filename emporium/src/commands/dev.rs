@@ -10,6 +10,7 @@ use anyhow::{Context as _, bail};
 use contracts::{Service, TaskQueues};
 use platform::Settings;
 use platform::temporal::{DevServer, DevServerOptions, find_cli, target_url, try_connect};
+use secrecy::{ExposeSecret as _, SecretString};
 use std::time::Duration;
 
 pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
@@ -60,30 +61,35 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
     let deps = workers::ServiceDeps::from_settings(db.clone(), &settings)?;
     let shutdown = super::shutdown_on_signal();
 
+    let jwt_secret = match settings.auth.jwt_secret.clone() {
+        Some(secret) => secret,
+        None => local_secret(&settings.data_dir.join("jwt-secret"))?,
+    };
+    let admin_password = local_secret(&settings.data_dir.join("admin-password"))?;
+    activities::customers::ensure_account(
+        &db,
+        DEMO_ADMIN,
+        "Demo admin",
+        admin_password.expose_secret(),
+        activities::customers::Role::Admin,
+    )
+    .await
+    .context("creating the demo admin")?;
+
     let listener = tokio::net::TcpListener::bind(settings.api.bind)
         .await
         .with_context(|| format!("binding the API to {}", settings.api.bind))?;
-    let state = api::AppState {
-        db,
-        temporal: temporal.clone(),
-        queues: queues.clone(),
-    };
-    let config = api::ApiConfig {
-        max_body_bytes: settings.api.max_body_bytes,
-        stripe_webhook_secret: settings.payments.stripe.webhook_secret.clone(),
-        carrier_webhook_secrets: settings
-            .shipping
-            .http_carrier
-            .iter()
-            .map(|carrier| (carrier.name.clone(), carrier.webhook_secret.clone()))
-            .collect(),
-    };
+    let (state, config) = super::api_parts(&settings, db, temporal.clone(), jwt_secret);
     let api_stopped = shutdown.clone();
     let api = tokio::spawn(api::serve(listener, state, config, async move {
         api_stopped.cancelled().await;
     }));
 
-    print_banner(&settings, dev_server.is_some());
+    print_banner(
+        &settings,
+        dev_server.is_some(),
+        admin_password.expose_secret(),
+    );
     let workers_result =
         workers::run(temporal, &Service::ALL, &queues, &deps, shutdown.clone()).await;
     // Whatever stopped the workers stops the rest.
@@ -105,7 +111,32 @@ fn search_attributes() -> Vec<(String, String)> {
         .collect()
 }
 
-fn print_banner(settings: &Settings, own_server: bool) {
+/// The demo admin `emporium dev` creates.
+const DEMO_ADMIN: &str = "admin@emporium.localhost";
+
+/// A random secret kept in a file of the data folder, created on first use, so it stays the
+/// same across restarts.
+fn local_secret(path: &std::path::Path) -> anyhow::Result<SecretString> {
+    if let Ok(existing) = std::fs::read_to_string(path)
+        && !existing.trim().is_empty()
+    {
+        return Ok(SecretString::from(existing.trim().to_owned()));
+    }
+    let secret = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    std::fs::write(path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(SecretString::from(secret))
+}
+
+fn print_banner(settings: &Settings, own_server: bool, admin_password: &str) {
     let port = settings.api.bind.port();
     let ui = if own_server {
         format!("http://localhost:{}", settings.temporal.ui_port)
@@ -119,6 +150,7 @@ fn print_banner(settings: &Settings, own_server: bool) {
          \n\n  Try:\n    curl -s -X POST localhost:{port}/orders -H 'content-type: application/json' \\\n      \
          -d '{{\"customer_email\":\"ada@example.com\",\"shipping_address\":{{\"name\":\"Ada\",\"line1\":\"1 Main St\",\"city\":\"London\",\"postal_code\":\"N1\",\"country\":\"GB\"}},\"lines\":[{{\"sku\":\"MUG-CLASSIC\",\"quantity\":1}}],\"payment_method\":\"pm_card_visa\"}}'\
          \n\n  Emails are written to {mail}/ (set EMPORIUM_NOTIFICATIONS__SMTP__HOST to send them).\
+         \n  Demo admin:  {DEMO_ADMIN} / {admin_password}\
          \n  Ctrl-C stops everything.\n",
         mail = settings.data_dir.join("mail").display()
     );

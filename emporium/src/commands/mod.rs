@@ -34,3 +34,37 @@ pub(crate) fn shutdown_on_signal() -> CancellationToken {
     });
     token
 }
+
+/// The API's state and configuration, from the settings. `jwt_secret` is the secret the tokens
+/// are signed with (the settings' own, or one `emporium dev` generated).
+pub(crate) fn api_parts(
+    settings: &platform::Settings,
+    db: sea_orm::DatabaseConnection,
+    temporal: temporalio_client::Client,
+    jwt_secret: secrecy::SecretString,
+) -> (::api::AppState, ::api::ApiConfig) {
+    let auth = ::api::auth::Auth::new(&::api::auth::AuthConfig {
+        jwt_secret,
+        token_ttl: std::time::Duration::from_secs(settings.auth.token_ttl_secs),
+        logins_per_account_per_minute: settings.auth.logins_per_account_per_minute,
+        logins_per_address_per_minute: settings.auth.logins_per_address_per_minute,
+    });
+    let state = ::api::AppState {
+        db,
+        temporal,
+        queues: contracts::TaskQueues::with_prefix(settings.temporal.task_queue_prefix.clone()),
+        auth,
+        cart_reminder_after: std::time::Duration::from_secs(settings.cart.reminder_after_secs),
+    };
+    let config = ::api::ApiConfig {
+        max_body_bytes: settings.api.max_body_bytes,
+        stripe_webhook_secret: settings.payments.stripe.webhook_secret.clone(),
+        carrier_webhook_secrets: settings
+            .shipping
+            .http_carrier
+            .iter()
+            .map(|carrier| (carrier.name.clone(), carrier.webhook_secret.clone()))
+            .collect(),
+    };
+    (state, config)
+}

@@ -15,6 +15,8 @@ pub struct Model {
     pub price_minor: i64,
     pub currency: String,
     pub active: bool,
+    /// Image URLs, as a JSON array of strings.
+    pub image_urls: Json,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
 }

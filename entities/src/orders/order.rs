@@ -8,6 +8,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
+    pub customer_id: Option<Uuid>,
     pub customer_email: String,
     pub status: String,
     pub reason: Option<String>,

@@ -1,0 +1,282 @@
+//! The customers service (schema `customers`): accounts, argon2 password hashes and roles.
+//!
+//! Emails are stored lower-case and unique. Passwords are hashed with argon2id (the crate's
+//! defaults, a fresh random salt each) on a blocking thread, and checked in constant time; a
+//! login for an unknown email still spends the time of a hash check, so timing does not tell
+//! which emails have accounts.
+
+use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
+use contracts::CustomerId;
+use entities::customers::customer;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use serde::Serialize;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+/// What an account may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Places and follows their own orders.
+    Customer,
+    /// Also reviews and cancels any order, reads any customer's data.
+    Operator,
+    /// Also refunds, manages the catalog, stock and notifications.
+    Admin,
+}
+
+impl Role {
+    /// The snake_case name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::Customer => "customer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "customer" => Ok(Role::Customer),
+            "operator" => Ok(Role::Operator),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!("unknown role `{other}`")),
+        }
+    }
+}
+
+/// An account as others may see it (no hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Customer {
+    /// Its id.
+    pub id: CustomerId,
+    /// Email (lower-case).
+    pub email: String,
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+}
+
+impl TryFrom<customer::Model> for Customer {
+    type Error = CustomersError;
+
+    fn try_from(row: customer::Model) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: CustomerId(row.id),
+            role: row.role.parse().map_err(CustomersError::Corrupt)?,
+            email: row.email,
+            name: row.name,
+            created_at: row.created_at.to_rfc3339(),
+        })
+    }
+}
+
+/// Why a customers operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CustomersError {
+    /// The email has an account already.
+    #[error("an account with this email exists")]
+    EmailTaken,
+    /// Wrong email or password (deliberately not saying which).
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    /// Stored data is not what it should be.
+    #[error("corrupt account data: {0}")]
+    Corrupt(String),
+    /// Hashing failed.
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+    /// The database failed.
+    #[error("customers database error: {0}")]
+    Db(#[from] DbErr),
+}
+
+async fn hash(password: String) -> Result<String, CustomersError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|e| CustomersError::Hashing(e.to_string()))
+    })
+    .await
+    .map_err(|e| CustomersError::Hashing(e.to_string()))?
+}
+
+async fn verify(password: String, stored: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&stored)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A hash of nothing, checked against when the email is unknown so that a miss costs the same.
+async fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    if let Some(decoy) = DECOY.get() {
+        return decoy;
+    }
+    let computed = hash("decoy password".to_owned()).await.unwrap_or_default();
+    DECOY.get_or_init(|| computed)
+}
+
+/// Creates a customer account. The email is lower-cased.
+pub async fn register(
+    db: &DatabaseConnection,
+    email: &str,
+    name: &str,
+    password: &str,
+) -> Result<Customer, CustomersError> {
+    create(db, email, name, password, Role::Customer).await
+}
+
+async fn create(
+    db: &DatabaseConnection,
+    email: &str,
+    name: &str,
+    password: &str,
+    role: Role,
+) -> Result<Customer, CustomersError> {
+    let email = email.trim().to_lowercase();
+    let password_hash = hash(password.to_owned()).await?;
+    let now = chrono::Utc::now();
+    let id = uuid::Uuid::now_v7();
+    let inserted = customer::Entity::insert(customer::ActiveModel {
+        id: Set(id),
+        email: Set(email.clone()),
+        name: Set(name.trim().to_owned()),
+        password_hash: Set(password_hash),
+        role: Set(role.as_str().to_owned()),
+        created_at: Set(now.into()),
+        updated_at: Set(now.into()),
+    })
+    .on_conflict(
+        OnConflict::column(customer::Column::Email)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    if inserted == 0 {
+        return Err(CustomersError::EmailTaken);
+    }
+    tracing::info!(customer.id = %id, %role, "account created");
+    find(db, CustomerId(id))
+        .await?
+        .ok_or(CustomersError::Corrupt("account just written".to_owned()))
+}
+
+/// Creates the account with this role, or makes the existing account's password and role
+/// these (for the demo admin and tests).
+pub async fn ensure_account(
+    db: &DatabaseConnection,
+    email: &str,
+    name: &str,
+    password: &str,
+    role: Role,
+) -> Result<Customer, CustomersError> {
+    match create(db, email, name, password, role).await {
+        Err(CustomersError::EmailTaken) => {
+            let password_hash = hash(password.to_owned()).await?;
+            customer::Entity::update_many()
+                .col_expr(customer::Column::PasswordHash, password_hash.into())
+                .col_expr(customer::Column::Role, role.as_str().into())
+                .filter(customer::Column::Email.eq(email.trim().to_lowercase()))
+                .exec(db)
+                .await?;
+            find_by_email(db, email)
+                .await?
+                .ok_or(CustomersError::Corrupt("account vanished".to_owned()))
+        }
+        other => other,
+    }
+}
+
+/// The account with these credentials.
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    email: &str,
+    password: &str,
+) -> Result<Customer, CustomersError> {
+    let row = customer::Entity::find()
+        .filter(customer::Column::Email.eq(email.trim().to_lowercase()))
+        .one(db)
+        .await?;
+    let Some(row) = row else {
+        let _ = verify(password.to_owned(), decoy_hash().await.to_owned()).await;
+        return Err(CustomersError::InvalidCredentials);
+    };
+    if verify(password.to_owned(), row.password_hash.clone()).await {
+        Customer::try_from(row)
+    } else {
+        Err(CustomersError::InvalidCredentials)
+    }
+}
+
+/// An account by id.
+pub async fn find(
+    db: &DatabaseConnection,
+    id: CustomerId,
+) -> Result<Option<Customer>, CustomersError> {
+    customer::Entity::find_by_id(id.0)
+        .one(db)
+        .await?
+        .map(Customer::try_from)
+        .transpose()
+}
+
+/// An account by email.
+pub async fn find_by_email(
+    db: &DatabaseConnection,
+    email: &str,
+) -> Result<Option<Customer>, CustomersError> {
+    customer::Entity::find()
+        .filter(customer::Column::Email.eq(email.trim().to_lowercase()))
+        .one(db)
+        .await?
+        .map(Customer::try_from)
+        .transpose()
+}
+
+/// Changes an account's role.
+pub async fn set_role(
+    db: &DatabaseConnection,
+    id: CustomerId,
+    role: Role,
+) -> Result<Option<Customer>, CustomersError> {
+    customer::Entity::update_many()
+        .col_expr(customer::Column::Role, role.as_str().into())
+        .col_expr(
+            customer::Column::UpdatedAt,
+            chrono::Utc::now().fixed_offset().into(),
+        )
+        .filter(customer::Column::Id.eq(id.0))
+        .exec(db)
+        .await?;
+    find(db, id).await
+}

@@ -1,0 +1,222 @@
+//! Authentication and authorisation: JWT access tokens and the [`Caller`] extractor.
+//!
+//! `POST /auth/login` exchanges an email and password for an HS256 JWT (`sub` = customer id,
+//! `email`, `role`, `iat`, `exp`, `iss`), signed with the configured secret. Every protected
+//! handler takes a [`Caller`], which refuses a missing, malformed, wrongly signed or expired
+//! token with 401; [`Caller::require`] refuses a too-small role with 403. Resources belonging to
+//! someone else answer 404, as if they did not exist, so ids cannot be probed.
+//!
+//! Logins are rate-limited per account and per client address (GCRA, in process: with several
+//! API replicas the effective limit is per replica).
+
+use crate::{ApiError, AppState};
+use activities::customers::{Customer, Role};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use contracts::CustomerId;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+const ISSUER: &str = "emporium";
+
+/// Token settings.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// HMAC secret the tokens are signed with.
+    pub jwt_secret: SecretString,
+    /// How long a token is valid.
+    pub token_ttl: Duration,
+    /// Login attempts allowed per account per minute.
+    pub logins_per_account_per_minute: u32,
+    /// Login attempts allowed per client address per minute.
+    pub logins_per_address_per_minute: u32,
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The customer id.
+    pub sub: CustomerId,
+    /// The customer's email.
+    pub email: String,
+    /// The customer's role.
+    pub role: Role,
+    /// Issued at (seconds since the epoch).
+    pub iat: i64,
+    /// Expires at (seconds since the epoch).
+    pub exp: i64,
+    /// Issuer.
+    pub iss: String,
+}
+
+/// Signs and checks tokens, and limits logins.
+#[derive(Clone)]
+pub struct Auth {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+    by_account: Arc<DefaultKeyedRateLimiter<String>>,
+    by_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+}
+
+fn per_minute(n: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN))
+}
+
+impl Auth {
+    /// Auth with these settings.
+    pub fn new(config: &AuthConfig) -> Self {
+        let secret = config.jwt_secret.expose_secret().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.leeway = 0;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl: config.token_ttl,
+            by_account: Arc::new(RateLimiter::keyed(per_minute(
+                config.logins_per_account_per_minute,
+            ))),
+            by_address: Arc::new(RateLimiter::keyed(per_minute(
+                config.logins_per_address_per_minute,
+            ))),
+        }
+    }
+
+    /// A token for this account.
+    pub fn issue(&self, customer: &Customer) -> Result<(String, Duration), ApiError> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: customer.id,
+            email: customer.email.clone(),
+            role: customer.role,
+            iat: now,
+            exp: now + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX),
+            iss: ISSUER.to_owned(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(ApiError::internal)?;
+        Ok((token, self.ttl))
+    }
+
+    fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|err| match err.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::unauthorized(
+                    "token_expired",
+                    "the access token has expired; log in again",
+                ),
+                _ => ApiError::unauthorized("invalid_token", "the access token is not valid"),
+            })
+    }
+
+    /// Counts a login attempt; refuses it when the account or the address is over its limit.
+    pub fn admit_login(&self, email: &str, address: Option<IpAddr>) -> Result<(), ApiError> {
+        use governor::clock::{Clock, DefaultClock};
+        let email = email.trim().to_lowercase();
+        let now = DefaultClock::default().now();
+        if let Some(address) = address
+            && let Err(not_until) = self.by_address.check_key(&address)
+        {
+            return Err(ApiError::too_many_requests(not_until.wait_time_from(now)));
+        }
+        if let Err(not_until) = self.by_account.check_key(&email) {
+            return Err(ApiError::too_many_requests(not_until.wait_time_from(now)));
+        }
+        Ok(())
+    }
+}
+
+/// Whoever sent the request, from its bearer token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Their customer id.
+    pub id: CustomerId,
+    /// Their email.
+    pub email: String,
+    /// Their role.
+    pub role: Role,
+}
+
+impl Caller {
+    /// Refuses (403) a caller whose role is below `role`.
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("this needs the {role} role")))
+        }
+    }
+
+    /// Operators and admins see everyone's orders.
+    pub fn is_staff(&self) -> bool {
+        self.role >= Role::Operator
+    }
+
+    /// Whether the caller may see what belongs to `owner`.
+    pub fn may_see(&self, owner: Option<CustomerId>) -> bool {
+        self.is_staff() || owner == Some(self.id)
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "missing_token",
+                    "log in and send `Authorization: Bearer <token>`",
+                )
+            })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::unauthorized("invalid_token", "expected `Authorization: Bearer <token>`")
+            })?;
+        let claims = state.auth.verify(token.trim())?;
+        tracing::Span::current().record("customer.id", tracing::field::display(claims.sub));
+        Ok(Self {
+            id: claims.sub,
+            email: claims.email,
+            role: claims.role,
+        })
+    }
+}
+
+impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            <Caller as FromRequestParts<AppState>>::from_request_parts(parts, state)
+                .await
+                .map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Accounts: `POST /auth/register`, `POST /auth/login`, `GET /customers/{id}`,
+//! `GET /customers/{id}/orders`, `PUT /customers/{id}/role`.
+
+use crate::auth::Caller;
+use crate::extract::{ValidJson, ValidQuery};
+use crate::{ApiError, AppState};
+use activities::customers::{self, Customer, CustomersError, Role};
+use activities::orders::queries::{OrderFilter, OrderPage, list_orders};
+use axum::Json;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use contracts::CustomerId;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+
+fn from_customers(err: CustomersError) -> ApiError {
+    match err {
+        CustomersError::EmailTaken => {
+            ApiError::conflict("email_taken", "an account with this email exists")
+                .with_field("email", "already registered")
+        }
+        CustomersError::InvalidCredentials => {
+            ApiError::unauthorized("invalid_credentials", "wrong email or password")
+        }
+        CustomersError::Db(db) => ApiError::from(db),
+        other => ApiError::internal(other),
+    }
+}
+
+/// The body of `POST /auth/register`.
+#[derive(Debug, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RegisterBody {
+    /// Email, the login.
+    #[garde(email, length(max = 254))]
+    email: String,
+    /// Name.
+    #[garde(length(min = 1, max = 200))]
+    name: String,
+    /// At least 10 characters.
+    #[garde(length(min = 10, max = 128))]
+    password: String,
+}
+
+/// Creates a customer account.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    ValidJson(body): ValidJson<RegisterBody>,
+) -> Result<(StatusCode, Json<Customer>), ApiError> {
+    let customer = customers::register(&state.db, &body.email, &body.name, &body.password)
+        .await
+        .map_err(from_customers)?;
+    Ok((StatusCode::CREATED, Json(customer)))
+}
+
+/// The body of `POST /auth/login`.
+#[derive(Debug, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginBody {
+    /// Email.
+    #[garde(length(min = 1, max = 254))]
+    email: String,
+    /// Password.
+    #[garde(length(min = 1, max = 128))]
+    password: String,
+}
+
+/// An access token.
+#[derive(Debug, Serialize)]
+pub(crate) struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    /// Seconds until it expires.
+    expires_in: u64,
+    customer: Customer,
+}
+
+/// Exchanges an email and password for an access token. Rate-limited per account and per
+/// client address.
+#[tracing::instrument(skip_all)]
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    connection: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
+    ValidJson(body): ValidJson<LoginBody>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    state.auth.admit_login(
+        &body.email,
+        connection.map(|axum::Extension(ConnectInfo(address))| address.ip()),
+    )?;
+    let customer = customers::authenticate(&state.db, &body.email, &body.password)
+        .await
+        .map_err(|err| {
+            if matches!(err, CustomersError::InvalidCredentials) {
+                tracing::info!("login refused");
+            }
+            from_customers(err)
+        })?;
+    let (access_token, ttl) = state.auth.issue(&customer)?;
+    tracing::info!(customer.id = %customer.id, "logged in");
+    Ok(Json(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ttl.as_secs(),
+        customer,
+    }))
+}
+
+fn parse_customer_id(id: &str) -> Result<CustomerId, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::invalid_path("id", "must be a UUID"))
+}
+
+/// Self or an admin; anyone else is told there is no such customer.
+fn may_read(caller: &Caller, id: CustomerId) -> Result<(), ApiError> {
+    if caller.id == id || caller.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::not_found(format!("no customer with id {id}")))
+    }
+}
+
+/// A customer account (self or admin).
+#[tracing::instrument(skip_all, fields(customer.id = %id))]
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Customer>, ApiError> {
+    let id = parse_customer_id(&id)?;
+    may_read(&caller, id)?;
+    customers::find(&state.db, id)
+        .await
+        .map_err(from_customers)?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no customer with id {id}")))
+}
+
+/// The query of `GET /customers/{id}/orders`.
+#[derive(Debug, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PageParams {
+    /// Page number, from 1.
+    #[garde(inner(range(min = 1, max = 100_000)))]
+    page: Option<u64>,
+    /// Per page, 1 to 100 (20 by default).
+    #[garde(inner(range(min = 1, max = 100)))]
+    per_page: Option<u64>,
+}
+
+/// A customer's orders, newest first (self or admin).
+#[tracing::instrument(skip_all, fields(customer.id = %id))]
+pub(crate) async fn orders(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ValidQuery(params): ValidQuery<PageParams>,
+) -> Result<Json<OrderPage>, ApiError> {
+    let id = parse_customer_id(&id)?;
+    may_read(&caller, id)?;
+    let filter = OrderFilter {
+        customer_id: Some(id),
+        ..OrderFilter::default()
+    };
+    Ok(Json(
+        list_orders(
+            &state.db,
+            &filter,
+            params.page.unwrap_or(1),
+            params.per_page.unwrap_or(20),
+        )
+        .await?,
+    ))
+}
+
+/// The body of `PUT /customers/{id}/role`.
+#[derive(Debug, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RoleBody {
+    /// `customer`, `operator` or `admin`.
+    #[garde(skip)]
+    role: Role,
+}
+
+/// Changes an account's role (admin).
+#[tracing::instrument(skip_all, fields(customer.id = %id))]
+pub(crate) async fn set_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<RoleBody>,
+) -> Result<Json<Customer>, ApiError> {
+    caller.require(Role::Admin)?;
+    let id = parse_customer_id(&id)?;
+    let customer = customers::set_role(&state.db, id, body.role)
+        .await
+        .map_err(from_customers)?
+        .ok_or_else(|| ApiError::not_found(format!("no customer with id {id}")))?;
+    tracing::info!(role = %body.role, by = %caller.id, "role changed");
+    Ok(Json(customer))
+}

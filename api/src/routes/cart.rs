@@ -1,0 +1,291 @@
+//! The customer's cart: `GET /cart`, `POST /cart/items`, `PUT /cart/items/{sku}`,
+//! `DELETE /cart/items/{sku}`, `POST /cart/coupon`, `POST /cart/checkout`.
+//!
+//! Each call is an update of the customer's Cart workflow (`cart-<customer id>`); adding to a
+//! cart that does not run yet starts it in the same call (update-with-start). The API prices
+//! products and looks coupons up in the catalog and hands them to the workflow, whose
+//! validators refuse what does not fit (quantity bounds, mixed currencies, an expired coupon).
+
+use crate::auth::Caller;
+use crate::extract::ValidJson;
+use crate::routes::orders::{AddressRequest, e164};
+use crate::{ApiError, AppState};
+use activities::catalog;
+use activities::payments::sandbox::{PaymentMethodError, normalize_payment_method};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use contracts::cart::{AddItem, CartInput, CartView, Checkout, SetQuantity, workflow_id};
+use contracts::{OrderId, Service, Sku};
+use serde::{Deserialize, Serialize};
+use temporalio_client::errors::{
+    WorkflowQueryError, WorkflowUpdateError, WorkflowUpdateWithStartError,
+};
+use temporalio_client::{
+    WorkflowExecuteUpdateOptions, WorkflowIdConflictPolicy, WorkflowQueryOptions,
+    WorkflowUpdateWithStartOptions,
+};
+use workflows::Cart;
+
+fn empty(caller: &Caller) -> CartView {
+    CartView {
+        customer_id: caller.id,
+        lines: Vec::new(),
+        coupon: None,
+        subtotal: None,
+        discount: None,
+        total: None,
+        order_id: None,
+    }
+}
+
+fn refused(err: WorkflowUpdateError, field: &str) -> ApiError {
+    match err {
+        WorkflowUpdateError::Failed(failure) => {
+            ApiError::invalid_field("cart_refused", field, failure.message.clone())
+        }
+        WorkflowUpdateError::NotFound(_) => ApiError::not_found("your cart is empty"),
+        other => ApiError::unavailable(other),
+    }
+}
+
+async fn current(state: &AppState, caller: &Caller) -> Result<CartView, ApiError> {
+    match state
+        .temporal
+        .get_workflow_handle::<Cart>(workflow_id(caller.id))
+        .query(Cart::cart, (), WorkflowQueryOptions::default())
+        .await
+    {
+        Ok(view) if view.order_id.is_none() => Ok(view),
+        Ok(_) | Err(WorkflowQueryError::NotFound(_)) => Ok(empty(caller)),
+        Err(WorkflowQueryError::Rejected { .. }) => Ok(empty(caller)),
+        Err(other) => Err(ApiError::unavailable(other)),
+    }
+}
+
+/// The cart's lines and totals.
+#[tracing::instrument(skip_all, fields(customer.id = %caller.id))]
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<CartView>, ApiError> {
+    Ok(Json(current(&state, &caller).await?))
+}
+
+/// The body of `POST /cart/items`.
+#[derive(Debug, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AddBody {
+    #[garde(length(min = 1, max = 64))]
+    sku: String,
+    #[garde(range(min = 1, max = 1000))]
+    quantity: i64,
+}
+
+/// Adds units of a product, starting the cart if needed.
+#[tracing::instrument(skip_all, fields(customer.id = %caller.id))]
+pub(crate) async fn add(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidJson(body): ValidJson<AddBody>,
+) -> Result<Json<CartView>, ApiError> {
+    let product = catalog::prices(&state.db, std::slice::from_ref(&body.sku))
+        .await
+        .map_err(ApiError::internal)?
+        .pop()
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "unknown_product",
+                "sku",
+                format!("no product with SKU `{}` can be ordered", body.sku),
+            )
+        })?;
+    let input = CartInput {
+        customer_id: caller.id,
+        customer_email: caller.email.clone(),
+        reminder_after_secs: state.cart_reminder_after.as_secs(),
+        lines: Vec::new(),
+        coupon: None,
+        reminders_sent: 0,
+    };
+    let add = AddItem {
+        product,
+        quantity: u32::try_from(body.quantity).unwrap_or(u32::MAX),
+    };
+    let options = WorkflowUpdateWithStartOptions::new(
+        state.queues.of(Service::Orders),
+        workflow_id(caller.id),
+        WorkflowIdConflictPolicy::UseExisting,
+    )
+    .build();
+    state
+        .temporal
+        .execute_update_with_start_workflow(Cart::run, input, Cart::add_item, add, options)
+        .await
+        .map(Json)
+        .map_err(|err| match err {
+            WorkflowUpdateWithStartError::Update(update) => refused(update, "quantity"),
+            other => ApiError::unavailable(other),
+        })
+}
+
+async fn update<U>(
+    state: &AppState,
+    caller: &Caller,
+    update: U,
+    input: U::Input,
+    field: &str,
+) -> Result<U::Output, ApiError>
+where
+    U: temporalio_common::UpdateDefinition<
+            Workflow = <Cart as temporalio_common::HasWorkflowDefinition>::Run,
+        >,
+    U::Input: Send,
+    U::Output: 'static,
+{
+    state
+        .temporal
+        .get_workflow_handle::<Cart>(workflow_id(caller.id))
+        .execute_update(update, input, WorkflowExecuteUpdateOptions::default())
+        .await
+        .map_err(|err| refused(err, field))
+}
+
+/// The body of `PUT /cart/items/{sku}`.
+#[derive(Debug, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QuantityBody {
+    /// 0 removes the line.
+    #[garde(range(min = 0, max = 1000))]
+    quantity: i64,
+}
+
+/// Sets a line's quantity (0 removes it).
+#[tracing::instrument(skip_all, fields(customer.id = %caller.id))]
+pub(crate) async fn set(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(sku): Path<String>,
+    ValidJson(body): ValidJson<QuantityBody>,
+) -> Result<Json<CartView>, ApiError> {
+    let set = SetQuantity {
+        sku: Sku(sku),
+        quantity: u32::try_from(body.quantity).unwrap_or(u32::MAX),
+    };
+    Ok(Json(
+        update(&state, &caller, Cart::set_quantity, set, "sku").await?,
+    ))
+}
+
+/// Removes a line.
+#[tracing::instrument(skip_all, fields(customer.id = %caller.id))]
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(sku): Path<String>,
+) -> Result<Json<CartView>, ApiError> {
+    let set = SetQuantity {
+        sku: Sku(sku),
+        quantity: 0,
+    };
+    Ok(Json(
+        update(&state, &caller, Cart::set_quantity, set, "sku").await?,
+    ))
+}
+
+/// The body of `POST /cart/coupon`.
+#[derive(Debug, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CouponBody {
+    #[garde(length(min = 1, max = 32))]
+    code: String,
+}
+
+/// Applies a coupon.
+#[tracing::instrument(skip_all, fields(customer.id = %caller.id))]
+pub(crate) async fn coupon(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidJson(body): ValidJson<CouponBody>,
+) -> Result<Json<CartView>, ApiError> {
+    let coupon = catalog::valid_coupon(&state.db, &body.code.to_uppercase())
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "unknown_coupon",
+                "code",
+                "no such coupon, or it has expired",
+            )
+        })?;
+    Ok(Json(
+        update(&state, &caller, Cart::apply_coupon, coupon, "code").await?,
+    ))
+}
+
+/// The body of `POST /cart/checkout`.
+#[derive(Debug, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CheckoutBody {
+    #[garde(dive)]
+    shipping_address: AddressRequest,
+    #[garde(length(min = 1, max = 255))]
+    payment_method: String,
+    #[garde(inner(custom(e164)))]
+    customer_phone: Option<String>,
+}
+
+/// The answer to a checkout.
+#[derive(Debug, Serialize)]
+pub(crate) struct CheckedOut {
+    order_id: OrderId,
+    status_url: String,
+}
+
+/// Turns the cart into an order at today's prices and closes the cart.
+#[tracing::instrument(skip_all, fields(customer.id = %caller.id))]
+pub(crate) async fn checkout(
+    State(state): State<AppState>,
+    caller: Caller,
+    ValidJson(body): ValidJson<CheckoutBody>,
+) -> Result<(StatusCode, Json<CheckedOut>), ApiError> {
+    let payment_method = normalize_payment_method(&body.payment_method).map_err(|err| {
+        let code = match err {
+            PaymentMethodError::RawCardNumber => "raw_card_number",
+            PaymentMethodError::Malformed => "invalid_payment_method",
+        };
+        ApiError::invalid_field(code, "payment_method", err.to_string())
+    })?;
+    let cart = current(&state, &caller).await?;
+    if cart.lines.is_empty() {
+        return Err(ApiError::conflict("cart_empty", "the cart is empty"));
+    }
+    let skus: Vec<String> = cart.lines.iter().map(|l| l.product.sku.0.clone()).collect();
+    let prices = catalog::prices(&state.db, &skus)
+        .await
+        .map_err(ApiError::internal)?;
+    if let Some(gone) = skus
+        .iter()
+        .find(|sku| !prices.iter().any(|p| &p.sku.0 == *sku))
+    {
+        return Err(ApiError::conflict(
+            "product_unavailable",
+            format!("`{gone}` can no longer be ordered; remove it from the cart"),
+        ));
+    }
+    let checkout = Checkout {
+        shipping_address: body.shipping_address.into(),
+        payment_method,
+        customer_phone: body.customer_phone,
+        prices,
+    };
+    let order_id = update(&state, &caller, Cart::checkout, checkout, "cart").await?;
+    tracing::info!(order.id = %order_id, "cart checked out");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(CheckedOut {
+            order_id,
+            status_url: format!("/orders/{order_id}"),
+        }),
+    ))
+}

@@ -1,0 +1,143 @@
+//! The cart domain: the long-running Cart workflow's contract.
+//!
+//! One Cart per customer (`cart-<customer id>`), updated by the API with typed updates whose
+//! validators refuse bad input before it enters history, answered by the `cart` query, and
+//! closed by `checkout`, which starts PlaceOrder. Prices and coupons reach the workflow from
+//! the catalog through the API, so the workflow itself does no I/O.
+
+use crate::shipping::Address;
+use crate::{CustomerId, Money, OrderId, Sku};
+use serde::{Deserialize, Serialize};
+
+/// Workflow type name of Cart.
+pub const CART_WORKFLOW: &str = "Cart";
+/// Cart's query for its content ([`CartView`]).
+pub const QUERY_CART: &str = "cart";
+/// Add units of a product.
+pub const UPDATE_ADD_ITEM: &str = "add_item";
+/// Set a line's quantity (0 removes it).
+pub const UPDATE_SET_QUANTITY: &str = "set_quantity";
+/// Apply a coupon.
+pub const UPDATE_APPLY_COUPON: &str = "apply_coupon";
+/// Turn the cart into an order.
+pub const UPDATE_CHECKOUT: &str = "checkout";
+
+/// Most units of one product in a cart.
+pub const MAX_QUANTITY: u32 = 1000;
+/// Most lines in a cart.
+pub const MAX_LINES: usize = 50;
+
+/// The workflow id of a customer's cart: `cart-<customer id>`.
+pub fn workflow_id(customer_id: CustomerId) -> String {
+    format!("cart-{customer_id}")
+}
+
+/// A product as the catalog prices it now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricedProduct {
+    /// Which product.
+    pub sku: Sku,
+    /// Its name.
+    pub name: String,
+    /// Price of one unit.
+    pub unit_price: Money,
+}
+
+/// Add units of a product to the cart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddItem {
+    /// The product, priced by the catalog.
+    pub product: PricedProduct,
+    /// How many (1 to [`MAX_QUANTITY`] in total).
+    pub quantity: u32,
+}
+
+/// Set a line's quantity; 0 removes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetQuantity {
+    /// Which product.
+    pub sku: Sku,
+    /// The new quantity (0 to [`MAX_QUANTITY`]).
+    pub quantity: u32,
+}
+
+/// How a coupon discounts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Discount {
+    /// A percentage of the subtotal (1 to 100).
+    Percent(u32),
+    /// A fixed amount (at most the subtotal).
+    Fixed(Money),
+}
+
+/// A coupon as the catalog knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coupon {
+    /// The code.
+    pub code: String,
+    /// What it takes off.
+    pub discount: Discount,
+    /// When it stops working (milliseconds since the Unix epoch).
+    pub expires_at_ms: i64,
+}
+
+/// A line of a cart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartLine {
+    /// The product.
+    pub product: PricedProduct,
+    /// How many.
+    pub quantity: u32,
+    /// `unit_price * quantity`.
+    pub line_total: Money,
+}
+
+/// A cart's content and totals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartView {
+    /// Whose cart.
+    pub customer_id: CustomerId,
+    /// What is in it.
+    pub lines: Vec<CartLine>,
+    /// The coupon applied, if any.
+    pub coupon: Option<Coupon>,
+    /// Sum of the lines.
+    pub subtotal: Option<Money>,
+    /// What the coupon takes off.
+    pub discount: Option<Money>,
+    /// What checkout would charge.
+    pub total: Option<Money>,
+    /// Set once checked out: the order it became.
+    pub order_id: Option<OrderId>,
+}
+
+/// Turn the cart into an order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkout {
+    /// Where the parcel goes.
+    pub shipping_address: Address,
+    /// The payment-provider token to charge.
+    pub payment_method: String,
+    /// The customer's phone, for SMS.
+    pub customer_phone: Option<String>,
+    /// The catalog's current prices of every line, so the order is charged today's prices.
+    pub prices: Vec<PricedProduct>,
+}
+
+/// Input of Cart (and its state when it continues as new).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CartInput {
+    /// Whose cart.
+    pub customer_id: CustomerId,
+    /// The customer's email, for reminders and the order.
+    pub customer_email: String,
+    /// After how long without a change a reminder is sent, in seconds.
+    pub reminder_after_secs: u64,
+    /// The cart so far (empty for a new cart).
+    pub lines: Vec<CartLine>,
+    /// The coupon so far.
+    pub coupon: Option<Coupon>,
+    /// Reminders sent so far (numbers the next reminder's notification id).
+    pub reminders_sent: u32,
+}

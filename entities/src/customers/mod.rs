@@ -1,0 +1,3 @@
+//! Schema `customers`: accounts, their credentials and roles.
+
+pub mod customer;

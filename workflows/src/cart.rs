@@ -1,0 +1,413 @@
+//! Cart (`cart-<customer id>`, task queue `orders`): a customer's cart, long-running.
+//!
+//! Every change is an update whose validator refuses bad input (quantity bounds, mixed
+//! currencies, an expired coupon, a checkout whose prices do not match the cart) before it
+//! enters history; the `cart` query answers lines and totals. `checkout` starts PlaceOrder for
+//! the cart's lines at the catalog's current prices (the API passes them in), with the coupon's
+//! discount taken off, and closes the cart. A cart left alone with items in it for the
+//! configured idle time sends one abandoned-cart reminder through SendNotification per idle
+//! spell. A long-lived cart continues as new when Temporal suggests it, carrying its content.
+
+use crate::PlaceOrder;
+use crate::notify::notify;
+use crate::options::child;
+use contracts::cart::{
+    AddItem, CART_WORKFLOW, CartInput, CartLine, CartView, Checkout, Coupon, Discount, MAX_LINES,
+    MAX_QUANTITY, PricedProduct, QUERY_CART, SetQuantity, UPDATE_ADD_ITEM, UPDATE_APPLY_COUPON,
+    UPDATE_CHECKOUT, UPDATE_SET_QUANTITY,
+};
+use contracts::notifications::{Recipient, Template, TemplateData};
+use contracts::orders::{OrderLine, PlaceOrderInput};
+use contracts::{CustomerId, Money, OrderId, Service, TaskQueues, Uuid};
+use std::time::{Duration, UNIX_EPOCH};
+use temporalio_workflow::{
+    ContinueAsNewOptions, ParentClosePolicy, SyncWorkflowContext, WorkflowContext,
+    WorkflowContextView, WorkflowResult, workflow, workflow_methods,
+};
+
+type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The Cart workflow's state.
+#[workflow]
+pub struct Cart {
+    customer_id: CustomerId,
+    customer_email: String,
+    reminder_after_secs: u64,
+    lines: Vec<CartLine>,
+    coupon: Option<Coupon>,
+    reminders_sent: u32,
+    /// Bumped on every change; the idle timer restarts with it.
+    version: u64,
+    /// The version a reminder was last sent for.
+    reminded_version: Option<u64>,
+    /// Set by `checkout`: the order the cart became.
+    order_id: Option<OrderId>,
+    checking_out: bool,
+}
+
+fn money_sum(amounts: impl IntoIterator<Item = Money>) -> Option<Money> {
+    let mut total: Option<Money> = None;
+    for amount in amounts {
+        total = Some(match total {
+            None => amount,
+            Some(sum) => sum.checked_add(&amount).ok()?,
+        });
+    }
+    total
+}
+
+impl Cart {
+    fn subtotal(&self) -> Option<Money> {
+        money_sum(self.lines.iter().map(|l| l.line_total.clone()))
+    }
+
+    fn discount(&self) -> Option<Money> {
+        let subtotal = self.subtotal()?;
+        let coupon = self.coupon.as_ref()?;
+        let off = match &coupon.discount {
+            Discount::Percent(percent) => subtotal.amount_minor * i64::from(*percent) / 100,
+            Discount::Fixed(amount) if amount.currency == subtotal.currency => {
+                amount.amount_minor.min(subtotal.amount_minor)
+            }
+            Discount::Fixed(_) => 0,
+        };
+        Some(Money::new(off, subtotal.currency))
+    }
+
+    fn view(&self) -> CartView {
+        let subtotal = self.subtotal();
+        let discount = self.discount();
+        let total = match (&subtotal, &discount) {
+            (Some(sub), Some(off)) => Some(Money::new(
+                sub.amount_minor - off.amount_minor,
+                sub.currency.clone(),
+            )),
+            (Some(sub), None) => Some(sub.clone()),
+            _ => None,
+        };
+        CartView {
+            customer_id: self.customer_id,
+            lines: self.lines.clone(),
+            coupon: self.coupon.clone(),
+            subtotal,
+            discount,
+            total,
+            order_id: self.order_id,
+        }
+    }
+
+    fn open(&self) -> Result<(), HandlerError> {
+        if self.checking_out || self.order_id.is_some() {
+            Err("the cart was checked out".into())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn line(product: PricedProduct, quantity: u32) -> Result<CartLine, HandlerError> {
+        let line_total = product
+            .unit_price
+            .checked_mul(quantity)
+            .map_err(|e| format!("line total: {e}"))?;
+        Ok(CartLine {
+            product,
+            quantity,
+            line_total,
+        })
+    }
+
+    fn changed(&mut self) {
+        self.version += 1;
+    }
+}
+
+#[workflow_methods]
+impl Cart {
+    #[init]
+    fn new(_ctx: &WorkflowContextView, input: CartInput) -> Self {
+        Self {
+            customer_id: input.customer_id,
+            customer_email: input.customer_email,
+            reminder_after_secs: input.reminder_after_secs,
+            lines: input.lines,
+            coupon: input.coupon,
+            reminders_sent: input.reminders_sent,
+            version: 0,
+            reminded_version: None,
+            order_id: None,
+            checking_out: false,
+        }
+    }
+
+    /// Waits for changes and a checkout, reminding about an abandoned cart.
+    #[run(name = CART_WORKFLOW)]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<CartView> {
+        let queues = TaskQueues::from_workflow_queue(ctx.task_queue(), Service::Orders);
+        loop {
+            let (version, idle) =
+                ctx.state(|s| (s.version, Duration::from_secs(s.reminder_after_secs.max(1))));
+            let idle_elapsed = temporalio_workflow::select! {
+                _ = ctx.wait_condition(move |s: &Self| s.version != version || s.order_id.is_some()) => false,
+                _ = ctx.timer(idle) => true,
+            };
+            if ctx.state(|s| s.order_id.is_some()) {
+                break;
+            }
+            let remind = ctx.state(|s| {
+                idle_elapsed && !s.lines.is_empty() && s.reminded_version != Some(s.version)
+            });
+            if remind {
+                let (customer_id, email, number, view) = ctx.state_mut(|s| {
+                    s.reminded_version = Some(s.version);
+                    s.reminders_sent += 1;
+                    (
+                        s.customer_id,
+                        s.customer_email.clone(),
+                        s.reminders_sent,
+                        s.view(),
+                    )
+                });
+                notify(
+                    ctx,
+                    &queues,
+                    format!("cart-{customer_id}-reminder-{number}"),
+                    Recipient {
+                        email: Some(email),
+                        ..Recipient::default()
+                    },
+                    Template::AbandonedCart,
+                    TemplateData {
+                        amount: view.total,
+                        ..TemplateData::default()
+                    },
+                )
+                .await;
+            }
+            if ctx.continue_as_new_suggested() && ctx.all_handlers_finished() {
+                let input = ctx.state(|s| CartInput {
+                    customer_id: s.customer_id,
+                    customer_email: s.customer_email.clone(),
+                    reminder_after_secs: s.reminder_after_secs,
+                    lines: s.lines.clone(),
+                    coupon: s.coupon.clone(),
+                    reminders_sent: s.reminders_sent,
+                });
+                ctx.continue_as_new(input, ContinueAsNewOptions::default())?;
+            }
+        }
+        let handlers = ctx.clone();
+        ctx.wait_condition(move |_| handlers.all_handlers_finished())
+            .await?;
+        Ok(ctx.state(Self::view))
+    }
+
+    /// The cart's lines and totals.
+    #[query(name = QUERY_CART)]
+    pub fn cart(&self, _ctx: &WorkflowContextView) -> CartView {
+        self.view()
+    }
+
+    #[update_validator(add_item)]
+    fn validate_add_item(
+        &self,
+        _ctx: &WorkflowContextView,
+        add: &AddItem,
+    ) -> Result<(), HandlerError> {
+        self.open()?;
+        let existing = self
+            .lines
+            .iter()
+            .find(|l| l.product.sku == add.product.sku)
+            .map_or(0, |l| l.quantity);
+        if add.quantity == 0 || existing + add.quantity > MAX_QUANTITY {
+            return Err(format!("quantity must keep the line between 1 and {MAX_QUANTITY}").into());
+        }
+        if existing == 0 && self.lines.len() >= MAX_LINES {
+            return Err(format!("a cart holds at most {MAX_LINES} different products").into());
+        }
+        if let Some(first) = self.lines.first()
+            && first.product.unit_price.currency != add.product.unit_price.currency
+        {
+            return Err("every product in a cart must be priced in the same currency".into());
+        }
+        Self::line(add.product.clone(), existing + add.quantity).map(|_| ())
+    }
+
+    /// Adds units of a product.
+    #[update(name = UPDATE_ADD_ITEM)]
+    pub fn add_item(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        add: AddItem,
+    ) -> Result<CartView, HandlerError> {
+        match self
+            .lines
+            .iter_mut()
+            .find(|l| l.product.sku == add.product.sku)
+        {
+            Some(line) => *line = Self::line(add.product, line.quantity + add.quantity)?,
+            None => self.lines.push(Self::line(add.product, add.quantity)?),
+        }
+        self.changed();
+        Ok(self.view())
+    }
+
+    #[update_validator(set_quantity)]
+    fn validate_set_quantity(
+        &self,
+        _ctx: &WorkflowContextView,
+        set: &SetQuantity,
+    ) -> Result<(), HandlerError> {
+        self.open()?;
+        if !self.lines.iter().any(|l| l.product.sku == set.sku) {
+            return Err(format!("`{}` is not in the cart", set.sku).into());
+        }
+        if set.quantity > MAX_QUANTITY {
+            return Err(format!("quantity must be between 0 and {MAX_QUANTITY}").into());
+        }
+        Ok(())
+    }
+
+    /// Sets a line's quantity; 0 removes the line.
+    #[update(name = UPDATE_SET_QUANTITY)]
+    pub fn set_quantity(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        set: SetQuantity,
+    ) -> Result<CartView, HandlerError> {
+        if set.quantity == 0 {
+            self.lines.retain(|l| l.product.sku != set.sku);
+        } else if let Some(line) = self.lines.iter_mut().find(|l| l.product.sku == set.sku) {
+            *line = Self::line(line.product.clone(), set.quantity)?;
+        }
+        self.changed();
+        Ok(self.view())
+    }
+
+    #[update_validator(apply_coupon)]
+    fn validate_apply_coupon(
+        &self,
+        _ctx: &WorkflowContextView,
+        coupon: &Coupon,
+    ) -> Result<(), HandlerError> {
+        self.open()?;
+        if let (Discount::Fixed(amount), Some(first)) = (&coupon.discount, self.lines.first())
+            && amount.currency != first.product.unit_price.currency
+        {
+            return Err(format!("coupon {} is for {}", coupon.code, amount.currency).into());
+        }
+        Ok(())
+    }
+
+    /// Applies a coupon (replacing any other), unless it has expired by the workflow's clock.
+    #[update(name = UPDATE_APPLY_COUPON)]
+    pub fn apply_coupon(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        coupon: Coupon,
+    ) -> Result<CartView, HandlerError> {
+        let now_ms = ctx
+            .workflow_time()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        if coupon.expires_at_ms <= now_ms {
+            return Err(format!("coupon {} has expired", coupon.code).into());
+        }
+        self.coupon = Some(coupon);
+        self.changed();
+        Ok(self.view())
+    }
+
+    #[update_validator(checkout)]
+    fn validate_checkout(
+        &self,
+        _ctx: &WorkflowContextView,
+        checkout: &Checkout,
+    ) -> Result<(), HandlerError> {
+        self.open()?;
+        if self.lines.is_empty() {
+            return Err("the cart is empty".into());
+        }
+        let priced = |sku: &contracts::Sku| checkout.prices.iter().any(|p| &p.sku == sku);
+        if checkout.prices.len() != self.lines.len()
+            || !self.lines.iter().all(|l| priced(&l.product.sku))
+        {
+            return Err("the cart changed while checking out; try again".into());
+        }
+        Ok(())
+    }
+
+    /// Places the order for the cart at today's prices and closes the cart. Answers with the
+    /// order's id.
+    #[update(name = UPDATE_CHECKOUT)]
+    pub async fn checkout(
+        ctx: &mut WorkflowContext<Self>,
+        checkout: Checkout,
+    ) -> Result<OrderId, HandlerError> {
+        ctx.state_mut(|s| {
+            s.checking_out = true;
+            for line in &mut s.lines {
+                if let Some(price) = checkout.prices.iter().find(|p| p.sku == line.product.sku)
+                    && let Ok(repriced) = Self::line(price.clone(), line.quantity)
+                {
+                    *line = repriced;
+                }
+            }
+        });
+        let view = ctx.state(Self::view);
+        let (subtotal, total) = match (view.subtotal.clone(), view.total.clone()) {
+            (Some(subtotal), Some(total)) => (subtotal, total),
+            _ => {
+                ctx.state_mut(|s| s.checking_out = false);
+                return Err("the cart's total could not be computed".into());
+            }
+        };
+        let order_id = OrderId(Uuid::parse_str(&ctx.uuid4()).unwrap_or_default());
+        let input = ctx.state(|s| PlaceOrderInput {
+            order_id,
+            customer_id: s.customer_id,
+            customer_email: s.customer_email.clone(),
+            customer_phone: checkout.customer_phone.clone(),
+            shipping_address: checkout.shipping_address.clone(),
+            lines: s
+                .lines
+                .iter()
+                .map(|line| OrderLine {
+                    sku: line.product.sku.clone(),
+                    name: line.product.name.clone(),
+                    quantity: line.quantity,
+                    unit_price: line.product.unit_price.clone(),
+                    line_total: line.line_total.clone(),
+                })
+                .collect(),
+            discount: view.discount.clone().filter(|d| d.amount_minor > 0),
+            total: total.clone(),
+            payment_method: checkout.payment_method.clone(),
+        });
+        let _ = subtotal;
+        let queues = TaskQueues::from_workflow_queue(ctx.task_queue(), Service::Orders);
+        let started = ctx
+            .start_child_workflow(
+                PlaceOrder::run,
+                input,
+                child(
+                    &queues,
+                    Service::Orders,
+                    contracts::orders::workflow_id(order_id),
+                    // The order lives on after the cart closes.
+                    ParentClosePolicy::Abandon,
+                ),
+            )
+            .await;
+        match started {
+            Ok(_) => {
+                ctx.state_mut(|s| s.order_id = Some(order_id));
+                Ok(order_id)
+            }
+            Err(err) => {
+                ctx.state_mut(|s| s.checking_out = false);
+                Err(format!("the order could not be started: {err}").into())
+            }
+        }
+    }
+}
