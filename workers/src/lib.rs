@@ -26,7 +26,7 @@ use temporalio_client::Client;
 use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio_util::sync::CancellationToken;
-use workflows::{FulfillShipment, PlaceOrder, RefundPayment, SendNotification};
+use workflows::{Cart, FulfillShipment, PlaceOrder, RefundPayment, SendNotification};
 
 /// What the services' activities need from the outside world.
 #[derive(Clone)]
@@ -137,6 +137,8 @@ pub fn worker_options(
         Service::Orders => builder
             .register_workflow::<PlaceOrder>()
             .context("registering PlaceOrder")?
+            .register_workflow::<Cart>()
+            .context("registering Cart")?
             .register_activities(OrdersActivities::new(deps.db.clone()))
             .build(),
         Service::Shipping => builder

@@ -11,7 +11,7 @@ use entities::catalog::{category, coupon, product, product_category};
 use sea_orm::sea_query::extension::postgres::PgExpr;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityName, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::Serialize;
@@ -149,15 +149,14 @@ pub async fn list_products(
         find = find.filter(Expr::col((product::Entity, product::Column::Name)).ilike(pattern));
     }
     if let Some(category) = &query.category {
+        // `table_ref` keeps the `catalog.` schema the entity lives in.
         find = find.filter(
-            Condition::any().add(
-                product::Column::Id.in_subquery(
-                    sea_orm::sea_query::Query::select()
-                        .column(product_category::Column::ProductId)
-                        .from(product_category::Entity)
-                        .and_where(product_category::Column::Category.eq(category.clone()))
-                        .to_owned(),
-                ),
+            product::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(product_category::Column::ProductId)
+                    .from(product_category::Entity.table_ref())
+                    .and_where(product_category::Column::Category.eq(category.clone()))
+                    .to_owned(),
             ),
         );
     }

@@ -8,6 +8,9 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use testkit::TestApp;
 
+mod accounts;
+mod cart;
+mod catalog;
 mod concurrency;
 mod fulfilment;
 mod idempotency;
