@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 /// One offending field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// Dotted path of the field, such as `lines[0].quantity`.
     pub field: String,
@@ -63,14 +63,22 @@ struct Problem {
     retry_after: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct ProblemDocument<'a> {
+/// An RFC 9457 problem document, as every error is answered.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Problem)]
+pub(crate) struct ProblemDocument<'a> {
+    /// A URI reference naming the kind of problem, such as `/problems/out-of-stock`.
     #[serde(rename = "type")]
     kind: String,
+    /// A short summary of the kind of problem.
     title: &'a str,
+    /// The HTTP status.
     status: u16,
+    /// What went wrong this time.
     detail: &'a str,
+    /// A stable, machine-readable code, such as `validation_failed` or `not_found`.
     code: &'a str,
+    /// For bad input: every offending field.
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     errors: &'a [FieldError],
 }

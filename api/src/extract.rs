@@ -26,13 +26,7 @@ where
         if !is_json(&req) {
             return Err(ApiError::unsupported_media_type());
         }
-        let body = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::payload_too_large()
-            } else {
-                ApiError::malformed_json(rejection.body_text())
-            }
-        })?;
+        let RawBody(body) = RawBody::from_request(req, state).await?;
         let value = parse_json::<T>(&body)?;
         value.validate().map_err(|report| {
             ApiError::invalid_fields(
@@ -44,6 +38,31 @@ where
             )
         })?;
         Ok(Self(value))
+    }
+}
+
+/// A body as raw bytes (for webhooks, whose signature covers the exact bytes), refused as a
+/// problem when it is too large (413) or cannot be read (400).
+#[derive(Debug)]
+pub struct RawBody(pub Bytes);
+
+impl<S> FromRequest<S> for RawBody
+where
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state)
+            .await
+            .map(Self)
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::payload_too_large()
+                } else {
+                    ApiError::bad_request("unreadable_body", rejection.body_text())
+                }
+            })
     }
 }
 

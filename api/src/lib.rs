@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod error;
 mod extract;
+mod openapi;
 mod routes;
 
 use axum::Router;
@@ -20,6 +21,7 @@ use temporalio_client::Client;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa_scalar::Servable;
 
 pub use error::ApiError;
 
@@ -49,10 +51,28 @@ pub struct ApiConfig {
     pub carrier_webhook_secrets: std::collections::HashMap<String, secrecy::SecretString>,
 }
 
-/// The API's router with all its middleware.
+/// The API's router with all its middleware, `/openapi.json` and `/docs`.
 pub fn router(state: AppState, config: &ApiConfig) -> Router {
     let request_id = http::HeaderName::from_static("x-request-id");
-    routes::router()
+    let (routes, document) = openapi_parts();
+    let document_json: std::sync::Arc<str> = document
+        .to_json()
+        .unwrap_or_else(|err| format!(r#"{{"error": "the document did not serialize: {err}"}}"#))
+        .into();
+    routes
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let body = document_json.clone();
+                async move {
+                    (
+                        [(http::header::CONTENT_TYPE, "application/json")],
+                        body.to_string(),
+                    )
+                }
+            }),
+        )
+        .merge(utoipa_scalar::Scalar::with_url("/docs", document))
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(axum::Extension(routes::StripeWebhookSecret(
@@ -80,6 +100,18 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
         ))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// The routes and the OpenAPI document generated from them.
+fn openapi_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut document) = routes::router().split_for_parts();
+    openapi::document_common_errors(&mut document);
+    (routes, document)
+}
+
+/// The OpenAPI 3.1 document `/openapi.json` serves.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    openapi_parts().1
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.

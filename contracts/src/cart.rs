@@ -33,7 +33,7 @@ pub fn workflow_id(customer_id: CustomerId) -> String {
 }
 
 /// A product as the catalog prices it now.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PricedProduct {
     /// Which product.
     pub sku: Sku,
@@ -62,7 +62,7 @@ pub struct SetQuantity {
 }
 
 /// How a coupon discounts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Discount {
     /// A percentage of the subtotal (1 to 100).
@@ -72,7 +72,7 @@ pub enum Discount {
 }
 
 /// A coupon as the catalog knows it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Coupon {
     /// The code.
     pub code: String,
@@ -83,7 +83,7 @@ pub struct Coupon {
 }
 
 /// A line of a cart.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CartLine {
     /// The product.
     pub product: PricedProduct,
@@ -94,7 +94,7 @@ pub struct CartLine {
 }
 
 /// A cart's content and totals.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CartView {
     /// Whose cart.
     pub customer_id: CustomerId,

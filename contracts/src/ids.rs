@@ -6,7 +6,19 @@ use uuid::Uuid;
 
 /// The id of an order. Chosen by the API when the order is placed and used as the natural key
 /// of every row and every external call that belongs to the order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct OrderId(pub Uuid);
 
@@ -38,7 +50,9 @@ impl std::str::FromStr for OrderId {
 }
 
 /// A stock-keeping unit: the catalog's and the warehouse's name for one sellable product.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct Sku(pub String);
 
@@ -62,7 +76,19 @@ impl From<&str> for Sku {
 }
 
 /// The id of a customer account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(transparent)]
 pub struct CustomerId(pub Uuid);
 

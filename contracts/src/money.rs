@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// An ISO 4217 currency code: three ASCII upper-case letters, such as `EUR`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(try_from = "String", into = "String")]
+#[schema(value_type = String, pattern = "^[A-Z]{3}$", example = "EUR")]
 pub struct Currency(String);
 
 impl Currency {
@@ -45,7 +46,7 @@ impl fmt::Display for Currency {
 }
 
 /// An amount of money in the currency's minor unit (cents for EUR and USD).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Money {
     /// Amount in minor units. Negative amounts are allowed only where a ledger needs them.
     pub amount_minor: i64,

@@ -22,7 +22,7 @@ pub fn order_notification_id(order_id: OrderId, template: Template) -> String {
 }
 
 /// How a notification reaches someone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// Email, over SMTP (or into files in development).

@@ -61,7 +61,7 @@ pub fn workflow_id(order_id: OrderId) -> String {
 
 /// Where an order stands. Serialized in snake_case, which is also how the API, the read model
 /// and the OrderStatus search attribute spell it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     /// Accepted by the API, nothing done yet.
@@ -165,7 +165,7 @@ impl std::str::FromStr for OrderStatus {
 }
 
 /// One line of an order, priced by the catalog when the order was placed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderLine {
     /// What is ordered.
     pub sku: Sku,
@@ -205,7 +205,7 @@ pub struct PlaceOrderInput {
 
 /// How PlaceOrder ended. Business outcomes (rejected, payment failed) are results, not
 /// workflow failures: the workflow did its job.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderOutcome {
     /// The order.
     pub order_id: OrderId,

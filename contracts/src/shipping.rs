@@ -23,7 +23,7 @@ pub fn workflow_id(order_id: OrderId) -> String {
 }
 
 /// Where a parcel goes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Address {
     /// Recipient.
     pub name: String,

@@ -8,10 +8,12 @@
 //! - `emporium migrate`: create the database if needed, bring every schema up to date and
 //!   register the workflows' search attributes on the Temporal namespace.
 //! - `emporium seed`: migrate, then load the demo catalog and its stock.
+//! - `emporium openapi`: print the API's OpenAPI 3.1 document (what `/openapi.json` serves).
 
 mod commands;
 pub mod demo;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use contracts::Service;
 use platform::Settings;
@@ -35,7 +37,8 @@ pub enum Command {
     Api,
     /// Run the worker of one or more services.
     Worker {
-        /// A service whose worker to run: orders, inventory or payments. Repeatable.
+        /// A service whose worker to run: orders, inventory, payments, shipping or
+        /// notifications. Repeatable.
         #[arg(long = "service", required = true, value_parser = parse_service)]
         services: Vec<Service>,
     },
@@ -44,6 +47,9 @@ pub enum Command {
     Migrate,
     /// Migrate, then load the demo catalog and its stock (existing stock is left alone).
     Seed,
+    /// Print the API's OpenAPI 3.1 document, as `/openapi.json` serves it (for client
+    /// generators and API review).
+    Openapi,
 }
 
 fn parse_service(name: &str) -> Result<Service, String> {
@@ -59,5 +65,12 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Worker { services } => commands::worker::run(settings, &services).await,
         Command::Migrate => commands::migrate::run(&settings).await.map(|_| ()),
         Command::Seed => commands::seed::run(&settings).await,
+        Command::Openapi => {
+            let document = api::openapi_document()
+                .to_pretty_json()
+                .context("serializing the OpenAPI document")?;
+            println!("{document}");
+            Ok(())
+        }
     }
 }

@@ -41,7 +41,7 @@ pub enum CatalogError {
 }
 
 /// A product as shoppers see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Product {
     /// Stable id.
     pub id: Uuid,
@@ -392,7 +392,7 @@ pub async fn deactivate_product(db: &DatabaseConnection, id: Uuid) -> Result<boo
 }
 
 /// A category.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Category {
     /// Slug (lower-case letters, digits, `-`).
     pub slug: String,

@@ -19,7 +19,18 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 /// What an account may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Places and follows their own orders.
@@ -61,7 +72,7 @@ impl FromStr for Role {
 }
 
 /// An account as others may see it (no hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Customer {
     /// Its id.
     pub id: CustomerId,

@@ -9,7 +9,7 @@ use sea_orm::{
 use serde::Serialize;
 
 /// Stock of one SKU.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StockLevel {
     /// Which product.
     pub sku: String,

@@ -7,7 +7,7 @@ use sea_orm::{
 use serde::Serialize;
 
 /// A notification with its attempts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct NotificationView {
     /// Its id.
     pub id: String,
@@ -30,7 +30,7 @@ pub struct NotificationView {
 }
 
 /// One delivery attempt.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AttemptView {
     /// Channel.
     pub channel: String,

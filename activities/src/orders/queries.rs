@@ -6,7 +6,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, 
 use serde::Serialize;
 
 /// An order as stored in the read model.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OrderView {
     /// The order id.
     pub id: OrderId,
@@ -35,7 +35,7 @@ pub struct OrderView {
 }
 
 /// One line of an order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OrderLineView {
     /// Which product.
     pub sku: String,
@@ -50,7 +50,7 @@ pub struct OrderLineView {
 }
 
 /// One status change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StatusView {
     /// The status.
     pub status: String,
@@ -120,7 +120,7 @@ pub async fn get_order(db: &DatabaseConnection, id: OrderId) -> Result<Option<Or
 }
 
 /// An order in a list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OrderSummary {
     /// The order id.
     pub id: OrderId,
@@ -150,7 +150,7 @@ pub struct OrderFilter {
 }
 
 /// One page of orders, newest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OrderPage {
     /// The orders on this page.
     pub items: Vec<OrderSummary>,

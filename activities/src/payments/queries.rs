@@ -48,7 +48,7 @@ pub async fn payments_of(
 }
 
 /// What was captured for an order and how much of it is left to refund.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RefundBalance {
     /// Captured.
     pub captured: Money,
@@ -90,7 +90,7 @@ pub async fn refund_balance(
 }
 
 /// A refund as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RefundRow {
     /// The refund id.
     pub id: uuid::Uuid,

@@ -6,7 +6,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, 
 use serde::Serialize;
 
 /// A shipment and its tracking history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ShipmentView {
     /// The order.
     pub order_id: OrderId,
@@ -25,7 +25,7 @@ pub struct ShipmentView {
 }
 
 /// One tracking event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TrackingView {
     /// Status.
     pub status: String,

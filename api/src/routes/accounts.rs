@@ -3,6 +3,7 @@
 
 use crate::auth::Caller;
 use crate::extract::{ValidJson, ValidQuery};
+use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized};
 use crate::{ApiError, AppState};
 use activities::customers::{self, Customer, CustomersError, Role};
 use activities::orders::queries::{OrderFilter, OrderPage, list_orders};
@@ -28,7 +29,7 @@ fn from_customers(err: CustomersError) -> ApiError {
 }
 
 /// The body of `POST /auth/register`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegisterBody {
     /// Email, the login.
@@ -43,6 +44,14 @@ pub(crate) struct RegisterBody {
 }
 
 /// Creates a customer account.
+#[utoipa::path(
+    post, path = "/auth/register", operation_id = "register", tag = "accounts",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "The account, with the customer role.", body = Customer),
+        (status = 409, response = Conflict),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 pub(crate) async fn register(
     State(state): State<AppState>,
@@ -55,7 +64,7 @@ pub(crate) async fn register(
 }
 
 /// The body of `POST /auth/login`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginBody {
     /// Email.
@@ -67,17 +76,29 @@ pub(crate) struct LoginBody {
 }
 
 /// An access token.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct TokenResponse {
+    /// Send it as `Authorization: Bearer <access_token>`.
     access_token: String,
+    /// Always `Bearer`.
     token_type: &'static str,
     /// Seconds until it expires.
     expires_in: u64,
+    /// Whose token it is.
     customer: Customer,
 }
 
 /// Exchanges an email and password for an access token. Rate-limited per account and per
 /// client address.
+#[utoipa::path(
+    post, path = "/auth/login", operation_id = "login", tag = "accounts",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "An access token.", body = TokenResponse),
+        (status = 401, response = Unauthorized),
+        (status = 429, response = TooManyRequests),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 pub(crate) async fn login(
     State(state): State<AppState>,
@@ -121,6 +142,16 @@ fn may_read(caller: &Caller, id: CustomerId) -> Result<(), ApiError> {
 }
 
 /// A customer account (self or admin).
+#[utoipa::path(
+    get, path = "/customers/{id}", operation_id = "getCustomer", tag = "accounts",
+    params(("id" = Uuid, Path, description = "The customer's id.")),
+    responses(
+        (status = 200, description = "The account.", body = Customer),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(customer.id = %id))]
 pub(crate) async fn get(
     State(state): State<AppState>,
@@ -137,7 +168,8 @@ pub(crate) async fn get(
 }
 
 /// The query of `GET /customers/{id}/orders`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PageParams {
     /// Page number, from 1.
@@ -149,6 +181,16 @@ pub(crate) struct PageParams {
 }
 
 /// A customer's orders, newest first (self or admin).
+#[utoipa::path(
+    get, path = "/customers/{id}/orders", operation_id = "listCustomerOrders", tag = "accounts",
+    params(("id" = Uuid, Path, description = "The customer's id."), PageParams),
+    responses(
+        (status = 200, description = "A page of orders.", body = OrderPage),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(customer.id = %id))]
 pub(crate) async fn orders(
     State(state): State<AppState>,
@@ -174,7 +216,7 @@ pub(crate) async fn orders(
 }
 
 /// The body of `PUT /customers/{id}/role`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RoleBody {
     /// `customer`, `operator` or `admin`.
@@ -183,6 +225,17 @@ pub(crate) struct RoleBody {
 }
 
 /// Changes an account's role (admin).
+#[utoipa::path(
+    put, path = "/customers/{id}/role", operation_id = "setCustomerRole", tag = "accounts",
+    params(("id" = Uuid, Path, description = "The customer's id.")),
+    request_body = RoleBody,
+    responses(
+        (status = 200, description = "The account with its new role.", body = Customer),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(customer.id = %id))]
 pub(crate) async fn set_role(
     State(state): State<AppState>,

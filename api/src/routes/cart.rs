@@ -8,6 +8,7 @@
 
 use crate::auth::Caller;
 use crate::extract::ValidJson;
+use crate::openapi::{Conflict, InvalidInput, NotFound};
 use crate::routes::orders::{AddressRequest, e164};
 use crate::{ApiError, AppState};
 use activities::catalog;
@@ -64,6 +65,11 @@ async fn current(state: &AppState, caller: &Caller) -> Result<CartView, ApiError
 }
 
 /// The cart's lines and totals.
+#[utoipa::path(
+    get, path = "/cart", operation_id = "getCart", tag = "cart",
+    responses((status = 200, description = "The cart (empty if there is none).", body = CartView)),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(customer.id = %caller.id))]
 pub(crate) async fn get(
     State(state): State<AppState>,
@@ -73,16 +79,24 @@ pub(crate) async fn get(
 }
 
 /// The body of `POST /cart/items`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AddBody {
+    /// Which product.
     #[garde(length(min = 1, max = 64))]
     sku: String,
+    /// How many units to add, 1 to 1000 (a line holds at most 1000).
     #[garde(range(min = 1, max = 1000))]
     quantity: i64,
 }
 
 /// Adds units of a product, starting the cart if needed.
+#[utoipa::path(
+    post, path = "/cart/items", operation_id = "addCartItem", tag = "cart",
+    request_body = AddBody,
+    responses((status = 200, description = "The cart after the change.", body = CartView)),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(customer.id = %caller.id))]
 pub(crate) async fn add(
     State(state): State<AppState>,
@@ -152,15 +166,25 @@ where
 }
 
 /// The body of `PUT /cart/items/{sku}`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct QuantityBody {
-    /// 0 removes the line.
+    /// The new quantity, 0 to 1000; 0 removes the line.
     #[garde(range(min = 0, max = 1000))]
     quantity: i64,
 }
 
 /// Sets a line's quantity (0 removes it).
+#[utoipa::path(
+    put, path = "/cart/items/{sku}", operation_id = "setCartItemQuantity", tag = "cart",
+    params(("sku" = String, Path, description = "The line's SKU.")),
+    request_body = QuantityBody,
+    responses(
+        (status = 200, description = "The cart after the change.", body = CartView),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(customer.id = %caller.id))]
 pub(crate) async fn set(
     State(state): State<AppState>,
@@ -178,6 +202,16 @@ pub(crate) async fn set(
 }
 
 /// Removes a line.
+#[utoipa::path(
+    delete, path = "/cart/items/{sku}", operation_id = "removeCartItem", tag = "cart",
+    params(("sku" = String, Path, description = "The line's SKU.")),
+    responses(
+        (status = 200, description = "The cart after the change.", body = CartView),
+        (status = 404, response = NotFound),
+        (status = 422, response = InvalidInput),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(customer.id = %caller.id))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
@@ -194,14 +228,24 @@ pub(crate) async fn remove(
 }
 
 /// The body of `POST /cart/coupon`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CouponBody {
+    /// The coupon's code (case-insensitive).
     #[garde(length(min = 1, max = 32))]
     code: String,
 }
 
 /// Applies a coupon.
+#[utoipa::path(
+    post, path = "/cart/coupon", operation_id = "applyCartCoupon", tag = "cart",
+    request_body = CouponBody,
+    responses(
+        (status = 200, description = "The cart with the coupon's discount.", body = CartView),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(customer.id = %caller.id))]
 pub(crate) async fn coupon(
     State(state): State<AppState>,
@@ -224,25 +268,40 @@ pub(crate) async fn coupon(
 }
 
 /// The body of `POST /cart/checkout`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CheckoutBody {
+    /// Where the parcel goes.
     #[garde(dive)]
     shipping_address: AddressRequest,
+    /// A payment-provider token such as `pm_card_visa`.
     #[garde(length(min = 1, max = 255))]
     payment_method: String,
+    /// A phone number in E.164 form, for SMS when email fails.
     #[garde(inner(custom(e164)))]
     customer_phone: Option<String>,
 }
 
 /// The answer to a checkout.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct CheckedOut {
+    /// The order the cart became.
     order_id: OrderId,
+    /// Where to follow it.
     status_url: String,
 }
 
 /// Turns the cart into an order at today's prices and closes the cart.
+#[utoipa::path(
+    post, path = "/cart/checkout", operation_id = "checkoutCart", tag = "cart",
+    request_body = CheckoutBody,
+    responses(
+        (status = 202, description = "The order is placed and being processed; the cart is closed.", body = CheckedOut),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(customer.id = %caller.id))]
 pub(crate) async fn checkout(
     State(state): State<AppState>,

@@ -1,4 +1,8 @@
 //! The API's routes, one module per resource.
+//!
+//! The router is built from the handlers' `#[utoipa::path]` annotations: each `routes!` call
+//! registers handlers of one path with axum and their operations with the OpenAPI document,
+//! so nothing is served undocumented (see [`crate::openapi`]).
 
 mod accounts;
 mod cart;
@@ -11,59 +15,41 @@ mod shipping;
 mod webhooks;
 
 use crate::AppState;
-use axum::Router;
-use axum::routing::{get, post, put};
+use crate::openapi::ApiDoc;
 pub(crate) use shipping::CarrierWebhookSecrets;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 pub(crate) use webhooks::StripeWebhookSecret;
 
-/// Every route, without middleware.
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/auth/register", post(accounts::register))
-        .route("/auth/login", post(accounts::login))
-        .route("/customers/{id}", get(accounts::get))
-        .route("/customers/{id}/orders", get(accounts::orders))
-        .route("/customers/{id}/role", put(accounts::set_role))
-        .route("/products", get(products::list).post(products::create))
-        .route(
-            "/products/{id}",
-            get(products::get)
-                .put(products::update)
-                .delete(products::delete),
-        )
-        .route(
-            "/categories",
-            get(products::categories).post(products::create_category),
-        )
-        .route("/coupons", post(products::create_coupon))
-        .route("/inventory/check/{product_id}", get(products::check))
-        .route("/inventory/adjustments", post(products::adjust))
-        .route("/cart", get(cart::get))
-        .route("/cart/items", post(cart::add))
-        .route("/cart/items/{sku}", put(cart::set).delete(cart::remove))
-        .route("/cart/coupon", post(cart::coupon))
-        .route("/cart/checkout", post(cart::checkout))
-        .route(
-            "/orders",
-            axum::routing::post(orders::place).get(orders::list),
-        )
-        .route("/orders/{id}", get(orders::get))
-        .route("/orders/{id}/cancel", axum::routing::post(orders::cancel))
-        .route("/orders/{id}/review", axum::routing::post(orders::review))
-        .route(
-            "/orders/{id}/refunds",
-            axum::routing::post(refunds::create).get(refunds::list),
-        )
-        .route("/shipping/track/{order_id}", get(shipping::track))
-        .route("/notifications", get(notifications::list))
-        .route(
-            "/notifications/send",
-            axum::routing::post(notifications::send),
-        )
-        .route("/webhooks/stripe", axum::routing::post(webhooks::stripe))
-        .route(
-            "/webhooks/carrier/{carrier}",
-            axum::routing::post(shipping::carrier_webhook),
-        )
+/// Every route with its documentation, without middleware.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(accounts::register))
+        .routes(routes!(accounts::login))
+        .routes(routes!(accounts::get))
+        .routes(routes!(accounts::orders))
+        .routes(routes!(accounts::set_role))
+        .routes(routes!(products::list, products::create))
+        .routes(routes!(products::get, products::update, products::delete))
+        .routes(routes!(products::categories, products::create_category))
+        .routes(routes!(products::create_coupon))
+        .routes(routes!(products::check))
+        .routes(routes!(products::adjust))
+        .routes(routes!(cart::get))
+        .routes(routes!(cart::add))
+        .routes(routes!(cart::set, cart::remove))
+        .routes(routes!(cart::coupon))
+        .routes(routes!(cart::checkout))
+        .routes(routes!(orders::place, orders::list))
+        .routes(routes!(orders::get))
+        .routes(routes!(orders::cancel))
+        .routes(routes!(orders::review))
+        .routes(routes!(refunds::create, refunds::list))
+        .routes(routes!(shipping::track))
+        .routes(routes!(notifications::list))
+        .routes(routes!(notifications::send))
+        .routes(routes!(webhooks::stripe))
+        .routes(routes!(shipping::carrier_webhook))
 }

@@ -4,6 +4,7 @@
 
 use crate::auth::Caller;
 use crate::extract::{ValidJson, ValidQuery};
+use crate::openapi::Forbidden;
 use crate::{ApiError, AppState};
 use activities::customers::Role;
 use activities::notifications::queries::{NotificationView, history};
@@ -19,7 +20,8 @@ use temporalio_client::WorkflowStartOptions;
 use workflows::SendNotification;
 
 /// The query of `GET /notifications`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HistoryParams {
     /// The customer's email.
@@ -31,6 +33,15 @@ pub(crate) struct HistoryParams {
 }
 
 /// A customer's notifications, newest first, with their attempts (their own, or staff).
+#[utoipa::path(
+    get, path = "/notifications", operation_id = "listNotifications", tag = "notifications",
+    params(HistoryParams),
+    responses(
+        (status = 200, description = "The notifications.", body = Vec<NotificationView>),
+        (status = 403, response = Forbidden),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all)]
 pub(crate) async fn list(
     State(state): State<AppState>,
@@ -48,7 +59,7 @@ pub(crate) async fn list(
 }
 
 /// The body of `POST /notifications/send`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SendBody {
     /// Email address.
@@ -73,13 +84,24 @@ pub(crate) struct SendBody {
 }
 
 /// The answer to a send.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct SendAccepted {
+    /// The notification's id.
     notification_id: String,
+    /// Its SendNotification workflow.
     workflow_id: String,
 }
 
 /// Sends an operator's message (admins).
+#[utoipa::path(
+    post, path = "/notifications/send", operation_id = "sendNotification", tag = "notifications",
+    request_body = SendBody,
+    responses(
+        (status = 202, description = "The message is being sent (SendNotification).", body = SendAccepted),
+        (status = 403, response = Forbidden),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all)]
 pub(crate) async fn send(
     State(state): State<AppState>,

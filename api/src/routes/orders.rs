@@ -4,10 +4,13 @@
 
 use crate::auth::Caller;
 use crate::extract::{ValidJson, ValidQuery};
+use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound};
 use crate::{ApiError, AppState};
 use activities::catalog::{self, QuoteError, Requested};
 use activities::customers::Role;
-use activities::orders::queries::{OrderFilter, OrderPage, OrderView, get_order, list_orders};
+use activities::orders::queries::{
+    OrderFilter, OrderPage, OrderView, StatusView, get_order, list_orders,
+};
 use activities::payments::sandbox::{PaymentMethodError, normalize_payment_method};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -35,7 +38,7 @@ use workflows::PlaceOrder;
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// The body of `POST /orders`.
-#[derive(Debug, Serialize, Deserialize, garde::Validate)]
+#[derive(Debug, Serialize, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PlaceOrderRequest {
     /// A phone number in E.164 form (`+4915112345678`), for SMS when email fails.
@@ -53,7 +56,7 @@ pub(crate) struct PlaceOrderRequest {
 }
 
 /// A shipping address.
-#[derive(Debug, Serialize, Deserialize, garde::Validate)]
+#[derive(Debug, Serialize, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AddressRequest {
     /// Recipient.
@@ -114,7 +117,7 @@ pub(crate) fn e164(phone: &str, _: &()) -> garde::Result {
 }
 
 /// One line of [`PlaceOrderRequest`].
-#[derive(Debug, Serialize, Deserialize, garde::Validate)]
+#[derive(Debug, Serialize, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LineRequest {
     /// Which product.
@@ -126,12 +129,17 @@ pub(crate) struct LineRequest {
 }
 
 /// The answer to `POST /orders`: the order is accepted and being processed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct OrderAccepted {
+    /// The order's id.
     order_id: OrderId,
+    /// Always `pending`: the order is being processed.
     status: &'static str,
+    /// Where to follow it (also the `Location` header).
     status_url: String,
+    /// Its PlaceOrder workflow, as the Temporal Web UI shows it.
     workflow_id: String,
+    /// What the customer pays, priced from the catalog.
     total: Money,
 }
 
@@ -176,6 +184,21 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 /// Places an order for the caller: validates it, prices it from the catalog and starts
 /// PlaceOrder. With an `Idempotency-Key`, the same key and body give the same order, and the
 /// same key with another body is refused.
+#[utoipa::path(
+    post, path = "/orders", operation_id = "placeOrder", tag = "orders",
+    params((
+        "Idempotency-Key" = Option<String>, Header,
+        description = "1 to 255 visible ASCII characters. Repeating a request with the same key and body answers the first order (with `Idempotent-Replayed: true`) instead of placing another."
+    )),
+    request_body = PlaceOrderRequest,
+    responses(
+        (status = 202, description = "The order is accepted and being processed.", body = OrderAccepted,
+            headers(("Location" = String, description = "The order's URL."))),
+        (status = 400, response = BadRequest),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(order.id, customer.id = %caller.id))]
 pub(crate) async fn place(
     State(state): State<AppState>,
@@ -327,23 +350,34 @@ async fn replay(
 
 /// An order: from the read model, or (in the moment before its first write lands there) from
 /// its workflow.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub(crate) enum OrderResponse {
     Stored(Box<OrderView>),
     Live(LiveOrder),
 }
 
-/// An order as its workflow reports it.
-#[derive(Debug, Serialize)]
+/// An order as its workflow reports it, before the read model has it.
+///
+/// `deny_unknown_fields` only shapes the schema (`additionalProperties: false`): it keeps a
+/// stored order from also matching this one, so `OrderResponse` is exactly one of the two.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct LiveOrder {
+    /// The order id.
     id: OrderId,
+    /// Who placed it.
     customer_email: String,
+    /// Current status (snake_case).
     status: String,
+    /// Why it did not complete, when it did not.
     reason: Option<String>,
+    /// What it contains.
     lines: Vec<contracts::orders::OrderLine>,
+    /// What the customer pays.
     total: Money,
-    history: Vec<()>,
+    /// Empty until the read model has the order.
+    history: Vec<StatusView>,
 }
 
 impl From<OrderSnapshot> for LiveOrder {
@@ -378,6 +412,16 @@ pub(crate) async fn visible_order(
 }
 
 /// Shows an order: status, lines, totals and status history (its customer, or staff).
+#[utoipa::path(
+    get, path = "/orders/{id}", operation_id = "getOrder", tag = "orders",
+    params(("id" = Uuid, Path, description = "The order's id.")),
+    responses(
+        (status = 200, description = "The order.", body = OrderResponse),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(order.id = %id))]
 pub(crate) async fn get(
     State(state): State<AppState>,
@@ -409,7 +453,8 @@ pub(crate) async fn get(
 }
 
 /// The query of `GET /orders`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ListParams {
     /// Only orders with this status.
@@ -438,6 +483,12 @@ fn known_status(status: &Option<String>, _: &()) -> garde::Result {
 
 /// Lists orders from the read model, newest first, filtered by status and customer. A
 /// customer sees only their own orders; staff see everyone's.
+#[utoipa::path(
+    get, path = "/orders", operation_id = "listOrders", tag = "orders",
+    params(ListParams),
+    responses((status = 200, description = "A page of orders.", body = OrderPage)),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all)]
 pub(crate) async fn list(
     State(state): State<AppState>,
@@ -468,7 +519,7 @@ pub(crate) async fn list(
 }
 
 /// The body of `POST /orders/{id}/cancel`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CancelBody {
     /// Why the order is cancelled.
@@ -499,6 +550,17 @@ async fn update_error(
 
 /// Cancels an order that has not shipped yet: whatever was done is undone. Answers once the
 /// order is cancelled; refused with 409 and the reason once it shipped. Its customer or staff.
+#[utoipa::path(
+    post, path = "/orders/{id}/cancel", operation_id = "cancelOrder", tag = "orders",
+    params(("id" = Uuid, Path, description = "The order's id.")),
+    request_body = CancelBody,
+    responses(
+        (status = 200, description = "The order is cancelled; stock and payment were released.", body = OrderOutcome),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(order.id = %id))]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
@@ -535,7 +597,7 @@ pub(crate) async fn cancel(
 }
 
 /// The body of `POST /orders/{id}/review`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReviewBody {
     /// `approve` or `reject`.
@@ -550,7 +612,7 @@ pub(crate) struct ReviewBody {
 }
 
 /// A review decision.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Decision {
     Approve,
@@ -558,15 +620,30 @@ pub(crate) enum Decision {
 }
 
 /// The answer to a review.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ReviewRecorded {
+    /// The order.
     order_id: OrderId,
+    /// What was decided.
     decision: Decision,
+    /// The order's status after the decision.
     status: OrderStatus,
 }
 
 /// Approves or rejects an order waiting for review (operators and admins); 409 if it is not
 /// waiting.
+#[utoipa::path(
+    post, path = "/orders/{id}/review", operation_id = "reviewOrder", tag = "orders",
+    params(("id" = Uuid, Path, description = "The order's id.")),
+    request_body = ReviewBody,
+    responses(
+        (status = 200, description = "The decision is recorded.", body = ReviewRecorded),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(order.id = %id))]
 pub(crate) async fn review(
     State(state): State<AppState>,

@@ -1,10 +1,11 @@
 //! The catalog: `GET /products` (search, category, pages), `GET /products/{id}`, admin
 //! `POST /products`, `PUT /products/{id}`, `DELETE /products/{id}`; `GET /categories`, admin
-//! `POST /categories`; admin `POST /coupons`; `GET /inventory/check/{productId}` and admin
+//! `POST /categories`; admin `POST /coupons`; `GET /inventory/check/{product_id}` and admin
 //! `POST /inventory/adjustments`.
 
 use crate::auth::Caller;
 use crate::extract::{ValidJson, ValidQuery};
+use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound};
 use crate::{ApiError, AppState};
 use activities::catalog::{self, CatalogError, Category, Product, ProductQuery, ProductSpec};
 use activities::customers::Role;
@@ -37,7 +38,7 @@ fn from_catalog(err: CatalogError) -> ApiError {
 }
 
 /// A product as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ProductResponse {
     #[serde(flatten)]
     product: Product,
@@ -46,16 +47,21 @@ pub(crate) struct ProductResponse {
 }
 
 /// A page of products.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ProductListResponse {
+    /// The products on this page, by name.
     items: Vec<ProductResponse>,
+    /// This page's number, from 1.
     page: u64,
+    /// Products per page.
     per_page: u64,
+    /// Products matching the query, on all pages.
     total: u64,
 }
 
 /// The query of `GET /products`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProductParams {
     /// Name contains this.
@@ -92,6 +98,11 @@ async fn with_availability(
 }
 
 /// Active products, by name: search by name, filter by category, paged.
+#[utoipa::path(
+    get, path = "/products", operation_id = "listProducts", tag = "catalog",
+    params(ProductParams),
+    responses((status = 200, description = "A page of active products.", body = ProductListResponse)),
+)]
 #[tracing::instrument(skip_all)]
 pub(crate) async fn list(
     State(state): State<AppState>,
@@ -123,6 +134,16 @@ fn parse_product_id(id: &str) -> Result<Uuid, ApiError> {
 }
 
 /// One product (inactive products only for admins).
+#[utoipa::path(
+    get, path = "/products/{id}", operation_id = "getProduct", tag = "catalog",
+    params(("id" = Uuid, Path, description = "The product's id.")),
+    responses(
+        (status = 200, description = "The product and its availability.", body = ProductResponse),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    ),
+    security((), ("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(product.id = %id))]
 pub(crate) async fn get(
     State(state): State<AppState>,
@@ -142,13 +163,13 @@ pub(crate) async fn get(
 }
 
 /// A price in a request.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PriceBody {
-    /// Minor units.
+    /// Minor units (cents for EUR), 0 to 100 000 000.
     #[garde(range(min = 0, max = 100_000_000))]
     amount_minor: i64,
-    /// ISO 4217 code.
+    /// ISO 4217 code, such as `EUR`.
     #[garde(custom(currency_code))]
     currency: String,
 }
@@ -188,24 +209,31 @@ impl PriceBody {
 }
 
 /// The body of `POST /products` and `PUT /products/{id}`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProductBody {
+    /// Stock-keeping unit: 1 to 64 upper-case letters, digits and `-`, unique.
     #[garde(custom(sku_format))]
     sku: String,
+    /// Display name, 1 to 200 characters.
     #[garde(length(min = 1, max = 200))]
     name: String,
+    /// Longer text, up to 5000 characters.
     #[garde(length(max = 5000))]
     #[serde(default)]
     description: String,
+    /// The price of one unit.
     #[garde(dive)]
     price: PriceBody,
+    /// Slugs of existing categories, up to 20.
     #[garde(length(max = 20), inner(length(min = 1, max = 64)))]
     #[serde(default)]
     categories: Vec<String>,
+    /// Image URLs, up to 20.
     #[garde(length(max = 20), inner(url))]
     #[serde(default)]
     image_urls: Vec<String>,
+    /// Whether it can be ordered (default true).
     #[garde(skip)]
     #[serde(default = "yes")]
     active: bool,
@@ -230,6 +258,16 @@ impl ProductBody {
 }
 
 /// Creates a product (admin).
+#[utoipa::path(
+    post, path = "/products", operation_id = "createProduct", tag = "catalog",
+    request_body = ProductBody,
+    responses(
+        (status = 201, description = "The product.", body = Product),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all)]
 pub(crate) async fn create(
     State(state): State<AppState>,
@@ -244,6 +282,18 @@ pub(crate) async fn create(
 }
 
 /// Replaces a product's details, price included (admin).
+#[utoipa::path(
+    put, path = "/products/{id}", operation_id = "updateProduct", tag = "catalog",
+    params(("id" = Uuid, Path, description = "The product's id.")),
+    request_body = ProductBody,
+    responses(
+        (status = 200, description = "The product as it is now; the next order pays the new price.", body = Product),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(product.id = %id))]
 pub(crate) async fn update(
     State(state): State<AppState>,
@@ -261,6 +311,17 @@ pub(crate) async fn update(
 }
 
 /// Takes a product off sale (admin).
+#[utoipa::path(
+    delete, path = "/products/{id}", operation_id = "deactivateProduct", tag = "catalog",
+    params(("id" = Uuid, Path, description = "The product's id.")),
+    responses(
+        (status = 204, description = "The product is no longer listed or orderable."),
+        (status = 400, response = BadRequest),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(product.id = %id))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
@@ -280,6 +341,10 @@ pub(crate) async fn delete(
 }
 
 /// Every category.
+#[utoipa::path(
+    get, path = "/categories", operation_id = "listCategories", tag = "catalog",
+    responses((status = 200, description = "Every category, by slug.", body = Vec<Category>)),
+)]
 pub(crate) async fn categories(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<Category>>, ApiError> {
@@ -307,16 +372,27 @@ fn slug_format(slug: &str, _: &()) -> garde::Result {
 }
 
 /// The body of `POST /categories`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CategoryBody {
+    /// 1 to 64 lower-case letters, digits and `-`.
     #[garde(custom(slug_format))]
     slug: String,
+    /// Display name, 1 to 100 characters.
     #[garde(length(min = 1, max = 100))]
     name: String,
 }
 
 /// Creates or renames a category (admin).
+#[utoipa::path(
+    post, path = "/categories", operation_id = "upsertCategory", tag = "catalog",
+    request_body = CategoryBody,
+    responses(
+        (status = 201, description = "The category.", body = Category),
+        (status = 403, response = Forbidden),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn create_category(
     State(state): State<AppState>,
     caller: Caller,
@@ -344,21 +420,33 @@ fn coupon_code(code: &str, _: &()) -> garde::Result {
 }
 
 /// The body of `POST /coupons`: exactly one of `percent_off` and `amount_off`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CouponBody {
+    /// 3 to 32 upper-case letters, digits and `-`.
     #[garde(custom(coupon_code))]
     code: String,
+    /// A percentage off the subtotal, 1 to 100.
     #[garde(inner(range(min = 1, max = 100)))]
     percent_off: Option<u32>,
+    /// A fixed amount off (never more than the subtotal).
     #[garde(dive)]
     amount_off: Option<PriceBody>,
-    /// RFC 3339.
+    /// When it stops working (RFC 3339).
     #[garde(skip)]
     expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Creates or replaces a coupon (admin).
+#[utoipa::path(
+    post, path = "/coupons", operation_id = "upsertCoupon", tag = "catalog",
+    request_body = CouponBody,
+    responses(
+        (status = 201, description = "The coupon can be applied to carts until it expires."),
+        (status = 403, response = Forbidden),
+    ),
+    security(("bearer" = [])),
+)]
 pub(crate) async fn create_coupon(
     State(state): State<AppState>,
     caller: Caller,
@@ -382,23 +470,36 @@ pub(crate) async fn create_coupon(
     Ok(StatusCode::CREATED)
 }
 
-/// What `GET /inventory/check/{productId}` answers.
-#[derive(Debug, Serialize)]
+/// What `GET /inventory/check/{product_id}` answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Availability {
+    /// The product.
     product_id: Uuid,
+    /// Its SKU.
     sku: String,
+    /// Units that can be ordered now (on hand less reserved).
     available: i64,
+    /// `available > 0`.
     in_stock: bool,
 }
 
 /// How many units of a product can be ordered now.
+#[utoipa::path(
+    get, path = "/inventory/check/{product_id}", operation_id = "checkAvailability", tag = "catalog",
+    params(("product_id" = Uuid, Path, description = "The product's id.")),
+    responses(
+        (status = 200, description = "Its availability.", body = Availability),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(product.id = %product_id))]
 pub(crate) async fn check(
     State(state): State<AppState>,
     Path(product_id): Path<String>,
 ) -> Result<Json<Availability>, ApiError> {
     let id = Uuid::parse_str(&product_id)
-        .map_err(|_| ApiError::invalid_path("productId", "must be a UUID"))?;
+        .map_err(|_| ApiError::invalid_path("product_id", "must be a UUID"))?;
     let product = catalog::product(&state.db, id)
         .await
         .map_err(from_catalog)?
@@ -416,14 +517,16 @@ pub(crate) async fn check(
 }
 
 /// The body of `POST /inventory/adjustments`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AdjustmentBody {
+    /// Which product.
     #[garde(custom(sku_format))]
     sku: String,
     /// Units to add (positive) or remove (negative), not 0.
     #[garde(range(min = -1_000_000, max = 1_000_000), custom(non_zero))]
     delta: i64,
+    /// Why (kept in the adjustment log), 1 to 500 characters.
     #[garde(length(min = 1, max = 500))]
     reason: String,
 }
@@ -437,6 +540,16 @@ fn non_zero(delta: &i64, _: &()) -> garde::Result {
 }
 
 /// Changes a SKU's stock (admin); refused below what is reserved.
+#[utoipa::path(
+    post, path = "/inventory/adjustments", operation_id = "adjustStock", tag = "catalog",
+    request_body = AdjustmentBody,
+    responses(
+        (status = 200, description = "The SKU's stock after the adjustment.", body = StockLevel),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all)]
 pub(crate) async fn adjust(
     State(state): State<AppState>,

@@ -3,6 +3,7 @@
 
 use crate::auth::Caller;
 use crate::extract::ValidJson;
+use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound};
 use crate::routes::orders::visible_order;
 use crate::{ApiError, AppState};
 use activities::customers::Role;
@@ -18,7 +19,7 @@ use temporalio_client::WorkflowStartOptions;
 use workflows::RefundPayment;
 
 /// The body of `POST /orders/{id}/refunds`.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RefundBody {
     /// How much, in minor units; everything still refundable when absent.
@@ -34,21 +35,27 @@ pub(crate) struct RefundBody {
 }
 
 /// A returned line.
-#[derive(Debug, Deserialize, garde::Validate)]
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RestockLine {
+    /// Which product.
     #[garde(length(min = 1, max = 64))]
     sku: String,
+    /// How many units came back (at most what was ordered).
     #[garde(range(min = 1, max = 1000))]
     quantity: i64,
 }
 
 /// The answer to a refund request.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct RefundAccepted {
+    /// The refund's id.
     refund_id: contracts::Uuid,
+    /// Its RefundPayment workflow.
     workflow_id: String,
+    /// How much is being refunded.
     amount: Money,
+    /// Where to follow it.
     status_url: String,
 }
 
@@ -59,6 +66,18 @@ fn parse_order_id(id: &str) -> Result<OrderId, ApiError> {
 
 /// Refunds all or part of an order's captured payment, optionally restocking returned goods
 /// (admins).
+#[utoipa::path(
+    post, path = "/orders/{id}/refunds", operation_id = "refundOrder", tag = "refunds",
+    params(("id" = Uuid, Path, description = "The order's id.")),
+    request_body = RefundBody,
+    responses(
+        (status = 202, description = "The refund is started (RefundPayment).", body = RefundAccepted),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(order.id = %id))]
 pub(crate) async fn create(
     State(state): State<AppState>,
@@ -146,14 +165,26 @@ pub(crate) async fn create(
 }
 
 /// An order's refunds.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct RefundsView {
+    /// Captured, refunded and still refundable; absent until something was captured.
     balance: Option<RefundBalance>,
+    /// Every refund, oldest first.
     refunds: Vec<RefundRow>,
 }
 
 /// What was captured, refunded and is still refundable, and every refund (its customer, or
 /// staff).
+#[utoipa::path(
+    get, path = "/orders/{id}/refunds", operation_id = "listRefunds", tag = "refunds",
+    params(("id" = Uuid, Path, description = "The order's id.")),
+    responses(
+        (status = 200, description = "The order's refunds.", body = RefundsView),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(order.id = %id))]
 pub(crate) async fn list(
     State(state): State<AppState>,

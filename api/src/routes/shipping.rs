@@ -1,4 +1,4 @@
-//! Shipping: `GET /shipping/track/{orderId}` shows a parcel; `POST /webhooks/carrier/{carrier}`
+//! Shipping: `GET /shipping/track/{order_id}` shows a parcel; `POST /webhooks/carrier/{carrier}`
 //! takes a carrier's tracking events.
 //!
 //! A carrier webhook is verified before anything is read: its `X-Carrier-Signature` header must
@@ -7,6 +7,8 @@
 //! applies each event id once, so redeliveries are harmless.
 
 use crate::auth::Caller;
+use crate::extract::RawBody;
+use crate::openapi::{BadRequest, InvalidInput, NotFound};
 use crate::routes::orders::visible_order;
 use crate::{ApiError, AppState};
 use activities::shipping::http::EventAnswer;
@@ -31,6 +33,16 @@ pub(crate) struct CarrierWebhookSecrets(pub(crate) Arc<HashMap<String, SecretStr
 
 /// A parcel: carrier, tracking number, status and every tracking event (its customer, or
 /// staff).
+#[utoipa::path(
+    get, path = "/shipping/track/{order_id}", operation_id = "trackShipment", tag = "shipping",
+    params(("order_id" = Uuid, Path, description = "The order's id.")),
+    responses(
+        (status = 200, description = "The parcel.", body = ShipmentView),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    ),
+    security(("bearer" = [])),
+)]
 #[tracing::instrument(skip_all, fields(order.id = %order_id))]
 pub(crate) async fn track(
     State(state): State<AppState>,
@@ -39,7 +51,7 @@ pub(crate) async fn track(
 ) -> Result<Json<ShipmentView>, ApiError> {
     let id: OrderId = order_id
         .parse()
-        .map_err(|_| ApiError::invalid_path("orderId", "must be a UUID"))?;
+        .map_err(|_| ApiError::invalid_path("order_id", "must be a UUID"))?;
     visible_order(&state, &caller, id).await?;
     shipment_of(&state.db, id)
         .await?
@@ -48,9 +60,11 @@ pub(crate) async fn track(
 }
 
 /// What happened to a carrier event.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct CarrierReceipt {
+    /// Always true: the event was verified and will not be redelivered usefully.
     received: bool,
+    /// The order whose shipment took the event; absent for unknown parcels.
     delivered_to: Option<OrderId>,
 }
 
@@ -59,13 +73,27 @@ fn signature_problem(code: &'static str, detail: &str) -> ApiError {
 }
 
 /// Verifies a carrier's tracking event and delivers it to the parcel's shipment workflow.
+#[utoipa::path(
+    post, path = "/webhooks/carrier/{carrier}", operation_id = "carrierWebhook", tag = "shipping",
+    params(
+        ("carrier" = String, Path, description = "The carrier's name, as configured."),
+        ("X-Carrier-Signature" = String, Header, description = "`sha256=<hex>` of HMAC-SHA256 over the raw body with the carrier's shared secret."),
+    ),
+    request_body(content = Object, content_type = "application/json", description = "The carrier's tracking event."),
+    responses(
+        (status = 200, description = "The event was verified and handed on.", body = CarrierReceipt),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 422, response = InvalidInput),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(carrier = %carrier, order.id))]
 pub(crate) async fn carrier_webhook(
     State(state): State<AppState>,
     Extension(CarrierWebhookSecrets(secrets)): Extension<CarrierWebhookSecrets>,
     Path(carrier): Path<String>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<CarrierReceipt>, ApiError> {
     let secret = secrets.get(&carrier).ok_or_else(|| {
         ApiError::not_found(format!("no carrier `{carrier}` sends webhooks here"))

@@ -8,6 +8,8 @@
 //! harmless. Events for no known order are acknowledged and dropped (Stripe would otherwise
 //! retry them for days); if Temporal is down the answer is 503, so Stripe retries later.
 
+use crate::extract::RawBody;
+use crate::openapi::{BadRequest, NotFound};
 use crate::{ApiError, AppState};
 use activities::payments::stripe::ORDER_ID_METADATA;
 use axum::Json;
@@ -27,8 +29,9 @@ use workflows::PlaceOrder;
 pub(crate) struct StripeWebhookSecret(pub(crate) Option<SecretString>);
 
 /// What happened to a delivered event.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Receipt {
+    /// Always true: the event was verified; Stripe need not redeliver it.
     received: bool,
     /// Whether it was handed to an order.
     delivered_to: Option<OrderId>,
@@ -39,12 +42,22 @@ fn bad_webhook(code: &'static str, detail: &str) -> ApiError {
 }
 
 /// Verifies a Stripe event and delivers it to its order.
+#[utoipa::path(
+    post, path = "/webhooks/stripe", operation_id = "stripeWebhook", tag = "webhooks",
+    params(("Stripe-Signature" = String, Header, description = "Stripe's signature of the event (`t=<unix time>,v1=<hex>`); older than five minutes is refused.")),
+    request_body(content = Object, content_type = "application/json", description = "A Stripe event, as Stripe sends it."),
+    responses(
+        (status = 200, description = "The event was verified and handed to its order, or ignored.", body = Receipt),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(event.id, order.id))]
 pub(crate) async fn stripe(
     State(state): State<AppState>,
     Extension(StripeWebhookSecret(secret)): Extension<StripeWebhookSecret>,
     headers: HeaderMap,
-    body: String,
+    RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<Receipt>), ApiError> {
     let Some(secret) = secret else {
         return Err(ApiError::not_found(
@@ -60,7 +73,9 @@ pub(crate) async fn stripe(
                 "the Stripe-Signature header is missing",
             )
         })?;
-    let event = Webhook::construct_event(&body, signature, secret.expose_secret()).map_err(
+    let body = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("invalid_event", "the body is not UTF-8 text"))?;
+    let event = Webhook::construct_event(body, signature, secret.expose_secret()).map_err(
         |err| match err {
             WebhookError::BadTimestamp(_) => bad_webhook(
                 "stale_signature",

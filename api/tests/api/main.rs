@@ -12,6 +12,7 @@ mod accounts;
 mod cart;
 mod catalog;
 mod concurrency;
+mod contract;
 mod fulfilment;
 mod idempotency;
 mod operator;

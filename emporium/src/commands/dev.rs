@@ -145,10 +145,16 @@ fn print_banner(settings: &Settings, own_server: bool, admin_password: &str) {
     };
     println!(
         "\n  Emporium is running.\n\
-         \n  API          http://localhost:{port}   (GET /products, POST /orders, GET /orders/{{id}})\
+         \n  API          http://localhost:{port}   (reference: http://localhost:{port}/docs)\
          \n  Temporal UI  {ui}\
-         \n\n  Try:\n    curl -s -X POST localhost:{port}/orders -H 'content-type: application/json' \\\n      \
-         -d '{{\"customer_email\":\"ada@example.com\",\"shipping_address\":{{\"name\":\"Ada\",\"line1\":\"1 Main St\",\"city\":\"London\",\"postal_code\":\"N1\",\"country\":\"GB\"}},\"lines\":[{{\"sku\":\"MUG-CLASSIC\",\"quantity\":1}}],\"payment_method\":\"pm_card_visa\"}}'\
+         \n\n  Try:\
+         \n    curl -s localhost:{port}/auth/register -H 'content-type: application/json' \\\
+         \n      -d '{{\"email\":\"ada@example.com\",\"name\":\"Ada\",\"password\":\"correct horse battery\"}}'\
+         \n    TOKEN=$(curl -s localhost:{port}/auth/login -H 'content-type: application/json' \\\
+         \n      -d '{{\"email\":\"ada@example.com\",\"password\":\"correct horse battery\"}}' \\\
+         \n      | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\
+         \n    curl -s localhost:{port}/orders -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' \\\
+         \n      -d '{{\"shipping_address\":{{\"name\":\"Ada\",\"line1\":\"1 Main St\",\"city\":\"London\",\"postal_code\":\"N1\",\"country\":\"GB\"}},\"lines\":[{{\"sku\":\"MUG-CLASSIC\",\"quantity\":1}}],\"payment_method\":\"pm_card_visa\"}}'\
          \n\n  Emails are written to {mail}/ (set EMPORIUM_NOTIFICATIONS__SMTP__HOST to send them).\
          \n  Demo admin:  {DEMO_ADMIN} / {admin_password}\
          \n  Ctrl-C stops everything.\n",

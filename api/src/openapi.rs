@@ -1,0 +1,182 @@
+//! The API contract: the OpenAPI 3.1 document served at `/openapi.json` and the interactive
+//! reference at `/docs`.
+//!
+//! The document is generated from the code. Every handler carries a `#[utoipa::path]`
+//! annotation and the router is built from those annotations (`utoipa_axum::routes!` in
+//! [`crate::routes`]), so a route cannot be served without being documented; request and
+//! response bodies are the Rust types themselves (`ToSchema`).
+//!
+//! Every error is an RFC 9457 problem document (the `Problem` schema), described once as a
+//! reusable response per status. A handler's annotation names the errors of its own business
+//! (404, 409, ...); [`document_common_errors`] adds the ones an operation has by its shape: a
+//! JSON body can be malformed (400), too large (413), not JSON (415) or invalid (422); a query
+//! string can be invalid (422); a secured operation needs a valid token (401); and anything
+//! can fail on our side (500) or find a backing service down (503).
+
+use crate::error::{FieldError, ProblemDocument};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToResponse};
+
+/// The name of the bearer-token security scheme.
+pub(crate) const BEARER: &str = "bearer";
+
+/// The media type of every error.
+pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Declares the reusable problem+json responses, one per status.
+macro_rules! problem_responses {
+    ($($name:ident => $description:literal,)*) => {
+        $(
+            #[doc = $description]
+            pub(crate) struct $name;
+
+            impl<'r> ToResponse<'r> for $name {
+                fn response() -> (&'r str, RefOr<Response>) {
+                    (stringify!($name), problem_response($description))
+                }
+            }
+        )*
+    };
+}
+
+fn problem_response(description: &str) -> RefOr<Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            PROBLEM_JSON,
+            Content::new(Some(Ref::from_schema_name("Problem"))),
+        )
+        .build()
+        .into()
+}
+
+problem_responses! {
+    BadRequest => "The request is malformed: the body is not valid JSON, or a path parameter or header is malformed. `errors` names the offending part.",
+    Unauthorized => "No valid bearer token: missing, malformed, expired or revoked (`WWW-Authenticate: Bearer`).",
+    Forbidden => "The token is valid but its role may not do this.",
+    NotFound => "No such resource, or none the caller may see.",
+    Conflict => "The request conflicts with the resource's current state; `code` says how.",
+    PayloadTooLarge => "The request body is larger than the API accepts.",
+    UnsupportedMediaType => "The body was not sent as `application/json`.",
+    InvalidInput => "One or more fields are invalid: unknown fields, wrong types, values out of range. `errors` lists each with its `field` and JSON `pointer`.",
+    TooManyRequests => "Too many attempts; `Retry-After` says when to try again.",
+    ServiceUnavailable => "A backing service (Temporal or Postgres) is unavailable; nothing was changed, try again shortly.",
+    InternalError => "A failure on our side; it has been logged with the request id (`X-Request-Id`).",
+}
+
+/// The document's fixed parts; paths are added by the router.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Emporium API",
+        description = "Orders, catalog, carts, payments, shipping, refunds and notifications of the \
+            Emporium order platform. Orders and carts are carried by durable Temporal workflows: \
+            placing an order answers 202 and the order moves through its statuses on its own.\n\n\
+            Authenticate with `POST /auth/login` and send the token as `Authorization: Bearer <token>`. \
+            Money is always integer minor units with an ISO 4217 currency. Every error is an \
+            RFC 9457 `application/problem+json` document with a stable `code`.",
+    ),
+    modifiers(&BearerScheme),
+    components(
+        schemas(ProblemDocument<'static>, FieldError),
+        responses(
+            BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
+            UnsupportedMediaType, InvalidInput, TooManyRequests, ServiceUnavailable, InternalError,
+        ),
+    ),
+    tags(
+        (name = "accounts", description = "Registration, login, customers and roles."),
+        (name = "catalog", description = "Products, categories, coupons and stock."),
+        (name = "cart", description = "The caller's cart, a long-running Cart workflow."),
+        (name = "orders", description = "Placing, following, cancelling and reviewing orders (PlaceOrder)."),
+        (name = "refunds", description = "Refunding captured payments (RefundPayment)."),
+        (name = "shipping", description = "Parcels and carrier webhooks (FulfillShipment)."),
+        (name = "notifications", description = "Notification history and operator messages (SendNotification)."),
+        (name = "webhooks", description = "Payment-provider events."),
+        (name = "operations", description = "Health."),
+    ),
+)]
+pub(crate) struct ApiDoc;
+
+/// Declares the bearer-token scheme.
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut Document) {
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                BEARER,
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .description(Some(
+                            "An access token from `POST /auth/login` (HS256 JWT with an expiry).",
+                        ))
+                        .build(),
+                ),
+            );
+    }
+}
+
+/// Adds the errors an operation has by its shape (see the module documentation).
+pub(crate) fn document_common_errors(openapi: &mut Document) {
+    for (path, item) in &mut openapi.paths.paths {
+        let operations = [
+            item.get.as_mut(),
+            item.put.as_mut(),
+            item.post.as_mut(),
+            item.delete.as_mut(),
+            item.patch.as_mut(),
+        ];
+        for operation in operations.into_iter().flatten() {
+            add_common_errors(path, operation);
+        }
+    }
+}
+
+fn add_common_errors(path: &str, operation: &mut Operation) {
+    if path == "/healthz" {
+        return;
+    }
+    let has_json_body = operation
+        .request_body
+        .as_ref()
+        .is_some_and(|body| body.content.contains_key("application/json"));
+    let has_query = operation.parameters.as_ref().is_some_and(|parameters| {
+        parameters
+            .iter()
+            .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query))
+    });
+    let secured = operation
+        .security
+        .as_ref()
+        .is_some_and(|requirements| !requirements.is_empty());
+    let mut common: Vec<(&str, &str)> = Vec::new();
+    if has_json_body {
+        common.extend([("400", "BadRequest"), ("413", "PayloadTooLarge")]);
+        // Webhook bodies are read raw, whatever their declared type, to verify a signature
+        // before they are parsed; their annotations name what parsing can refuse.
+        if !path.starts_with("/webhooks/") {
+            common.extend([("415", "UnsupportedMediaType"), ("422", "InvalidInput")]);
+        }
+    }
+    if has_query {
+        common.push(("422", "InvalidInput"));
+    }
+    if secured {
+        common.push(("401", "Unauthorized"));
+    }
+    common.extend([("500", "InternalError"), ("503", "ServiceUnavailable")]);
+    for (status, response) in common {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| Ref::from_response_name(response).into());
+    }
+}
