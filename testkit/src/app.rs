@@ -52,6 +52,8 @@ pub struct TestAppOptions {
     pub cart_reminder_after: Duration,
     /// Login attempts per account per minute.
     pub logins_per_account_per_minute: u32,
+    /// Login attempts per client address per minute.
+    pub logins_per_address_per_minute: u32,
 }
 
 impl Default for TestAppOptions {
@@ -78,6 +80,7 @@ impl Default for TestAppOptions {
             token_ttl: Duration::from_secs(3600),
             cart_reminder_after: Duration::from_secs(3600),
             logins_per_account_per_minute: 5,
+            logins_per_address_per_minute: 1000,
         }
     }
 }
@@ -149,7 +152,7 @@ impl TestApp {
             )),
             token_ttl: options.token_ttl,
             logins_per_account_per_minute: options.logins_per_account_per_minute,
-            logins_per_address_per_minute: 1000,
+            logins_per_address_per_minute: options.logins_per_address_per_minute,
         });
         let state = api::AppState {
             db: test_db.db.clone(),

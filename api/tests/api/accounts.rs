@@ -104,6 +104,33 @@ async fn logins_are_rate_limited_per_account() {
 }
 
 #[tokio::test]
+async fn logins_are_rate_limited_per_client_address_across_accounts() {
+    let app = TestApp::spawn_with(TestAppOptions {
+        logins_per_address_per_minute: 4,
+        ..TestAppOptions::default()
+    })
+    .await;
+
+    let mut statuses = Vec::new();
+    for n in 0..4 {
+        let email = format!("guess-{n}+{}@example.com", app.queues.prefix());
+        statuses.push(login(&app, &email, "a guess").await.0);
+    }
+    let (status, problem) = login(&app, &app.customer_email, &app.password).await;
+
+    assert_eq!(
+        statuses,
+        [401, 401, 401, 401],
+        "each account on its own is under its limit"
+    );
+    assert_eq!(
+        status, 429,
+        "the address is over its limit, whatever the account"
+    );
+    assert_eq!(problem["code"], "too_many_requests");
+}
+
+#[tokio::test]
 async fn missing_bad_and_expired_tokens_are_refused_with_401() {
     let app = TestApp::spawn_with(TestAppOptions {
         token_ttl: std::time::Duration::from_secs(1),
