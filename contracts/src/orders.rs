@@ -44,12 +44,18 @@ pub mod search {
     pub const ORDER_TOTAL_CENTS: SearchAttributeKey<i64> =
         SearchAttributeKey::int("OrderTotalCents");
 
+    /// The parcel's tracking number, once it has a label: a customer calling with a parcel
+    /// number finds their order in the Web UI (`TrackingNumber = "..."`).
+    pub const TRACKING_NUMBER: SearchAttributeKey<String> =
+        SearchAttributeKey::keyword("TrackingNumber");
+
     /// `(name, type)` of every custom search attribute, as `temporal server start-dev
     /// --search-attribute NAME=TYPE` spells it.
-    pub const ALL: [(&str, &str); 3] = [
+    pub const ALL: [(&str, &str); 4] = [
         ("OrderStatus", "Keyword"),
         ("CustomerId", "Keyword"),
         ("OrderTotalCents", "Int"),
+        ("TrackingNumber", "Keyword"),
     ];
 }
 

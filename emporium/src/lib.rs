@@ -9,6 +9,8 @@
 //!   register the workflows' search attributes on the Temporal namespace.
 //! - `emporium seed`: migrate, then load the demo catalog and its stock.
 //! - `emporium openapi`: print the API's OpenAPI 3.1 document (what `/openapi.json` serves).
+//! - `emporium history export <workflow-id>` / `emporium history replay FILE...`: write a
+//!   workflow's history as JSON; replay histories against this build's workflow code.
 
 mod commands;
 pub mod demo;
@@ -50,6 +52,31 @@ pub enum Command {
     /// Print the API's OpenAPI 3.1 document, as `/openapi.json` serves it (for client
     /// generators and API review).
     Openapi,
+    /// Export and replay workflow histories.
+    History {
+        /// What to do.
+        #[command(subcommand)]
+        command: HistoryCommand,
+    },
+}
+
+/// `emporium history` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Write a workflow's history (its latest run) as JSON.
+    Export {
+        /// The workflow id, such as `order-<id>`.
+        workflow_id: String,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Replay history files against this build's workflows; fails on any nondeterminism.
+    Replay {
+        /// History files, as `emporium history export` writes them.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
 }
 
 fn parse_service(name: &str) -> Result<Service, String> {
@@ -65,6 +92,12 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Worker { services } => commands::worker::run(settings, &services).await,
         Command::Migrate => commands::migrate::run(&settings).await.map(|_| ()),
         Command::Seed => commands::seed::run(&settings).await,
+        Command::History {
+            command: HistoryCommand::Export { workflow_id, out },
+        } => commands::history::export(&settings, &workflow_id, out.as_deref()).await,
+        Command::History {
+            command: HistoryCommand::Replay { files },
+        } => commands::history::replay(&files).await,
         Command::Openapi => {
             let document = api::openapi_document()
                 .to_pretty_json()

@@ -221,6 +221,47 @@ async fn separate_api_and_worker_processes_carry_orders_through_over_http_only()
     );
     assert_eq!(available(&http, &platform, "MUG-CLASSIC").await, mugs - 2);
 
+    // Its history, through two worker restarts, exports and replays against this build.
+    let file = platform.logs.join(format!("order-{id}.json"));
+    let file_arg = file.to_str().expect("a UTF-8 path");
+    let exported = platform
+        .command(
+            &[
+                "history",
+                "export",
+                &format!("order-{id}"),
+                "--out",
+                file_arg,
+            ],
+            "history-export",
+        )
+        .status()
+        .await
+        .expect("export runs");
+    assert!(exported.success(), "emporium history export failed");
+    let replayed = platform
+        .command(&["history", "replay", file_arg], "history-replay")
+        .status()
+        .await
+        .expect("replay runs");
+    assert!(replayed.success(), "emporium history replay failed");
+    let history = std::fs::read_to_string(&file).expect("the exported history");
+    assert!(history.contains("PlaceOrder") && history.len() > 10_000);
+    let garbled = platform.logs.join("garbled-history.json");
+    std::fs::write(&garbled, history.replacen("PlaceOrder", "PlaceOrderX", 1)).expect("a copy");
+    let refused = platform
+        .command(
+            &["history", "replay", garbled.to_str().expect("UTF-8")],
+            "history-replay-garbled",
+        )
+        .status()
+        .await
+        .expect("replay runs");
+    assert!(
+        !refused.success(),
+        "a history of an unknown workflow type does not replay"
+    );
+
     // A declined card gives the stock back.
     let smtp = testkit::smtp::smtp_server();
     smtp.wait_for(&customer, 5).await;

@@ -3,7 +3,10 @@
 //! Each [`Service`] gets one Temporal worker on its own task queue, so any service can run in
 //! its own process and be scaled alone (`emporium worker --service inventory`), or all of them
 //! can share one process (`emporium dev`). Nothing here decides business behaviour; it only
-//! connects implementations to queues.
+//! connects implementations to queues. [`history`] exports workflow histories and replays them
+//! through the same workflow code.
+
+pub mod history;
 
 use activities::notifications::{EmailSender, SmsGateway, SmtpConfig};
 use activities::payments::stripe::StripeGateway;

@@ -14,6 +14,7 @@ mod catalog;
 mod concurrency;
 mod contract;
 mod fulfilment;
+mod histories;
 mod idempotency;
 mod operator;
 mod saga;

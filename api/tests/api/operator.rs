@@ -57,8 +57,9 @@ async fn an_order_above_the_threshold_waits_for_review_and_operators_can_find_it
     assert_eq!(found.len(), 1, "the Web UI query finds it");
     let attributes = found[0].search_attributes();
     assert_eq!(
-        attributes.get(&search::CUSTOMER_ID).as_deref(),
-        Some(app.customer_email.as_str())
+        attributes.get(&search::CUSTOMER_ID),
+        Some(app.customer.id.to_string()),
+        "the customer's id, as the API set it at the start"
     );
     assert_eq!(attributes.get(&search::ORDER_TOTAL_CENTS), Some(8_000));
     let memo = found[0].memo();
@@ -113,6 +114,29 @@ async fn an_approved_order_completes() {
     assert_eq!(payments[0].captured_minor, 8_000);
     let found = app.workflows_matching(r#"OrderStatus = "completed""#).await;
     assert_eq!(found.len(), 1, "the search attribute followed the order");
+}
+
+#[tokio::test]
+async fn an_operator_finds_an_order_by_its_parcels_tracking_number() {
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1_250, 10).await;
+    let id = app.place_order("MUG", 1, "pm_card_visa").await;
+    app.wait_for_final_order(&id).await;
+    let (_, parcel) = app.get_json(&format!("/shipping/track/{id}")).await;
+    let tracking_number = parcel["tracking_number"]
+        .as_str()
+        .expect("a tracking number");
+
+    let found = app
+        .workflows_matching(&format!(r#"TrackingNumber = "{tracking_number}""#))
+        .await;
+
+    assert_eq!(found.len(), 1, "the Web UI query finds the order");
+    assert_eq!(found[0].id(), format!("order-{id}"));
+    assert_eq!(
+        found[0].search_attributes().get(&search::TRACKING_NUMBER),
+        Some(tracking_number.to_owned())
+    );
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 
 pub(crate) mod api;
 pub(crate) mod dev;
+pub(crate) mod history;
 pub(crate) mod migrate;
 pub(crate) mod seed;
 pub(crate) mod worker;

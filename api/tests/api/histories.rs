@@ -1,0 +1,358 @@
+//! Records the workflow histories that `workers/tests/replay.rs` replays: one real run of every
+//! workflow path, against real Temporal, Postgres and workers, exported with the same function
+//! as `emporium history export` into `workflows/tests/histories/<workflow>/<path>.json`.
+//!
+//! Ignored in normal runs (it rewrites files in the repository): `./scripts/record-histories`
+//! runs it. Re-record after changing a workflow only for new paths; keep the old files, they
+//! are what proves that running workflows survive the change.
+
+use contracts::notifications::{Template, order_notification_id};
+use contracts::{OrderId, Service};
+use futures::StreamExt as _;
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use temporalio_client::WorkflowListOptions;
+use testkit::fake_sms::FakeSms;
+use testkit::{TestApp, TestAppOptions};
+
+fn histories_dir() -> PathBuf {
+    std::env::var_os("EMPORIUM_HISTORIES_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../workflows/tests/histories"),
+        PathBuf::from,
+    )
+}
+
+/// Whether a history's last event closes the workflow.
+fn is_closed(history: &Value) -> bool {
+    history["events"]
+        .as_array()
+        .and_then(|events| events.last())
+        .and_then(|event| event["attributes"].as_object())
+        .is_some_and(|attributes| {
+            [
+                "WorkflowExecutionCompletedEventAttributes",
+                "WorkflowExecutionFailedEventAttributes",
+                "WorkflowExecutionTimedOutEventAttributes",
+                "WorkflowExecutionCanceledEventAttributes",
+                "WorkflowExecutionTerminatedEventAttributes",
+                "WorkflowExecutionContinuedAsNewEventAttributes",
+            ]
+            .iter()
+            .any(|kind| attributes.contains_key(*kind))
+        })
+}
+
+/// Exports `workflow_id` to `<workflow>/<path>.json`, once it has closed (or, with
+/// `open: true`, as it stands).
+async fn record(app: &TestApp, workflow_id: &str, file: &str, open: bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let json = loop {
+        let json = workers::history::export(&app.temporal, workflow_id)
+            .await
+            .unwrap_or_else(|err| panic!("exporting {workflow_id}: {err}"));
+        let value: Value = serde_json::from_str(&json).expect("a history");
+        if open || is_closed(&value) {
+            break json;
+        }
+        assert!(Instant::now() < deadline, "{workflow_id} did not close");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let path = histories_dir().join(format!("{file}.json"));
+    std::fs::create_dir_all(path.parent().expect("a folder")).expect("the folder");
+    std::fs::write(&path, format!("{json}\n")).expect("writing the history");
+    println!("recorded {workflow_id} as {}", path.display());
+}
+
+/// The id of the one workflow of `kind` on this app's `service` queue.
+async fn workflow_of_type(app: &TestApp, service: Service, kind: &str) -> String {
+    let query = format!(
+        "TaskQueue = '{}' AND WorkflowType = '{kind}'",
+        app.queues.of(service)
+    );
+    workflow_matching(app, &query).await
+}
+
+fn order(id: &str) -> String {
+    format!("order-{id}")
+}
+
+fn notification_of(id: &str, template: Template) -> String {
+    let order_id: OrderId = id.parse().expect("an order id");
+    format!("notification-{}", order_notification_id(order_id, template))
+}
+
+/// Orders that complete, are declined, find no stock, lose their parcel; a partial refund; a
+/// cart checked out.
+async fn ordinary_paths() {
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1250, 10).await;
+    app.seed_product("POSTER", 900, 0).await;
+
+    let completed = app.place_order("MUG", 2, "pm_card_visa").await;
+    let declined = app.place_order("MUG", 1, "pm_card_chargeDeclined").await;
+    let no_stock = app.place_order("POSTER", 1, "pm_card_visa").await;
+    let lost = app.place_order_to("MUG", 1, "00404").await;
+    for id in [&completed, &declined, &no_stock, &lost] {
+        app.wait_for_final_order(id).await;
+    }
+    let (status, refund) = app
+        .post_json_as(
+            Some(&app.admin_token),
+            &format!("/orders/{completed}/refunds"),
+            &json!({"amount_minor": 1250, "reason": "one mug arrived broken",
+                    "restock": [{"sku": "MUG", "quantity": 1}]}),
+        )
+        .await;
+    assert_eq!(status, 202, "{refund}");
+
+    app.post_json("/cart/items", &json!({"sku": "MUG", "quantity": 1}))
+        .await;
+    let (status, checked_out) = app
+        .post_json(
+            "/cart/checkout",
+            &json!({"shipping_address": TestApp::address(), "payment_method": "pm_card_visa"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{checked_out}");
+
+    record(&app, &order(&completed), "place_order/completed", false).await;
+    record(
+        &app,
+        &format!("shipment-{completed}"),
+        "fulfill_shipment/delivered",
+        false,
+    )
+    .await;
+    record(
+        &app,
+        &notification_of(&completed, Template::OrderConfirmed),
+        "send_notification/first_try",
+        false,
+    )
+    .await;
+    let partial = refund["workflow_id"].as_str().expect("a workflow id");
+    record(&app, partial, "refund_payment/partial_with_restock", false).await;
+    record(
+        &app,
+        &order(&declined),
+        "place_order/payment_declined",
+        false,
+    )
+    .await;
+    record(&app, &order(&no_stock), "place_order/out_of_stock", false).await;
+    record(
+        &app,
+        &order(&lost),
+        "place_order/shipment_exception_refunded",
+        false,
+    )
+    .await;
+    record(
+        &app,
+        &format!("shipment-{lost}"),
+        "fulfill_shipment/exception",
+        false,
+    )
+    .await;
+    // The only refund of the lost parcel's order is the full one it started itself.
+    let query = format!(
+        "TaskQueue = '{}' AND WorkflowType = 'RefundPayment' AND WorkflowId != '{partial}'",
+        app.queues.of(Service::Payments)
+    );
+    let full = workflow_matching(&app, &query).await;
+    record(&app, &full, "refund_payment/full", false).await;
+    record(
+        &app,
+        &format!("cart-{}", app.customer.id),
+        "cart/checkout",
+        false,
+    )
+    .await;
+}
+
+/// The id of a workflow matching a visibility query (visibility lags a little).
+async fn workflow_matching(app: &TestApp, query: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found: Vec<_> = app
+            .temporal
+            .list_workflows(query.to_owned(), WorkflowListOptions::default())
+            .filter_map(|found| async move { found.ok() })
+            .collect()
+            .await;
+        if let Some(execution) = found.first() {
+            return execution.id().to_owned();
+        }
+        assert!(Instant::now() < deadline, "nothing matches {query}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn reviewing(timeout: Duration) -> TestAppOptions {
+    TestAppOptions {
+        risk: activities::payments::RiskPolicy {
+            review_threshold_minor: 5_000,
+            review_timeout: timeout,
+        },
+        ..TestAppOptions::default()
+    }
+}
+
+/// Orders waiting for review: approved, rejected, cancelled.
+async fn review_paths() {
+    let app = TestApp::spawn_with(reviewing(Duration::from_secs(3600))).await;
+    app.seed_product("LAMP", 8_000, 10).await;
+    let approved = app.place_order("LAMP", 1, "pm_card_visa").await;
+    let rejected = app.place_order("LAMP", 1, "pm_card_visa").await;
+    let cancelled = app.place_order("LAMP", 1, "pm_card_visa").await;
+    for (id, decision) in [(&approved, "approve"), (&rejected, "reject")] {
+        app.wait_for_status(id, "awaiting_review").await;
+        let (status, answer) = app
+            .post_json_as(
+                Some(&app.operator_token),
+                &format!("/orders/{id}/review"),
+                &json!({"decision": decision, "reviewer": "Grace"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    app.wait_for_status(&cancelled, "awaiting_review").await;
+    let (status, answer) = app
+        .post_json(
+            &format!("/orders/{cancelled}/cancel"),
+            &json!({"reason": "changed my mind"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    for id in [&approved, &rejected, &cancelled] {
+        app.wait_for_final_order(id).await;
+    }
+    record(
+        &app,
+        &order(&approved),
+        "place_order/review_approved",
+        false,
+    )
+    .await;
+    record(
+        &app,
+        &order(&rejected),
+        "place_order/review_rejected",
+        false,
+    )
+    .await;
+    record(&app, &order(&cancelled), "place_order/cancelled", false).await;
+}
+
+/// An order whose review never comes.
+async fn review_timeout_path() {
+    let app = TestApp::spawn_with(reviewing(Duration::from_secs(2))).await;
+    app.seed_product("LAMP", 8_000, 10).await;
+    let id = app.place_order("LAMP", 1, "pm_card_visa").await;
+    app.wait_for_final_order(&id).await;
+    record(&app, &order(&id), "place_order/review_timed_out", false).await;
+}
+
+fn sms_gateway(sms: &FakeSms) -> Option<activities::notifications::SmsGateway> {
+    Some(
+        activities::notifications::SmsGateway::new(
+            &sms.base_url,
+            SecretString::from("sms_key".to_owned()),
+        )
+        .expect("gateway"),
+    )
+}
+
+/// A notification whose channel fails twice before it works, and one whose email never
+/// works and falls back to SMS.
+async fn notification_paths() {
+    let sms = FakeSms::start().await;
+    sms.fail_next(2);
+    let app = TestApp::spawn_with(TestAppOptions {
+        sms: sms_gateway(&sms),
+        ..TestAppOptions::default()
+    })
+    .await;
+    let (status, retried) = app
+        .post_json_as(
+            Some(&app.admin_token),
+            "/notifications/send",
+            &json!({"phone": "+4915112345678", "subject": "Hi", "body": "Your parcel is on its way.", "channels": ["sms"]}),
+        )
+        .await;
+    assert_eq!(status, 202, "{retried}");
+    record(
+        &app,
+        retried["workflow_id"].as_str().expect("an id"),
+        "send_notification/retried",
+        false,
+    )
+    .await;
+
+    let sms = FakeSms::start().await;
+    let app = TestApp::spawn_with(TestAppOptions {
+        smtp_port: Some(platform::temporal::free_port().expect("a port")),
+        sms: sms_gateway(&sms),
+        ..TestAppOptions::default()
+    })
+    .await;
+    let (status, fell_back) = app
+        .post_json_as(
+            Some(&app.admin_token),
+            "/notifications/send",
+            &json!({"email": app.customer_email, "phone": "+4915112345678", "subject": "Hello", "body": "Your parcel is late."}),
+        )
+        .await;
+    assert_eq!(status, 202, "{fell_back}");
+    record(
+        &app,
+        fell_back["workflow_id"].as_str().expect("an id"),
+        "send_notification/fell_back",
+        false,
+    )
+    .await;
+}
+
+/// A cart left alone until it reminds its customer (it keeps running).
+async fn abandoned_cart_path() {
+    let app = TestApp::spawn_with(TestAppOptions {
+        cart_reminder_after: Duration::from_secs(2),
+        ..TestAppOptions::default()
+    })
+    .await;
+    app.seed_product("MUG", 1000, 10).await;
+    app.post_json("/cart/items", &json!({"sku": "MUG", "quantity": 2}))
+        .await;
+    testkit::smtp::smtp_server()
+        .wait_for(&app.customer_email, 1)
+        .await;
+    let reminder = workflow_of_type(&app, Service::Notifications, "SendNotification").await;
+    record(
+        &app,
+        &reminder,
+        "send_notification/abandoned_cart_reminder",
+        false,
+    )
+    .await;
+    record(
+        &app,
+        &format!("cart-{}", app.customer.id),
+        "cart/abandoned",
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "rewrites workflows/tests/histories; run by ./scripts/record-histories"]
+async fn record_workflow_histories() {
+    tokio::join!(
+        ordinary_paths(),
+        review_paths(),
+        review_timeout_path(),
+        notification_paths(),
+        abandoned_cart_path(),
+    );
+}

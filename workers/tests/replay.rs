@@ -1,0 +1,232 @@
+//! The net under every workflow change: each history recorded in `workflows/tests/histories/`
+//! (one real run of every workflow path, see `scripts/record-histories`) must replay against
+//! today's workflow code without nondeterminism. And proof that the net catches what it should:
+//! a workflow whose steps were reordered fails to replay the same history. And the one patch
+//! so far (`ctx.patched`) replays orders from both sides of it.
+
+use contracts::inventory::{InventoryActivities, Restock};
+use contracts::payments::{
+    IssueRefund, PaymentsActivities, REFUND_PAYMENT_WORKFLOW, RefundOutcome, RefundRequest,
+};
+use contracts::{Service, TaskQueues};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use temporalio_common::protos::temporal::api::history::v1::History;
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+use temporalio_sdk::workflow_replayer::{
+    WorkflowReplayError, WorkflowReplayFailure, WorkflowReplayerOptions,
+};
+use temporalio_workflow::{
+    ActivityOptions, WorkflowContext, WorkflowContextView, WorkflowResult, workflow,
+    workflow_methods,
+};
+use workers::history::{self, ReplayError};
+
+/// Every path the histories must cover; a missing file fails the test.
+const PATHS: &[&str] = &[
+    "place_order/completed",
+    "place_order/payment_declined",
+    "place_order/out_of_stock",
+    "place_order/cancelled",
+    "place_order/review_approved",
+    "place_order/review_rejected",
+    "place_order/review_timed_out",
+    "place_order/shipment_exception_refunded",
+    "fulfill_shipment/delivered",
+    "fulfill_shipment/exception",
+    "refund_payment/full",
+    "refund_payment/partial_with_restock",
+    "send_notification/first_try",
+    "send_notification/retried",
+    "send_notification/fell_back",
+    "send_notification/abandoned_cart_reminder",
+    "cart/checkout",
+    "cart/abandoned",
+];
+
+fn histories_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows/tests/histories")
+}
+
+fn json_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|err| panic!("{}: {err}", dir.display()));
+    for entry in entries {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            json_files(&path, found);
+        } else if path.extension().is_some_and(|ext| ext == "json") {
+            found.push(path);
+        }
+    }
+}
+
+fn read(path: &str) -> Vec<u8> {
+    let file = histories_dir().join(format!("{path}.json"));
+    std::fs::read(&file).unwrap_or_else(|err| panic!("{}: {err}", file.display()))
+}
+
+#[tokio::test]
+async fn every_recorded_history_replays_against_todays_workflows() {
+    let mut files = Vec::new();
+    json_files(&histories_dir(), &mut files);
+    files.sort();
+    for path in PATHS {
+        let file = histories_dir().join(format!("{path}.json"));
+        assert!(files.contains(&file), "{path} has a recorded history");
+    }
+
+    let mut failures = Vec::new();
+    for file in &files {
+        let json = std::fs::read(file).expect("readable");
+        match history::replay(&json).await {
+            Ok(info) => assert!(info.events > 3, "{} is a real run", file.display()),
+            Err(err) => failures.push(format!("{}: {err}", file.display())),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} histories no longer replay; a running workflow on one of these paths \
+         would be stuck after a deploy. Guard the change with ctx.patched (docs/VERSIONING.md):\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+}
+
+/// RefundPayment with two steps swapped: restock before the refund is issued. Registered
+/// under RefundPayment's name, as a careless edit of the real workflow would be.
+#[workflow]
+pub struct ReorderedRefundPayment {
+    request: RefundRequest,
+}
+
+#[workflow_methods]
+impl ReorderedRefundPayment {
+    #[init]
+    fn new(_ctx: &WorkflowContextView, request: RefundRequest) -> Self {
+        Self { request }
+    }
+
+    #[run(name = REFUND_PAYMENT_WORKFLOW)]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<RefundOutcome> {
+        let request = ctx.state(|s| s.request.clone());
+        let queues = TaskQueues::from_workflow_queue(ctx.task_queue(), Service::Payments);
+        let options = |service| {
+            ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
+                .task_queue(queues.of(service))
+                .build()
+        };
+        ctx.execute_activity(
+            InventoryActivities::restock,
+            Restock {
+                refund_id: request.refund_id,
+                lines: request.restock.clone(),
+            },
+            options(Service::Inventory),
+        )
+        .await?;
+        let refunded = ctx
+            .execute_activity(
+                PaymentsActivities::issue_refund,
+                IssueRefund {
+                    refund_id: request.refund_id,
+                    order_id: request.order_id,
+                    amount: request.amount.clone(),
+                    reason: request.reason.clone(),
+                    idempotency_key: format!("{}/issue", ctx.workflow_id()),
+                },
+                options(Service::Payments),
+            )
+            .await?;
+        Ok(RefundOutcome {
+            refund_id: request.refund_id,
+            order_id: request.order_id,
+            status: "refunded".to_owned(),
+            amount: Some(refunded.amount),
+            reason: None,
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_reordered_workflow_fails_to_replay_with_a_nondeterminism_error() {
+    let (recorded, info) =
+        history::parse(&read("refund_payment/partial_with_restock")).expect("a history");
+    assert_eq!(info.workflow_type, REFUND_PAYMENT_WORKFLOW);
+
+    history::replay_with(
+        recorded.clone(),
+        history::options(&info.task_queue).expect("options"),
+    )
+    .await
+    .expect("the real workflow replays its own history");
+
+    let reordered = WorkflowReplayerOptions::new()
+        .task_queue(info.task_queue.clone())
+        .register_workflow::<ReorderedRefundPayment>()
+        .expect("registered")
+        .build();
+    let err = history::replay_with(recorded, reordered)
+        .await
+        .expect_err("the reordered workflow must not replay the recorded history");
+    assert!(
+        matches!(
+            err,
+            ReplayError::Replay(WorkflowReplayError::Replay(
+                WorkflowReplayFailure::Nondeterminism { .. }
+            ))
+        ),
+        "a nondeterminism error, not {err:?}"
+    );
+}
+
+/// Whether a history carries the marker `ctx.patched(id)` records, and whether it upserts the
+/// `TrackingNumber` search attribute.
+fn patch_and_upsert(recorded: &History, patch_id: &str) -> (bool, bool) {
+    let mut marked = false;
+    let mut upserted = false;
+    for event in &recorded.events {
+        match &event.attributes {
+            Some(Attributes::MarkerRecordedEventAttributes(marker)) => {
+                marked |= marker
+                    .details
+                    .values()
+                    .flat_map(|p| &p.payloads)
+                    .any(|payload| String::from_utf8_lossy(&payload.data).contains(patch_id));
+            }
+            Some(Attributes::UpsertWorkflowSearchAttributesEventAttributes(upsert)) => {
+                upserted |= upsert
+                    .search_attributes
+                    .as_ref()
+                    .is_some_and(|s| s.indexed_fields.contains_key("TrackingNumber"));
+            }
+            _ => {}
+        }
+    }
+    (marked, upserted)
+}
+
+#[tokio::test]
+async fn orders_from_before_and_after_the_tracking_number_patch_both_replay() {
+    let patch = workflows::place_order::patches::TRACKING_NUMBER_SEARCH_ATTRIBUTE;
+    for (path, expected) in [
+        (
+            "place_order/before_tracking_number_patch/completed",
+            (false, false),
+        ),
+        ("place_order/completed", (true, true)),
+    ] {
+        let (recorded, info) = history::parse(&read(path)).expect("a history");
+        assert_eq!(
+            patch_and_upsert(&recorded, patch),
+            expected,
+            "{path}: (patch marker, TrackingNumber upsert)"
+        );
+        history::replay_with(
+            recorded,
+            history::options(&info.task_queue).expect("options"),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("{path} replays: {err}"));
+    }
+}
