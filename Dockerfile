@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# One image for every process: `emporium api`, `emporium worker --service <name>`,
+# `emporium migrate`. Built in release mode; the runtime stage holds the binary, CA roots and
+# curl (for health checks), and runs as an unprivileged user.
+
+FROM rust:1.95-bookworm AS build
+# The Temporal SDK compiles its protos: protoc and Google's well-known types.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends protobuf-compiler libprotobuf-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked --package emporium \
+ && cp target/release/emporium /usr/local/bin/emporium
+
+FROM debian:bookworm-slim AS runtime
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /var/lib/emporium --create-home emporium
+COPY --from=build /usr/local/bin/emporium /usr/local/bin/emporium
+USER emporium
+WORKDIR /var/lib/emporium
+ENV EMPORIUM_DATA_DIR=/var/lib/emporium \
+    EMPORIUM_LOG__JSON=true
+# 8080: the API. 9090: a worker's /healthz, /readyz and /metrics.
+EXPOSE 8080 9090
+ENTRYPOINT ["emporium"]
+CMD ["api"]
