@@ -235,6 +235,17 @@ impl ApiError {
         error
     }
 
+    /// The instance cannot serve right now because a dependency does not answer (503);
+    /// `detail` says which (it must not carry secrets).
+    pub fn not_ready(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "Not ready",
+            detail.into(),
+        )
+    }
+
     /// A failure on our side (500). The cause is logged.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let mut error = Self::new(

@@ -53,6 +53,8 @@ pub struct ApiConfig {
 
 /// The API's router with all its middleware, `/openapi.json` and `/docs`.
 pub fn router(state: AppState, config: &ApiConfig) -> Router {
+    // Installs the process's metrics recorder before the first request is counted.
+    let _ = platform::metrics::handle();
     let request_id = http::HeaderName::from_static("x-request-id");
     let (routes, document) = openapi_parts();
     let document_json: std::sync::Arc<str> = document
@@ -60,6 +62,7 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
         .unwrap_or_else(|err| format!(r#"{{"error": "the document did not serialize: {err}"}}"#))
         .into();
     routes
+        .route_layer(axum::middleware::from_fn(record_request))
         .route(
             "/openapi.json",
             axum::routing::get(move || {
@@ -100,6 +103,24 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
         ))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Counts every routed request by method, route template and status, and times it.
+async fn record_request(
+    route: axum::extract::MatchedPath,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    let route = route.as_str().to_owned();
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
 }
 
 /// The routes and the OpenAPI document generated from them.

@@ -95,7 +95,8 @@ problem_responses! {
         (name = "shipping", description = "Parcels and carrier webhooks (FulfillShipment)."),
         (name = "notifications", description = "Notification history and operator messages (SendNotification)."),
         (name = "webhooks", description = "Payment-provider events."),
-        (name = "operations", description = "Health."),
+        (name = "reporting", description = "Sales reports and analytics (the reporting service)."),
+        (name = "operations", description = "Health, readiness, metrics and the audit log."),
     ),
 )]
 pub(crate) struct ApiDoc;
@@ -140,7 +141,7 @@ pub(crate) fn document_common_errors(openapi: &mut Document) {
 }
 
 fn add_common_errors(path: &str, operation: &mut Operation) {
-    if path == "/healthz" {
+    if matches!(path, "/healthz" | "/readyz" | "/metrics") {
         return;
     }
     let has_json_body = operation

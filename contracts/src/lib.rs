@@ -16,6 +16,7 @@ pub mod notifications;
 pub mod orders;
 pub mod payments;
 pub mod queues;
+pub mod reporting;
 pub mod shipping;
 
 pub use ids::{CustomerId, OrderId, Sku};

@@ -76,6 +76,8 @@ pub enum Template {
     AbandonedCart,
     /// A message written by an operator (`subject` and `body` in the data).
     Custom,
+    /// The daily sales report to an admin (the day as `subject`, the report as `body`).
+    DailySalesReport,
 }
 
 impl Template {
@@ -93,6 +95,7 @@ impl Template {
             Template::Cancelled => "cancelled",
             Template::AbandonedCart => "abandoned_cart",
             Template::Custom => "custom",
+            Template::DailySalesReport => "daily_sales_report",
         }
     }
 }

@@ -24,16 +24,19 @@ pub enum Service {
     Shipping,
     /// SendNotification workflows; email, SMS and webhook delivery.
     Notifications,
+    /// The DailySalesReport workflow; sales reports read through its own views.
+    Reporting,
 }
 
 impl Service {
     /// Every service that runs a worker, in start-up order.
-    pub const ALL: [Service; 5] = [
+    pub const ALL: [Service; 6] = [
         Service::Orders,
         Service::Inventory,
         Service::Payments,
         Service::Shipping,
         Service::Notifications,
+        Service::Reporting,
     ];
 
     /// The service's name, which is also its task-queue name (before any prefix).
@@ -44,6 +47,7 @@ impl Service {
             Service::Payments => "payments",
             Service::Shipping => "shipping",
             Service::Notifications => "notifications",
+            Service::Reporting => "reporting",
         }
     }
 }
@@ -57,7 +61,7 @@ impl fmt::Display for Service {
 /// The name given was not one of [`Service::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown service `{0}` (expected one of: orders, inventory, payments, shipping, notifications)"
+    "unknown service `{0}` (expected one of: orders, inventory, payments, shipping, notifications, reporting)"
 )]
 pub struct UnknownService(pub String);
 

@@ -5,8 +5,9 @@
 //!   every worker and the API.
 //! - `emporium api`: the HTTP API alone.
 //! - `emporium worker --service <name>`: one service's worker (repeat `--service` to run more).
-//! - `emporium migrate`: create the database if needed, bring every schema up to date and
-//!   register the workflows' search attributes on the Temporal namespace.
+//! - `emporium migrate`: create the database if needed, bring every schema up to date,
+//!   register the workflows' search attributes on the Temporal namespace and the daily sales
+//!   report's schedule.
 //! - `emporium seed`: migrate, then load the demo catalog and its stock.
 //! - `emporium openapi`: print the API's OpenAPI 3.1 document (what `/openapi.json` serves).
 //! - `emporium history export <workflow-id>` / `emporium history replay FILE...`: write a
@@ -39,13 +40,14 @@ pub enum Command {
     Api,
     /// Run the worker of one or more services.
     Worker {
-        /// A service whose worker to run: orders, inventory, payments, shipping or
-        /// notifications. Repeatable.
+        /// A service whose worker to run: orders, inventory, payments, shipping, notifications
+        /// or reporting. Repeatable.
         #[arg(long = "service", required = true, value_parser = parse_service)]
         services: Vec<Service>,
     },
-    /// Create the database if missing, run every pending migration, and register the search
-    /// attributes the workflows use on the Temporal namespace.
+    /// Create the database if missing, run every pending migration, register the search
+    /// attributes the workflows use on the Temporal namespace, and create or update the daily
+    /// sales report's schedule.
     Migrate,
     /// Migrate, then load the demo catalog and its stock (existing stock is left alone).
     Seed,

@@ -16,9 +16,14 @@ mod m20261123_000005_payments;
 mod m20261123_000006_payment_failures;
 mod m20261123_000007_fulfilment;
 mod m20261123_000008_customers_catalog;
+mod m20261123_000009_audit;
+mod m20261125_000010_service_role;
+mod m20261125_000011_reporting;
+
+pub use m20261125_000010_service_role::SERVICE_ROLE;
 
 /// Every schema a service owns, in the order the migrations create them.
-pub const SCHEMAS: [&str; 8] = [
+pub const SCHEMAS: [&str; 9] = [
     "catalog",
     "inventory",
     "customers",
@@ -27,6 +32,7 @@ pub const SCHEMAS: [&str; 8] = [
     "shipping",
     "notifications",
     "audit",
+    "reporting",
 ];
 
 /// The migrator `emporium migrate` runs.
@@ -44,6 +50,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_payment_failures::Migration),
             Box::new(m20261123_000007_fulfilment::Migration),
             Box::new(m20261123_000008_customers_catalog::Migration),
+            Box::new(m20261123_000009_audit::Migration),
+            Box::new(m20261125_000010_service_role::Migration),
+            Box::new(m20261125_000011_reporting::Migration),
         ]
     }
 }

@@ -1,4 +1,9 @@
 //! The Postgres connection: create the database when it is missing, connect, migrate.
+//!
+//! Two kinds of pool: [`connect`] works as the user in the URL (the schemas' owner, for
+//! migrations), [`connect_as_service`] as the services' restricted role
+//! ([`migrations::SERVICE_ROLE`]), which the API and the workers use for everything else: it
+//! can read and write the services' tables but not alter them, and only append to the audit log.
 
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Statement};
@@ -92,12 +97,29 @@ pub async fn drop_database(url: &SecretString) -> Result<(), DbSetupError> {
     Ok(())
 }
 
-/// Connects a pool of at most `max_connections` to the database.
+/// Connects a pool of at most `max_connections` to the database, as the URL's user.
 pub async fn connect(
     url: &SecretString,
     max_connections: u32,
 ) -> Result<DatabaseConnection, DbSetupError> {
     parse(url)?;
+    Ok(Database::connect(pool_options(url, max_connections)).await?)
+}
+
+/// Connects a pool whose every connection works as the services' role
+/// ([`migrations::SERVICE_ROLE`], set at connection start-up). The URL's user must be a member
+/// of it (the migrations make the migrating user one) or a superuser.
+pub async fn connect_as_service(
+    url: &SecretString,
+    max_connections: u32,
+) -> Result<DatabaseConnection, DbSetupError> {
+    parse(url)?;
+    let mut options = pool_options(url, max_connections);
+    options.map_sqlx_postgres_opts(|pg| pg.options([("role", migrations::SERVICE_ROLE)]));
+    Ok(Database::connect(options).await?)
+}
+
+fn pool_options(url: &SecretString, max_connections: u32) -> ConnectOptions {
     let mut options = ConnectOptions::new(url.expose_secret().to_owned());
     options
         .max_connections(max_connections)
@@ -105,7 +127,7 @@ pub async fn connect(
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
-    Ok(Database::connect(options).await?)
+    options
 }
 
 /// Brings every schema up to date.

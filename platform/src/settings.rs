@@ -51,6 +51,31 @@ pub struct Settings {
     /// Carts.
     #[serde(default)]
     pub cart: CartSettings,
+    /// Worker processes.
+    #[serde(default)]
+    pub worker: WorkerSettings,
+    /// The daily sales report.
+    #[serde(default)]
+    pub reports: ReportSettings,
+}
+
+/// Worker process settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Where a worker process answers `/healthz`, `/readyz` and `/metrics`.
+    #[serde(default = "defaults::worker_ops_bind")]
+    pub ops_bind: SocketAddr,
+}
+
+/// Daily sales report settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSettings {
+    /// When the DailySalesReport schedule runs, as a cron expression in UTC (it reports the day
+    /// before).
+    #[serde(default = "defaults::daily_report_cron")]
+    pub daily_cron: String,
 }
 
 /// Token and login settings.
@@ -300,6 +325,12 @@ mod defaults {
     pub(super) fn ui_port() -> u16 {
         8233
     }
+    pub(super) fn worker_ops_bind() -> SocketAddr {
+        SocketAddr::from(([0, 0, 0, 0], 9090))
+    }
+    pub(super) fn daily_report_cron() -> String {
+        "0 6 * * *".to_owned()
+    }
     pub(super) fn api_bind() -> SocketAddr {
         SocketAddr::from(([0, 0, 0, 0], 8080))
     }
@@ -372,6 +403,8 @@ impl_default_from_serde!(
     DatabaseSettings,
     TemporalSettings,
     ApiSettings,
+    WorkerSettings,
+    ReportSettings,
     LogSettings,
     PaymentSettings,
     StripeSettings,
@@ -392,6 +425,18 @@ pub enum SettingsError {
     #[error("inconsistent settings: {0}")]
     Inconsistent(String),
 }
+
+/// The environment variables read without the `EMPORIUM_` prefix (conventional names); every
+/// other setting is `EMPORIUM_<SECTION>__<KEY>`.
+pub const RAW_ENV: [&str; 7] = [
+    "DATABASE_URL",
+    "TEMPORAL_ADDRESS",
+    "TEMPORAL_NAMESPACE",
+    "TEMPORAL_CLI",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "JWT_SECRET",
+];
 
 impl Settings {
     /// Loads settings from the defaults, the config file and the environment.
@@ -430,27 +475,15 @@ impl Settings {
             .unwrap_or_else(|| PathBuf::from("emporium.toml"));
         Figment::new()
             .merge(Toml::file(file))
-            .merge(
-                Env::raw()
-                    .only(&[
-                        "DATABASE_URL",
-                        "TEMPORAL_ADDRESS",
-                        "TEMPORAL_NAMESPACE",
-                        "TEMPORAL_CLI",
-                        "STRIPE_SECRET_KEY",
-                        "STRIPE_WEBHOOK_SECRET",
-                        "JWT_SECRET",
-                    ])
-                    .map(|key| match key.as_str() {
-                        "DATABASE_URL" => "database.url".into(),
-                        "TEMPORAL_ADDRESS" => "temporal.address".into(),
-                        "TEMPORAL_NAMESPACE" => "temporal.namespace".into(),
-                        "STRIPE_SECRET_KEY" => "payments.stripe.secret_key".into(),
-                        "STRIPE_WEBHOOK_SECRET" => "payments.stripe.webhook_secret".into(),
-                        "JWT_SECRET" => "auth.jwt_secret".into(),
-                        _ => "temporal.cli".into(),
-                    }),
-            )
+            .merge(Env::raw().only(&RAW_ENV).map(|key| match key.as_str() {
+                "DATABASE_URL" => "database.url".into(),
+                "TEMPORAL_ADDRESS" => "temporal.address".into(),
+                "TEMPORAL_NAMESPACE" => "temporal.namespace".into(),
+                "STRIPE_SECRET_KEY" => "payments.stripe.secret_key".into(),
+                "STRIPE_WEBHOOK_SECRET" => "payments.stripe.webhook_secret".into(),
+                "JWT_SECRET" => "auth.jwt_secret".into(),
+                _ => "temporal.cli".into(),
+            }))
             .merge(Env::prefixed("EMPORIUM_").ignore(&["CONFIG"]).split("__"))
     }
 }

@@ -13,7 +13,10 @@ use tracing_subscriber::fmt::format::FmtSpan;
 pub fn init(settings: &LogSettings) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(settings.filter.clone()));
+    // Logs go to standard error: standard output is for a command's answer (`emporium
+    // openapi`, `emporium history replay`).
     let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(filter)
         .with_span_events(FmtSpan::NONE)
         .with_target(true);

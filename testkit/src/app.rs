@@ -523,7 +523,7 @@ async fn spawn_workers(
                 .build()
                 .expect("runtime for the workers");
             runtime.block_on(async move {
-                let db = platform::db::connect(&url, 10)
+                let db = platform::db::connect_as_service(&url, 10)
                     .await
                     .expect("connecting the workers to the test database");
                 let client = temporal_client().await;
@@ -554,7 +554,7 @@ async fn spawn_workers(
                 };
                 let _ = ready_tx.send(());
                 if let Err(err) =
-                    workers::run(client, &options.services, &queues, &deps, shutdown).await
+                    workers::run(client, &options.services, &queues, &deps, shutdown, None).await
                 {
                     tracing::error!(%err, "test workers failed");
                 }

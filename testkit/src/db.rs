@@ -13,7 +13,7 @@ const STALE_AFTER: Duration = Duration::from_secs(60 * 60);
 pub struct TestDb {
     /// Its URL.
     pub url: SecretString,
-    /// A connection pool to it.
+    /// A connection pool to it, working as the services' role (as the API and workers do).
     pub db: DatabaseConnection,
 }
 
@@ -51,20 +51,32 @@ impl TestDb {
         platform::db::ensure_database(&url).await.expect(
             "creating the test database (is Postgres running? scripts/bootstrap starts it)",
         );
-        let db = platform::db::connect(&url, 10)
+        let owner = platform::db::connect(&url, 2)
             .await
             .expect("connecting to the test database");
-        platform::db::migrate(&db)
+        platform::db::migrate(&owner)
             .await
             .expect("migrating the test database");
+        let _ = owner.close().await;
+        let db = platform::db::connect_as_service(&url, 10)
+            .await
+            .expect("connecting to the test database as the services' role");
         Self { url, db }
     }
 
-    /// Another pool to the same database (for another runtime, such as a worker thread).
+    /// Another pool to the same database, as the services' role (for another runtime, such as
+    /// a worker thread).
     pub async fn connect(&self) -> DatabaseConnection {
-        platform::db::connect(&self.url, 10)
+        platform::db::connect_as_service(&self.url, 10)
             .await
             .expect("connecting to the test database")
+    }
+
+    /// A pool working as the schemas' owner (the URL's user), as migrations do.
+    pub async fn connect_as_owner(&self) -> DatabaseConnection {
+        platform::db::connect(&self.url, 2)
+            .await
+            .expect("connecting to the test database as its owner")
     }
 
     /// Its URL as text (for child processes).

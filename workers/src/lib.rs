@@ -7,6 +7,8 @@
 //! through the same workflow code.
 
 pub mod history;
+pub mod ops;
+pub mod schedules;
 
 use activities::notifications::{EmailSender, SmsGateway, SmtpConfig};
 use activities::payments::stripe::StripeGateway;
@@ -16,7 +18,7 @@ use activities::shipping::simulated::SimulatedCarrier;
 use activities::shipping::{Carriers, TrackingPolicy};
 use activities::{
     InventoryActivities, NotificationsActivities, OrdersActivities, PaymentsActivities,
-    ShippingActivities,
+    ReportingActivities, ShippingActivities,
 };
 use anyhow::Context as _;
 use contracts::{Service, TaskQueues};
@@ -26,10 +28,13 @@ use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use std::time::Duration;
 use temporalio_client::Client;
+use temporalio_common::telemetry::TelemetryOptions;
 use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio_util::sync::CancellationToken;
-use workflows::{Cart, FulfillShipment, PlaceOrder, RefundPayment, SendNotification};
+use workflows::{
+    Cart, DailySalesReport, FulfillShipment, PlaceOrder, RefundPayment, SendNotification,
+};
 
 /// What the services' activities need from the outside world.
 #[derive(Clone)]
@@ -177,6 +182,11 @@ pub fn worker_options(
                 deps.risk,
             ))
             .build(),
+        Service::Reporting => builder
+            .register_workflow::<DailySalesReport>()
+            .context("registering DailySalesReport")?
+            .register_activities(ReportingActivities::new(deps.db.clone()))
+            .build(),
     };
     Ok(options)
 }
@@ -191,9 +201,15 @@ pub async fn run(
     queues: &TaskQueues,
     deps: &ServiceDeps,
     shutdown: CancellationToken,
+    sdk_metrics: Option<&ops::SdkMetrics>,
 ) -> anyhow::Result<()> {
-    let runtime = Runtime::from_current_tokio(RuntimeOptions::default())
-        .context("creating the Temporal runtime")?;
+    let mut telemetry = TelemetryOptions::builder().build();
+    telemetry.metrics = sdk_metrics.map(|m| m.meter.clone());
+    let options = RuntimeOptions::builder()
+        .telemetry_options(telemetry)
+        .build()
+        .map_err(|err| anyhow::anyhow!("Temporal runtime options: {err}"))?;
+    let runtime = Runtime::from_current_tokio(options).context("creating the Temporal runtime")?;
     let mut workers = services
         .iter()
         .map(|&service| {

@@ -10,8 +10,11 @@
 //! - [`RefundPayment`] (`refund-<id>`, queue `payments`): money back, restock, notify.
 //! - [`SendNotification`] (`notification-<id>`, queue `notifications`): one message, once.
 //! - [`Cart`] (`cart-<customer id>`, queue `orders`): a customer's cart, until checkout.
+//! - [`DailySalesReport`] (schedule `daily-sales-report`, queue `reporting`): yesterday's sales,
+//!   emailed to the admins.
 
 pub mod cart;
+pub mod daily_sales_report;
 pub mod fulfill_shipment;
 mod notify;
 mod options;
@@ -20,6 +23,7 @@ pub mod refund_payment;
 pub mod send_notification;
 
 pub use cart::Cart;
+pub use daily_sales_report::DailySalesReport;
 pub use fulfill_shipment::FulfillShipment;
 pub use place_order::PlaceOrder;
 pub use refund_payment::RefundPayment;

@@ -3,7 +3,11 @@
 //! No activities: the API prices an order through [`quote`] before it starts PlaceOrder (and a
 //! cart's lines before they enter the Cart workflow), so workflows receive prices fixed at the
 //! moment the customer acted and never read the catalog themselves.
+//!
+//! An admin's changes (product created, updated, taken off sale; a price change is its own
+//! `product.price_changed`) are appended to the audit log in the same transaction.
 
+use crate::audit;
 use contracts::cart::{Coupon, Discount, PricedProduct};
 use contracts::orders::OrderLine;
 use contracts::{Currency, Money, MoneyError, Sku};
@@ -15,6 +19,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::Serialize;
+use serde_json::json;
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -295,10 +300,16 @@ async fn set_categories(
     Ok(())
 }
 
-/// Creates a product; refuses a SKU that exists.
+/// What the audit log keeps of a product.
+fn audited(sku: &str, name: &str, price: &serde_json::Value, active: bool) -> serde_json::Value {
+    json!({"sku": sku, "name": name, "price": price, "active": active})
+}
+
+/// Creates a product; refuses a SKU that exists. `actor` is who asked, for the audit log.
 pub async fn create_product(
     db: &DatabaseConnection,
     spec: ProductSpec,
+    actor: &str,
 ) -> Result<Product, CatalogError> {
     let id = Uuid::now_v7();
     let now = chrono::Utc::now();
@@ -306,7 +317,7 @@ pub async fn create_product(
     let inserted = product::Entity::insert(product::ActiveModel {
         id: Set(id),
         sku: Set(spec.sku.clone()),
-        name: Set(spec.name),
+        name: Set(spec.name.clone()),
         description: Set(spec.description),
         price_minor: Set(spec.price.amount_minor),
         currency: Set(spec.price.currency.code().to_owned()),
@@ -326,6 +337,23 @@ pub async fn create_product(
         return Err(CatalogError::SkuTaken(spec.sku));
     }
     set_categories(&txn, id, &spec.categories).await?;
+    audit::record(
+        &txn,
+        audit::Entry {
+            actor: audit::actor(actor),
+            action: "product.created",
+            subject: format!("product:{}", spec.sku),
+            order_id: None,
+            before: None,
+            after: Some(audited(
+                &spec.sku,
+                &spec.name,
+                &json!(spec.price),
+                spec.active,
+            )),
+        },
+    )
+    .await?;
     txn.commit().await?;
     tracing::info!(product.id = %id, sku = %spec.sku, "product created");
     product(db, id)
@@ -333,13 +361,22 @@ pub async fn create_product(
         .ok_or_else(|| DbErr::RecordNotFound("product just written".to_owned()).into())
 }
 
-/// Replaces a product's details; `None` if there is no such product.
+/// Replaces a product's details; `None` if there is no such product. `actor` is who asked, for
+/// the audit log.
 pub async fn update_product(
     db: &DatabaseConnection,
     id: Uuid,
     spec: ProductSpec,
+    actor: &str,
 ) -> Result<Option<Product>, CatalogError> {
     let txn = db.begin().await?;
+    let Some(before) = product::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+    else {
+        return Ok(None);
+    };
     let taken = product::Entity::find()
         .filter(product::Column::Sku.eq(spec.sku.clone()))
         .filter(product::Column::Id.ne(id))
@@ -350,7 +387,7 @@ pub async fn update_product(
     }
     let updated = product::Entity::update_many()
         .col_expr(product::Column::Sku, spec.sku.clone().into())
-        .col_expr(product::Column::Name, spec.name.into())
+        .col_expr(product::Column::Name, spec.name.clone().into())
         .col_expr(product::Column::Description, spec.description.into())
         .col_expr(product::Column::PriceMinor, spec.price.amount_minor.into())
         .col_expr(product::Column::Currency, spec.price.currency.code().into())
@@ -371,24 +408,79 @@ pub async fn update_product(
         return Ok(None);
     }
     set_categories(&txn, id, &spec.categories).await?;
+    let price_changed = before.price_minor != spec.price.amount_minor
+        || before.currency != spec.price.currency.code();
+    audit::record(
+        &txn,
+        audit::Entry {
+            actor: audit::actor(actor),
+            action: if price_changed {
+                "product.price_changed"
+            } else {
+                "product.updated"
+            },
+            subject: format!("product:{}", spec.sku),
+            order_id: None,
+            before: Some(audited(
+                &before.sku,
+                &before.name,
+                &json!({"amount_minor": before.price_minor, "currency": before.currency}),
+                before.active,
+            )),
+            after: Some(audited(
+                &spec.sku,
+                &spec.name,
+                &json!(spec.price),
+                spec.active,
+            )),
+        },
+    )
+    .await?;
     txn.commit().await?;
     tracing::info!(product.id = %id, price = %spec.price, "product updated");
     product(db, id).await
 }
 
 /// Takes a product off sale (it stays in history); `false` if there is no such product.
-pub async fn deactivate_product(db: &DatabaseConnection, id: Uuid) -> Result<bool, CatalogError> {
-    let updated = product::Entity::update_many()
+/// `actor` is who asked, for the audit log.
+pub async fn deactivate_product(
+    db: &DatabaseConnection,
+    id: Uuid,
+    actor: &str,
+) -> Result<bool, CatalogError> {
+    let txn = db.begin().await?;
+    let Some(before) = product::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+    else {
+        return Ok(false);
+    };
+    product::Entity::update_many()
         .col_expr(product::Column::Active, false.into())
         .col_expr(
             product::Column::UpdatedAt,
             chrono::Utc::now().fixed_offset().into(),
         )
         .filter(product::Column::Id.eq(id))
-        .exec(db)
-        .await?
-        .rows_affected;
-    Ok(updated == 1)
+        .exec(&txn)
+        .await?;
+    if before.active {
+        audit::record(
+            &txn,
+            audit::Entry {
+                actor: audit::actor(actor),
+                action: "product.deactivated",
+                subject: format!("product:{}", before.sku),
+                order_id: None,
+                before: Some(json!({"active": true})),
+                after: Some(json!({"active": false})),
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(true)
 }
 
 /// A category.

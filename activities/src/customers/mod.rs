@@ -4,7 +4,10 @@
 //! defaults, a fresh random salt each) on a blocking thread, and checked in constant time; a
 //! login for an unknown email still spends the time of a hash check, so timing does not tell
 //! which emails have accounts.
+//!
+//! Logins (successful or not) and role changes are appended to the audit log.
 
+use crate::audit;
 use argon2::Argon2;
 use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
@@ -12,8 +15,12 @@ use argon2::password_hash::{
 use contracts::CustomerId;
 use entities::customers::customer;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, TransactionTrait,
+};
 use serde::Serialize;
+use serde_json::json;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::OnceLock;
@@ -228,25 +235,53 @@ pub async fn ensure_account(
     }
 }
 
-/// The account with these credentials.
+/// The account with these credentials. Every attempt, refused or not, is appended to the audit
+/// log (`auth.login_succeeded` / `auth.login_failed`) with the client's address, never the
+/// password.
 pub async fn authenticate(
     db: &DatabaseConnection,
     email: &str,
     password: &str,
+    client: Option<std::net::IpAddr>,
 ) -> Result<Customer, CustomersError> {
+    let email = email.trim().to_lowercase();
     let row = customer::Entity::find()
-        .filter(customer::Column::Email.eq(email.trim().to_lowercase()))
+        .filter(customer::Column::Email.eq(email.clone()))
         .one(db)
         .await?;
-    let Some(row) = row else {
-        let _ = verify(password.to_owned(), decoy_hash().await.to_owned()).await;
-        return Err(CustomersError::InvalidCredentials);
+    let outcome = match row {
+        None => {
+            let _ = verify(password.to_owned(), decoy_hash().await.to_owned()).await;
+            Err(CustomersError::InvalidCredentials)
+        }
+        Some(row) if verify(password.to_owned(), row.password_hash.clone()).await => {
+            Customer::try_from(row)
+        }
+        Some(_) => Err(CustomersError::InvalidCredentials),
     };
-    if verify(password.to_owned(), row.password_hash.clone()).await {
-        Customer::try_from(row)
-    } else {
-        Err(CustomersError::InvalidCredentials)
-    }
+    let (action, after) = match &outcome {
+        Ok(customer) => (
+            "auth.login_succeeded",
+            json!({"client": client.map(|ip| ip.to_string()), "role": customer.role.as_str()}),
+        ),
+        Err(_) => (
+            "auth.login_failed",
+            json!({"client": client.map(|ip| ip.to_string())}),
+        ),
+    };
+    audit::record(
+        db,
+        audit::Entry {
+            actor: audit::actor(&email),
+            action,
+            subject: audit::actor(&format!("account:{email}")),
+            order_id: None,
+            before: None,
+            after: Some(after),
+        },
+    )
+    .await?;
+    outcome
 }
 
 /// An account by id.
@@ -274,12 +309,21 @@ pub async fn find_by_email(
         .transpose()
 }
 
-/// Changes an account's role.
+/// Changes an account's role, recording who did it in the audit log.
 pub async fn set_role(
     db: &DatabaseConnection,
     id: CustomerId,
     role: Role,
+    actor: &str,
 ) -> Result<Option<Customer>, CustomersError> {
+    let txn = db.begin().await?;
+    let Some(before) = customer::Entity::find_by_id(id.0)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+    else {
+        return Ok(None);
+    };
     customer::Entity::update_many()
         .col_expr(customer::Column::Role, role.as_str().into())
         .col_expr(
@@ -287,7 +331,21 @@ pub async fn set_role(
             chrono::Utc::now().fixed_offset().into(),
         )
         .filter(customer::Column::Id.eq(id.0))
-        .exec(db)
+        .exec(&txn)
         .await?;
+    audit::record(
+        &txn,
+        audit::Entry {
+            actor: audit::actor(actor),
+            action: "account.role_changed",
+            subject: audit::actor(&format!("account:{}", before.email)),
+            order_id: None,
+            before: Some(json!({"role": before.role})),
+            after: Some(json!({"role": role.as_str()})),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(customer.id = %id, %role, "role changed");
     find(db, id).await
 }

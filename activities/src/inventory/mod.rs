@@ -55,6 +55,9 @@ impl IntoActivityError for InventoryError {
     }
 }
 
+/// Reservations refused for want of stock, by SKU.
+const STOCK_OUTS_TOTAL: &str = "emporium_stock_outs_total";
+
 /// The inventory service's activities.
 pub struct InventoryActivities {
     db: DatabaseConnection,
@@ -135,7 +138,8 @@ impl InventoryActivities {
         }
     }
 
-    /// Holds stock for every line or for none. Reserving the same order again returns what
+    /// Holds stock for every line or for none. A refusal counts as a stock-out of the first
+    /// SKU short (`emporium_stock_outs_total{sku}`). Reserving the same order again returns what
     /// the first call reserved.
     pub async fn reserve(&self, request: &ReserveStock) -> Result<Reservation, InventoryError> {
         let order_id = request.order_id;
@@ -189,6 +193,7 @@ impl InventoryActivities {
                     available,
                     "reservation refused: out of stock"
                 );
+                metrics::counter!(STOCK_OUTS_TOTAL, "sku" => sku.to_owned()).increment(1);
                 return Err(InventoryError::OutOfStock(short));
             }
             txn.execute(stmt(

@@ -172,6 +172,18 @@ pub async fn adjust_stock(
         .one(&txn)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound("stock just written".to_owned()))?;
+    crate::audit::record(
+        &txn,
+        crate::audit::Entry {
+            actor: crate::audit::actor(actor),
+            action: "stock.adjusted",
+            subject: format!("stock:{sku}"),
+            order_id: None,
+            before: Some(serde_json::json!({"on_hand": level.on_hand - delta, "reserved": level.reserved})),
+            after: Some(serde_json::json!({"on_hand": level.on_hand, "reserved": level.reserved, "delta": delta, "reason": reason})),
+        },
+    )
+    .await?;
     txn.commit().await?;
     tracing::info!(sku, delta, actor, "stock adjusted");
     Ok(StockLevel::from(level))

@@ -59,12 +59,27 @@ impl IntoActivityError for NotificationsError {
     }
 }
 
+/// Notifications by outcome: `sent` (by the channel that delivered it) or `failed` (no
+/// channel could, `channel="none"`).
+const NOTIFICATIONS_TOTAL: &str = "emporium_notifications_total";
+/// Delivery attempts that failed, by channel (each may be retried or fall back).
+const NOTIFICATION_ATTEMPTS_FAILED_TOTAL: &str = "emporium_notification_attempts_failed_total";
+
 /// The notifications service's activities.
 pub struct NotificationsActivities {
     db: DatabaseConnection,
     email: EmailSender,
     sms: Option<SmsGateway>,
     http: reqwest::Client,
+}
+
+/// The order a notification is about, for the logs (empty when it is about none).
+fn order_of(notification: &Notification) -> String {
+    notification
+        .data
+        .order_id
+        .map(|id| id.to_string())
+        .unwrap_or_default()
 }
 
 fn stmt(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
@@ -74,7 +89,7 @@ fn stmt(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
 #[activities]
 impl NotificationsActivities {
     #[activity(definition = contracts::notifications::activities::Deliver)]
-    #[tracing::instrument(skip_all, fields(notification.id = %request.notification.notification_id, channel = %request.channel))]
+    #[tracing::instrument(skip_all, fields(notification.id = %request.notification.notification_id, order.id = %order_of(&request.notification), channel = %request.channel))]
     pub async fn deliver(
         self: Arc<Self>,
         ctx: ActivityContext,
@@ -87,7 +102,7 @@ impl NotificationsActivities {
     }
 
     #[activity(definition = contracts::notifications::activities::GiveUp)]
-    #[tracing::instrument(skip_all, fields(notification.id = %request.notification.notification_id))]
+    #[tracing::instrument(skip_all, fields(notification.id = %request.notification.notification_id, order.id = %order_of(&request.notification)))]
     pub async fn give_up(
         self: Arc<Self>,
         _ctx: ActivityContext,
@@ -236,12 +251,16 @@ impl NotificationsActivities {
                         [id.clone().into(), channel.as_str().into(), reference.clone().into()],
                     ))
                     .await?;
+                metrics::counter!(NOTIFICATIONS_TOTAL, "channel" => channel.as_str(), "outcome" => "sent")
+                    .increment(1);
                 tracing::info!(%channel, "notification sent");
                 Ok(Delivery { channel, reference })
             }
             Err(err) => {
                 self.record_attempt(id, channel, attempt, Some(&err.to_string()))
                     .await?;
+                metrics::counter!(NOTIFICATION_ATTEMPTS_FAILED_TOTAL, "channel" => channel.as_str())
+                    .increment(1);
                 tracing::warn!(%channel, attempt, %err, "notification attempt failed");
                 Err(match err {
                     SendError::Unavailable(reason) => unavailable(&reason),
@@ -261,13 +280,19 @@ impl NotificationsActivities {
             .map(|r| r.subject)
             .unwrap_or_default();
         self.register(notification, &subject).await?;
-        self.db
+        let failed = self
+            .db
             .execute(stmt(
                 "UPDATE notifications.notifications SET status = 'failed', failure = $2
                   WHERE id = $1 AND status = 'pending'",
                 [notification.notification_id.clone().into(), reason.into()],
             ))
-            .await?;
+            .await?
+            .rows_affected();
+        if failed == 1 {
+            metrics::counter!(NOTIFICATIONS_TOTAL, "channel" => "none", "outcome" => "failed")
+                .increment(1);
+        }
         tracing::warn!(%reason, "notification could not be delivered");
         Ok(())
     }

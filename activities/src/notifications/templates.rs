@@ -87,6 +87,12 @@ const SOURCES: &[(Template, &str, &str, &str)] = &[
         "{{ body }}\n",
         "{{ subject }}: {{ body }}",
     ),
+    (
+        Template::DailySalesReport,
+        "Emporium sales report for {{ subject }}",
+        "Sales on {{ subject }} (UTC), as the reporting service saw them this morning.\n\n{{ body }}\nThe same numbers for any range: GET /report/sales and GET /analytics/overview.\n",
+        "Emporium: the sales report for {{ subject }} is in your mailbox.",
+    ),
 ];
 
 fn environment() -> &'static Environment<'static> {
@@ -183,6 +189,7 @@ mod tests {
             Cancelled,
             AbandonedCart,
             Custom,
+            DailySalesReport,
         ] {
             assert!(
                 SOURCES.iter().any(|(t, ..)| *t == template),

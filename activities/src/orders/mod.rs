@@ -4,9 +4,15 @@
 //! starts and [`OrdersActivities::set_status`] on every change. Both are idempotent: the order
 //! id and `(order_id, seq)` are natural keys, and a change is applied only by the write that
 //! inserted its history row, so a retried or late write can never move the status backwards.
+//!
+//! Each write that changes something appends to the audit log in its own transaction
+//! (`order.placed`, `order.status_changed` with the status before and after) and counts the
+//! order in the business metrics (`emporium_orders_placed_total`,
+//! `emporium_orders_finished_total{status}`).
 
 pub mod queries;
 
+use crate::audit;
 use crate::failure::{IntoActivityError, retryable};
 use contracts::OrderId;
 use contracts::orders::{OrderStatus, PlaceOrderInput, StatusChange};
@@ -14,8 +20,9 @@ use entities::orders::{order, order_line, status_history};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    TransactionTrait,
+    QuerySelect, TransactionTrait,
 };
+use serde_json::json;
 use std::sync::Arc;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -37,6 +44,11 @@ impl IntoActivityError for OrdersError {
         retryable(err)
     }
 }
+
+/// Orders placed (recorded in the read model).
+const ORDERS_PLACED_TOTAL: &str = "emporium_orders_placed_total";
+/// Orders that reached a final status, by status (`completed`, `failed`, `cancelled`, ...).
+const ORDERS_FINISHED_TOTAL: &str = "emporium_orders_finished_total";
 
 /// The orders service's activities.
 pub struct OrdersActivities {
@@ -140,7 +152,24 @@ impl OrdersActivities {
         })
         .exec_without_returning(&txn)
         .await?;
+        audit::record(
+            &txn,
+            audit::Entry {
+                actor: input.customer_email.clone(),
+                action: "order.placed",
+                subject: format!("order:{order_id}"),
+                order_id: Some(order_id.0),
+                before: None,
+                after: Some(json!({
+                    "status": OrderStatus::Pending.as_str(),
+                    "total": input.total,
+                    "lines": input.lines.iter().map(|l| json!({"sku": l.sku, "quantity": l.quantity})).collect::<Vec<_>>(),
+                })),
+            },
+        )
+        .await?;
         txn.commit().await?;
+        metrics::counter!(ORDERS_PLACED_TOTAL).increment(1);
         tracing::info!("order recorded");
         Ok(())
     }
@@ -167,6 +196,26 @@ impl OrdersActivities {
         .exec_without_returning(&txn)
         .await?;
         if inserted == 1 {
+            let before = order::Entity::find_by_id(change.order_id.0)
+                .lock_exclusive()
+                .one(&txn)
+                .await?
+                .map(|row| row.status);
+            audit::record(
+                &txn,
+                audit::Entry {
+                    actor: format!(
+                        "workflow {}",
+                        contracts::orders::workflow_id(change.order_id)
+                    ),
+                    action: "order.status_changed",
+                    subject: format!("order:{}", change.order_id),
+                    order_id: Some(change.order_id.0),
+                    before: before.map(|status| json!({"status": status})),
+                    after: Some(json!({"status": change.status.as_str(), "reason": change.reason})),
+                },
+            )
+            .await?;
             order::Entity::update_many()
                 .col_expr(order::Column::Status, change.status.as_str().into())
                 .col_expr(order::Column::Reason, change.reason.clone().into())
@@ -176,6 +225,10 @@ impl OrdersActivities {
                 .await?;
         }
         txn.commit().await?;
+        if inserted == 1 && change.status.is_terminal() {
+            metrics::counter!(ORDERS_FINISHED_TOTAL, "status" => change.status.as_str())
+                .increment(1);
+        }
         tracing::info!(status = %change.status, "order status changed");
         Ok(())
     }

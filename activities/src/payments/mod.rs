@@ -12,6 +12,7 @@ pub mod queries;
 pub mod sandbox;
 pub mod stripe;
 
+use crate::audit;
 use crate::failure::{IntoActivityError, non_retryable, refusal, retryable};
 use contracts::payments::{
     AuthorizePayment, IssueRefund, PAYMENT_DECLINED, PaymentAuthorization, PaymentDeclined,
@@ -20,10 +21,12 @@ use contracts::payments::{
 use contracts::{Currency, Money, OrderId};
 use entities::payments::payment;
 pub use gateway::{AuthorizeRequest, GatewayError, PaymentGateway};
+use sea_orm::TransactionTrait as _;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
     Statement, Value,
 };
+use serde_json::json;
 use std::sync::Arc;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -220,10 +223,50 @@ fn stmt(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
     Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }
 
+/// The audit entry of a payment's (or refund's) status change, made by the order's workflow.
+fn entry(
+    action: &'static str,
+    order_id: OrderId,
+    subject: String,
+    before: Option<serde_json::Value>,
+    after: serde_json::Value,
+) -> audit::Entry {
+    audit::Entry {
+        actor: format!("workflow {}", contracts::orders::workflow_id(order_id)),
+        action,
+        subject,
+        order_id: Some(order_id.0),
+        before,
+        after: Some(after),
+    }
+}
+
 impl PaymentsActivities {
     /// Payments activities on this database, through this gateway, with this risk policy.
     pub fn new(db: DatabaseConnection, gateway: Arc<dyn PaymentGateway>, risk: RiskPolicy) -> Self {
         Self { db, gateway, risk }
+    }
+
+    /// Runs a status-changing `UPDATE`; when it changed the row, appends `entry` to the audit
+    /// log in the same transaction and counts the outcome. Returns whether it changed the row
+    /// (a retry that finds the change made changes nothing and records nothing).
+    async fn transition(
+        &self,
+        update: Statement,
+        entry: audit::Entry,
+        counter: (&'static str, &'static str),
+    ) -> Result<bool, PaymentsError> {
+        let txn = self.db.begin().await?;
+        let changed = txn.execute(update).await?.rows_affected() == 1;
+        if changed {
+            audit::record(&txn, entry).await?;
+        }
+        txn.commit().await?;
+        if changed {
+            let (name, outcome) = counter;
+            metrics::counter!(name, "outcome" => outcome).increment(1);
+        }
+        Ok(changed)
     }
 
     async fn find(&self, order_id: OrderId, attempt: u32) -> Result<payment::Model, PaymentsError> {
@@ -311,39 +354,66 @@ impl PaymentsActivities {
             .await;
         match outcome {
             Ok(provider_ref) => {
-                self.db
-                    .execute(stmt(
+                self.transition(
+                    stmt(
                         "UPDATE payments.payments
                             SET status = 'authorized', provider_ref = $2, updated_at = now()
                           WHERE id = $1 AND status = 'pending'",
                         [row.id.into(), provider_ref.into()],
-                    ))
-                    .await?;
+                    ),
+                    entry(
+                        "payment.authorized",
+                        order_id,
+                        format!("payment:{}", row.id),
+                        Some(json!({"status": "pending"})),
+                        json!({"status": "authorized", "amount": request.amount, "provider": row.provider}),
+                    ),
+                    (PAYMENTS_TOTAL, "authorized"),
+                )
+                .await?;
                 tracing::info!(amount = %request.amount, "payment authorised");
                 authorization(&self.find(order_id, attempt).await?)
             }
             Err(GatewayError::Declined { code, message }) => {
-                self.db
-                    .execute(stmt(
+                self.transition(
+                    stmt(
                         "UPDATE payments.payments
                             SET status = 'declined', decline_code = $2, decline_message = $3,
                                 updated_at = now()
                           WHERE id = $1 AND status = 'pending'",
                         [row.id.into(), code.clone().into(), message.clone().into()],
-                    ))
-                    .await?;
+                    ),
+                    entry(
+                        "payment.declined",
+                        order_id,
+                        format!("payment:{}", row.id),
+                        Some(json!({"status": "pending"})),
+                        json!({"status": "declined", "amount": request.amount, "decline_code": code}),
+                    ),
+                    (PAYMENTS_TOTAL, "declined"),
+                )
+                .await?;
                 tracing::info!(code = %code, "payment declined");
                 Err(PaymentsError::Declined { code, message })
             }
             Err(GatewayError::Rejected(reason)) => {
-                self.db
-                    .execute(stmt(
+                self.transition(
+                    stmt(
                         "UPDATE payments.payments
                             SET status = 'failed', decline_message = $2, updated_at = now()
                           WHERE id = $1 AND status = 'pending'",
                         [row.id.into(), reason.clone().into()],
-                    ))
-                    .await?;
+                    ),
+                    entry(
+                        "payment.failed",
+                        order_id,
+                        format!("payment:{}", row.id),
+                        Some(json!({"status": "pending"})),
+                        json!({"status": "failed", "reason": reason}),
+                    ),
+                    (PAYMENTS_TOTAL, "failed"),
+                )
+                .await?;
                 tracing::warn!(%reason, "payment refused by the provider");
                 Err(PaymentsError::Rejected(GatewayError::Rejected(reason)))
             }
@@ -372,14 +442,23 @@ impl PaymentsActivities {
         self.gateway
             .capture(&provider_ref, &amount, &request.idempotency_key)
             .await?;
-        self.db
-            .execute(stmt(
+        self.transition(
+            stmt(
                 "UPDATE payments.payments
                     SET status = 'captured', captured_minor = amount_minor, updated_at = now()
                   WHERE id = $1 AND status = 'authorized'",
                 [row.id.into()],
-            ))
-            .await?;
+            ),
+            entry(
+                "payment.captured",
+                auth.order_id,
+                format!("payment:{}", row.id),
+                Some(json!({"status": "authorized", "captured": Money::new(0, amount.currency.clone())})),
+                json!({"status": "captured", "captured": amount}),
+            ),
+            (PAYMENTS_TOTAL, "captured"),
+        )
+        .await?;
         tracing::info!(amount = %amount, "payment captured");
         Ok(())
     }
@@ -404,13 +483,22 @@ impl PaymentsActivities {
         self.gateway
             .void(&provider_ref, &request.idempotency_key)
             .await?;
-        self.db
-            .execute(stmt(
+        self.transition(
+            stmt(
                 "UPDATE payments.payments SET status = 'voided', updated_at = now()
                   WHERE id = $1 AND status = 'authorized'",
                 [row.id.into()],
-            ))
-            .await?;
+            ),
+            entry(
+                "payment.voided",
+                auth.order_id,
+                format!("payment:{}", row.id),
+                Some(json!({"status": "authorized"})),
+                json!({"status": "voided"}),
+            ),
+            (PAYMENTS_TOTAL, "voided"),
+        )
+        .await?;
         tracing::info!("payment voided");
         Ok(())
     }
@@ -518,6 +606,17 @@ impl PaymentsActivities {
                 ],
             ))
             .await?;
+            audit::record(
+                &txn,
+                entry(
+                    "refund.requested",
+                    order_id,
+                    format!("refund:{}", request.refund_id),
+                    Some(json!({"refunded": Money::new(refunded, remaining.currency.clone())})),
+                    json!({"status": "pending", "amount": amount, "reason": request.reason}),
+                ),
+            )
+            .await?;
             txn.commit().await?;
             (
                 amount,
@@ -533,13 +632,27 @@ impl PaymentsActivities {
             .await
         {
             Ok(provider_ref) => {
-                self.db
-                    .execute(stmt(
-                        "UPDATE payments.refunds SET status = 'succeeded', provider_ref = $2, updated_at = now()
-                          WHERE id = $1",
-                        [request.refund_id.into(), provider_ref.clone().into()],
-                    ))
+                let changed = self
+                    .transition(
+                        stmt(
+                            "UPDATE payments.refunds SET status = 'succeeded', provider_ref = $2, updated_at = now()
+                              WHERE id = $1 AND status = 'pending'",
+                            [request.refund_id.into(), provider_ref.clone().into()],
+                        ),
+                        entry(
+                            "refund.succeeded",
+                            order_id,
+                            format!("refund:{}", request.refund_id),
+                            Some(json!({"status": "pending"})),
+                            json!({"status": "succeeded", "amount": amount}),
+                        ),
+                        (REFUNDS_TOTAL, "succeeded"),
+                    )
                     .await?;
+                if changed {
+                    metrics::counter!(REFUNDED_MINOR_TOTAL, "currency" => amount.currency.code().to_owned())
+                        .increment(u64::try_from(amount.amount_minor).unwrap_or_default());
+                }
                 tracing::info!(amount = %amount, "refunded");
                 Ok(Refunded {
                     refund_id: request.refund_id,
@@ -551,17 +664,34 @@ impl PaymentsActivities {
                 GatewayError::Unavailable(reason),
             )),
             Err(refused) => {
-                self.db
-                    .execute(stmt(
-                        "UPDATE payments.refunds SET status = 'failed', updated_at = now() WHERE id = $1",
+                self.transition(
+                    stmt(
+                        "UPDATE payments.refunds SET status = 'failed', updated_at = now()
+                          WHERE id = $1 AND status = 'pending'",
                         [request.refund_id.into()],
-                    ))
-                    .await?;
+                    ),
+                    entry(
+                        "refund.failed",
+                        order_id,
+                        format!("refund:{}", request.refund_id),
+                        Some(json!({"status": "pending"})),
+                        json!({"status": "failed", "reason": refused.to_string()}),
+                    ),
+                    (REFUNDS_TOTAL, "failed"),
+                )
+                .await?;
                 Err(PaymentsError::Rejected(refused))
             }
         }
     }
 }
+
+/// Payments by outcome (`authorized`, `declined`, `failed`, `captured`, `voided`).
+const PAYMENTS_TOTAL: &str = "emporium_payments_total";
+/// Refunds by outcome (`succeeded`, `failed`).
+const REFUNDS_TOTAL: &str = "emporium_refunds_total";
+/// Money refunded, in minor units, by currency.
+const REFUNDED_MINOR_TOTAL: &str = "emporium_refunded_minor_total";
 
 fn attempt_i32(attempt: u32) -> i32 {
     i32::try_from(attempt).unwrap_or(i32::MAX)

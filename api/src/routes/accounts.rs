@@ -105,11 +105,9 @@ pub(crate) async fn login(
     connection: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     ValidJson(body): ValidJson<LoginBody>,
 ) -> Result<Json<TokenResponse>, ApiError> {
-    state.auth.admit_login(
-        &body.email,
-        connection.map(|axum::Extension(ConnectInfo(address))| address.ip()),
-    )?;
-    let customer = customers::authenticate(&state.db, &body.email, &body.password)
+    let client = connection.map(|axum::Extension(ConnectInfo(address))| address.ip());
+    state.auth.admit_login(&body.email, client)?;
+    let customer = customers::authenticate(&state.db, &body.email, &body.password, client)
         .await
         .map_err(|err| {
             if matches!(err, CustomersError::InvalidCredentials) {
@@ -245,7 +243,7 @@ pub(crate) async fn set_role(
 ) -> Result<Json<Customer>, ApiError> {
     caller.require(Role::Admin)?;
     let id = parse_customer_id(&id)?;
-    let customer = customers::set_role(&state.db, id, body.role)
+    let customer = customers::set_role(&state.db, id, body.role, &caller.email)
         .await
         .map_err(from_customers)?
         .ok_or_else(|| ApiError::not_found(format!("no customer with id {id}")))?;

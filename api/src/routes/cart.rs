@@ -70,7 +70,7 @@ async fn current(state: &AppState, caller: &Caller) -> Result<CartView, ApiError
     responses((status = 200, description = "The cart (empty if there is none).", body = CartView)),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(customer.id = %caller.id))]
+#[tracing::instrument(skip_all, fields(customer.id = %caller.id, workflow.id = %format_args!("cart-{}", caller.id)))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -97,7 +97,7 @@ pub(crate) struct AddBody {
     responses((status = 200, description = "The cart after the change.", body = CartView)),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(customer.id = %caller.id))]
+#[tracing::instrument(skip_all, fields(customer.id = %caller.id, workflow.id = %format_args!("cart-{}", caller.id)))]
 pub(crate) async fn add(
     State(state): State<AppState>,
     caller: Caller,
@@ -185,7 +185,7 @@ pub(crate) struct QuantityBody {
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(customer.id = %caller.id))]
+#[tracing::instrument(skip_all, fields(customer.id = %caller.id, workflow.id = %format_args!("cart-{}", caller.id)))]
 pub(crate) async fn set(
     State(state): State<AppState>,
     caller: Caller,
@@ -212,7 +212,7 @@ pub(crate) async fn set(
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(customer.id = %caller.id))]
+#[tracing::instrument(skip_all, fields(customer.id = %caller.id, workflow.id = %format_args!("cart-{}", caller.id)))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
     caller: Caller,
@@ -246,7 +246,7 @@ pub(crate) struct CouponBody {
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(customer.id = %caller.id))]
+#[tracing::instrument(skip_all, fields(customer.id = %caller.id, workflow.id = %format_args!("cart-{}", caller.id)))]
 pub(crate) async fn coupon(
     State(state): State<AppState>,
     caller: Caller,
@@ -302,7 +302,7 @@ pub(crate) struct CheckedOut {
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(customer.id = %caller.id))]
+#[tracing::instrument(skip_all, fields(customer.id = %caller.id, workflow.id = %format_args!("cart-{}", caller.id)))]
 pub(crate) async fn checkout(
     State(state): State<AppState>,
     caller: Caller,

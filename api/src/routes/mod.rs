@@ -5,12 +5,14 @@
 //! so nothing is served undocumented (see [`crate::openapi`]).
 
 mod accounts;
+mod audit;
 mod cart;
 mod health;
 mod notifications;
 mod orders;
 mod products;
 mod refunds;
+mod reports;
 mod shipping;
 mod webhooks;
 
@@ -26,6 +28,8 @@ pub(crate) use webhooks::StripeWebhookSecret;
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
         .routes(routes!(accounts::register))
         .routes(routes!(accounts::login))
         .routes(routes!(accounts::get))
@@ -52,4 +56,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(notifications::send))
         .routes(routes!(webhooks::stripe))
         .routes(routes!(shipping::carrier_webhook))
+        .routes(routes!(audit::list))
+        .routes(routes!(reports::sales))
+        .routes(routes!(reports::overview))
 }

@@ -199,7 +199,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(order.id, customer.id = %caller.id))]
+#[tracing::instrument(skip_all, fields(order.id, workflow.id, customer.id = %caller.id))]
 pub(crate) async fn place(
     State(state): State<AppState>,
     caller: Caller,
@@ -269,7 +269,12 @@ pub(crate) async fn place(
         )),
         None => OrderId::new(),
     };
-    tracing::Span::current().record("order.id", tracing::field::display(order_id));
+    let span = tracing::Span::current();
+    span.record("order.id", tracing::field::display(order_id));
+    span.record(
+        "workflow.id",
+        tracing::field::display(workflow_id(order_id)),
+    );
 
     let mut memo_values = MemoValues::new();
     memo_values.insert(memo::CUSTOMER_EMAIL, caller.email.clone());
@@ -422,7 +427,7 @@ pub(crate) async fn visible_order(
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(order.id = %id))]
+#[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("order-{id}")))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -561,7 +566,7 @@ async fn update_error(
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(order.id = %id))]
+#[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("order-{id}")))]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
@@ -644,7 +649,7 @@ pub(crate) struct ReviewRecorded {
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(order.id = %id))]
+#[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("order-{id}")))]
 pub(crate) async fn review(
     State(state): State<AppState>,
     caller: Caller,

@@ -275,7 +275,7 @@ pub(crate) async fn create(
     ValidJson(body): ValidJson<ProductBody>,
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
     caller.require(Role::Admin)?;
-    let product = catalog::create_product(&state.db, body.spec()?)
+    let product = catalog::create_product(&state.db, body.spec()?, &caller.email)
         .await
         .map_err(from_catalog)?;
     Ok((StatusCode::CREATED, Json(product)))
@@ -303,7 +303,7 @@ pub(crate) async fn update(
 ) -> Result<Json<Product>, ApiError> {
     caller.require(Role::Admin)?;
     let id = parse_product_id(&id)?;
-    catalog::update_product(&state.db, id, body.spec()?)
+    catalog::update_product(&state.db, id, body.spec()?, &caller.email)
         .await
         .map_err(from_catalog)?
         .map(Json)
@@ -330,7 +330,7 @@ pub(crate) async fn delete(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
     let id = parse_product_id(&id)?;
-    if catalog::deactivate_product(&state.db, id)
+    if catalog::deactivate_product(&state.db, id, &caller.email)
         .await
         .map_err(from_catalog)?
     {

@@ -78,7 +78,7 @@ fn parse_order_id(id: &str) -> Result<OrderId, ApiError> {
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(order.id = %id))]
+#[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("order-{id}")))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -185,7 +185,7 @@ pub(crate) struct RefundsView {
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(order.id = %id))]
+#[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("order-{id}")))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,

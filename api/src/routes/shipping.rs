@@ -43,7 +43,7 @@ pub(crate) struct CarrierWebhookSecrets(pub(crate) Arc<HashMap<String, SecretStr
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(order.id = %order_id))]
+#[tracing::instrument(skip_all, fields(order.id = %order_id, workflow.id = %format_args!("shipment-{order_id}")))]
 pub(crate) async fn track(
     State(state): State<AppState>,
     caller: Caller,
@@ -87,7 +87,7 @@ fn signature_problem(code: &'static str, detail: &str) -> ApiError {
         (status = 422, response = InvalidInput),
     ),
 )]
-#[tracing::instrument(skip_all, fields(carrier = %carrier, order.id))]
+#[tracing::instrument(skip_all, fields(carrier = %carrier, order.id, workflow.id))]
 pub(crate) async fn carrier_webhook(
     State(state): State<AppState>,
     Extension(CarrierWebhookSecrets(secrets)): Extension<CarrierWebhookSecrets>,
@@ -132,7 +132,12 @@ pub(crate) async fn carrier_webhook(
             delivered_to: None,
         }));
     };
-    tracing::Span::current().record("order.id", tracing::field::display(order_id));
+    let span = tracing::Span::current();
+    span.record("order.id", tracing::field::display(order_id));
+    span.record(
+        "workflow.id",
+        tracing::field::display(contracts::shipping::workflow_id(order_id)),
+    );
     let Some(tracking_event) = event.into_event(&tracking_number) else {
         return Ok(Json(CarrierReceipt {
             received: true,

@@ -52,7 +52,7 @@ fn bad_webhook(code: &'static str, detail: &str) -> ApiError {
         (status = 404, response = NotFound),
     ),
 )]
-#[tracing::instrument(skip_all, fields(event.id, order.id))]
+#[tracing::instrument(skip_all, fields(event.id, order.id, workflow.id))]
 pub(crate) async fn stripe(
     State(state): State<AppState>,
     Extension(StripeWebhookSecret(secret)): Extension<StripeWebhookSecret>,
@@ -133,7 +133,12 @@ pub(crate) async fn stripe(
             }),
         ));
     };
-    tracing::Span::current().record("order.id", tracing::field::display(order_id));
+    let span = tracing::Span::current();
+    span.record("order.id", tracing::field::display(order_id));
+    span.record(
+        "workflow.id",
+        tracing::field::display(workflow_id(order_id)),
+    );
 
     let payment_event = PaymentEvent {
         event_id: event.id.as_str().to_owned(),

@@ -138,11 +138,13 @@ async fn send(
         .unwrap_or_default()
         .to_owned();
     let text = response.text().await.unwrap_or_default();
-    (
-        status,
-        content_type,
-        serde_json::from_str(&text).unwrap_or(Value::Null),
-    )
+    // A JSON body is checked as JSON; any other (the Prometheus text of `/metrics`) as a string.
+    let body = if content_type.contains("json") {
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    } else {
+        Value::String(text)
+    };
+    (status, content_type, body)
 }
 
 #[derive(Clone)]

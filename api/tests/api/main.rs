@@ -16,6 +16,7 @@ mod contract;
 mod fulfilment;
 mod histories;
 mod idempotency;
+mod operations;
 mod operator;
 mod saga;
 mod webhooks;

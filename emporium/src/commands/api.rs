@@ -9,9 +9,10 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
         .jwt_secret
         .clone()
         .context("set JWT_SECRET: the secret access tokens are signed with")?;
-    let db = platform::db::connect(&settings.database.url, settings.database.max_connections)
-        .await
-        .context("connecting to the database")?;
+    let db =
+        platform::db::connect_as_service(&settings.database.url, settings.database.max_connections)
+            .await
+            .context("connecting to the database")?;
     let temporal =
         platform::temporal::connect(&settings.temporal.address, &settings.temporal.namespace)
             .await

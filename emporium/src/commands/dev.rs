@@ -3,8 +3,8 @@
 //! Connects to Temporal at `TEMPORAL_ADDRESS` or, when nothing answers there and the address is
 //! local, starts the Temporal CLI dev server (Web UI included, history kept in a SQLite file in
 //! the data folder so it survives a restart). Creates and migrates the database, loads the demo
-//! catalog, then runs every worker and the API until Ctrl-C, which stops all of it, the dev
-//! server included.
+//! catalog, creates the daily sales report's schedule, then runs every worker and the API until
+//! Ctrl-C, which stops all of it, the dev server included.
 
 use anyhow::{Context as _, bail};
 use contracts::{Service, TaskQueues};
@@ -16,7 +16,12 @@ use std::time::Duration;
 pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating {}", settings.data_dir.display()))?;
-    let db = super::migrate::database(&settings).await?;
+    let owner = super::migrate::database(&settings).await?;
+    let _ = owner.close().await;
+    let db =
+        platform::db::connect_as_service(&settings.database.url, settings.database.max_connections)
+            .await
+            .context("connecting to the database as the services' role")?;
     crate::demo::seed(&db).await?;
 
     let address = settings.temporal.address.clone();
@@ -58,6 +63,9 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
         .await?;
 
     let queues = TaskQueues::with_prefix(settings.temporal.task_queue_prefix.clone());
+    workers::schedules::ensure_daily_sales_report(&temporal, &queues, &settings.reports.daily_cron)
+        .await
+        .context("creating the daily sales report's schedule")?;
     let deps = workers::ServiceDeps::from_settings(db.clone(), &settings)?;
     let shutdown = super::shutdown_on_signal();
 
@@ -76,6 +84,8 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
     .await
     .context("creating the demo admin")?;
 
+    let sdk_metrics =
+        super::start_worker_ops(&settings, db.clone(), temporal.clone(), shutdown.clone()).await?;
     let listener = tokio::net::TcpListener::bind(settings.api.bind)
         .await
         .with_context(|| format!("binding the API to {}", settings.api.bind))?;
@@ -90,8 +100,15 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
         dev_server.is_some(),
         admin_password.expose_secret(),
     );
-    let workers_result =
-        workers::run(temporal, &Service::ALL, &queues, &deps, shutdown.clone()).await;
+    let workers_result = workers::run(
+        temporal,
+        &Service::ALL,
+        &queues,
+        &deps,
+        shutdown.clone(),
+        Some(&sdk_metrics),
+    )
+    .await;
     // Whatever stopped the workers stops the rest.
     shutdown.cancel();
     let api_result = api.await.context("API task panicked")?;

@@ -27,7 +27,7 @@ pub(crate) async fn export(
             }
             std::fs::write(path, format!("{json}\n"))
                 .with_context(|| format!("writing {}", path.display()))?;
-            eprintln!("wrote the history of {workflow_id} to {}", path.display());
+            tracing::info!(workflow.id = %workflow_id, file = %path.display(), "history written");
         }
         None => println!("{json}"),
     }

@@ -1,5 +1,6 @@
-//! `emporium migrate`: create the database if missing, run pending migrations, and register
-//! the search attributes the workflows use on the Temporal namespace.
+//! `emporium migrate`: create the database if missing, run pending migrations, register the
+//! search attributes the workflows use on the Temporal namespace, and create (or update) the
+//! daily sales report's Temporal Schedule.
 
 use anyhow::Context as _;
 use platform::Settings;
@@ -15,6 +16,10 @@ pub(crate) async fn run(settings: &Settings) -> anyhow::Result<DatabaseConnectio
     platform::temporal::ensure_search_attributes(&temporal, &contracts::orders::search::ALL)
         .await?;
     tracing::info!("search attributes are registered");
+    let queues = contracts::TaskQueues::with_prefix(settings.temporal.task_queue_prefix.clone());
+    workers::schedules::ensure_daily_sales_report(&temporal, &queues, &settings.reports.daily_cron)
+        .await
+        .context("creating the daily sales report's schedule")?;
     Ok(db)
 }
 

@@ -9,6 +9,35 @@ pub(crate) mod worker;
 
 use tokio_util::sync::CancellationToken;
 
+/// Starts the SDK's metrics exporter and the workers' operations endpoint
+/// (`/healthz`, `/readyz`, `/metrics` on `EMPORIUM_WORKER__OPS_BIND`), which stops with
+/// `shutdown`. Returns the SDK metrics to hand to `workers::run`.
+pub(crate) async fn start_worker_ops(
+    settings: &platform::Settings,
+    db: sea_orm::DatabaseConnection,
+    temporal: temporalio_client::Client,
+    shutdown: CancellationToken,
+) -> anyhow::Result<workers::ops::SdkMetrics> {
+    use anyhow::Context as _;
+    let sdk = workers::ops::start_sdk_metrics().context("starting the SDK's metrics exporter")?;
+    let listener = tokio::net::TcpListener::bind(settings.worker.ops_bind)
+        .await
+        .with_context(|| {
+            format!(
+                "binding the worker operations endpoint to {}",
+                settings.worker.ops_bind
+            )
+        })?;
+    let served = sdk.clone();
+    tokio::spawn(async move {
+        if let Err(err) = workers::ops::serve(listener, db, temporal, Some(&served), shutdown).await
+        {
+            tracing::error!(%err, "the worker operations endpoint stopped");
+        }
+    });
+    Ok(sdk)
+}
+
 /// A token cancelled on Ctrl-C or SIGTERM.
 pub(crate) fn shutdown_on_signal() -> CancellationToken {
     let token = CancellationToken::new();

@@ -1,17 +1,22 @@
-//! `emporium worker --service <name>`: one or more services' workers.
+//! `emporium worker --service <name>`: one or more services' workers, with their operations
+//! endpoint (`/healthz`, `/readyz`, `/metrics`).
 
 use anyhow::Context as _;
 use contracts::{Service, TaskQueues};
 use platform::Settings;
 
 pub(crate) async fn run(settings: Settings, services: &[Service]) -> anyhow::Result<()> {
-    let db = platform::db::connect(&settings.database.url, settings.database.max_connections)
-        .await
-        .context("connecting to the database")?;
+    let db =
+        platform::db::connect_as_service(&settings.database.url, settings.database.max_connections)
+            .await
+            .context("connecting to the database")?;
     let temporal =
         platform::temporal::connect(&settings.temporal.address, &settings.temporal.namespace)
             .await
             .context("connecting to Temporal")?;
+    let shutdown = super::shutdown_on_signal();
+    let sdk_metrics =
+        super::start_worker_ops(&settings, db.clone(), temporal.clone(), shutdown.clone()).await?;
     let deps = workers::ServiceDeps::from_settings(db, &settings)?;
     let queues = TaskQueues::with_prefix(settings.temporal.task_queue_prefix.clone());
     workers::run(
@@ -19,7 +24,8 @@ pub(crate) async fn run(settings: Settings, services: &[Service]) -> anyhow::Res
         services,
         &queues,
         &deps,
-        super::shutdown_on_signal(),
+        shutdown,
+        Some(&sdk_metrics),
     )
     .await
 }

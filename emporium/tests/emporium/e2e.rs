@@ -8,6 +8,16 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
+const JWT_SECRET: &str = "e2e-test-secret-0123456789";
+const PASSWORD: &str = "a long enough password";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 struct Platform {
     database_url: String,
     smtp_port: u16,
@@ -19,9 +29,11 @@ struct Platform {
 
 impl Platform {
     fn command(&self, args: &[&str], log_name: &str) -> Command {
+        // Standard error holds the logs; standard output a command's answer.
         let log =
             std::fs::File::create(self.logs.join(format!("{log_name}.log"))).expect("log file");
-        let err = log.try_clone().expect("log file");
+        let out =
+            std::fs::File::create(self.logs.join(format!("{log_name}.out"))).expect("output file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_emporium"));
         command
             .args(args)
@@ -37,16 +49,25 @@ impl Platform {
             .env("EMPORIUM_SHIPPING__SIMULATED_STEP_SECS", "2")
             .env("EMPORIUM_SHIPPING__POLL_INTERVAL_SECS", "1")
             .env("RUST_LOG", "info,temporalio_sdk_core=warn")
-            .env("JWT_SECRET", "e2e-test-secret-0123456789")
+            .env("EMPORIUM_LOG__JSON", "true")
+            .env("JWT_SECRET", JWT_SECRET)
             .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err)
+            .stdout(out)
+            .stderr(log)
             .kill_on_drop(true);
         command
     }
 
     fn spawn(&self, args: &[&str], log_name: &str) -> Child {
         self.command(args, log_name)
+            .spawn()
+            .expect("emporium starts")
+    }
+
+    /// A worker of one service, answering `/healthz`, `/readyz` and `/metrics` on `ops_port`.
+    fn spawn_worker(&self, service: &str, ops_port: u16, log_name: &str) -> Child {
+        self.command(&["worker", "--service", service], log_name)
+            .env("EMPORIUM_WORKER__OPS_BIND", format!("127.0.0.1:{ops_port}"))
             .spawn()
             .expect("emporium starts")
     }
@@ -142,12 +163,10 @@ async fn separate_api_and_worker_processes_carry_orders_through_over_http_only()
         smtp_port: testkit::smtp::smtp_server().port,
         temporal_address: testkit::temporal_address().to_owned(),
         queue_prefix: format!("e2e{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]),
-        api_port: std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port(),
+        api_port: free_port(),
         logs: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-logs"),
     };
+    let _ = std::fs::remove_dir_all(&platform.logs);
     std::fs::create_dir_all(&platform.logs).expect("log folder");
 
     let seeded = platform
@@ -161,14 +180,14 @@ async fn separate_api_and_worker_processes_carry_orders_through_over_http_only()
         platform.logs.display()
     );
     let _api = platform.spawn(&["api"], "api");
-    let _orders = platform.spawn(&["worker", "--service", "orders"], "worker-orders");
-    let _payments = platform.spawn(&["worker", "--service", "payments"], "worker-payments");
-    let mut inventory = platform.spawn(&["worker", "--service", "inventory"], "worker-inventory");
-    let mut shipping = platform.spawn(&["worker", "--service", "shipping"], "worker-shipping");
-    let mut notifications = platform.spawn(
-        &["worker", "--service", "notifications"],
-        "worker-notifications",
-    );
+    let orders_ops = free_port();
+    let _orders = platform.spawn_worker("orders", orders_ops, "worker-orders");
+    let payments_ops = free_port();
+    let _payments = platform.spawn_worker("payments", payments_ops, "worker-payments");
+    let mut inventory = platform.spawn_worker("inventory", free_port(), "worker-inventory");
+    let mut shipping = platform.spawn_worker("shipping", free_port(), "worker-shipping");
+    let mut notifications =
+        platform.spawn_worker("notifications", free_port(), "worker-notifications");
     let customer = format!("grace-{}@example.com", &platform.queue_prefix);
 
     let http = reqwest::Client::new();
@@ -182,14 +201,14 @@ async fn separate_api_and_worker_processes_carry_orders_through_over_http_only()
     // A customer registers and logs in, over HTTP like everything else.
     let registered = http
         .post(platform.url("/auth/register"))
-        .json(&json!({"email": customer, "name": "Grace", "password": "a long enough password"}))
+        .json(&json!({"email": customer, "name": "Grace", "password": PASSWORD}))
         .send()
         .await
         .expect("register");
     assert_eq!(registered.status(), 201);
     let login: Value = http
         .post(platform.url("/auth/login"))
-        .json(&json!({"email": customer, "password": "a long enough password"}))
+        .json(&json!({"email": customer, "password": PASSWORD}))
         .send()
         .await
         .expect("login")
@@ -209,11 +228,9 @@ async fn separate_api_and_worker_processes_carry_orders_through_over_http_only()
         .await
         .expect("notifications worker stopped");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let _shipping = platform.spawn(&["worker", "--service", "shipping"], "worker-shipping-2");
-    let _notifications = platform.spawn(
-        &["worker", "--service", "notifications"],
-        "worker-notifications-2",
-    );
+    let _shipping = platform.spawn_worker("shipping", free_port(), "worker-shipping-2");
+    let _notifications =
+        platform.spawn_worker("notifications", free_port(), "worker-notifications-2");
     let order = wait_for_status(&http, &platform, &token, &id, "completed").await;
     assert_eq!(
         order["total"],
@@ -309,7 +326,131 @@ async fn separate_api_and_worker_processes_carry_orders_through_over_http_only()
         waiting["status"], "pending",
         "nothing reserves stock while inventory is down"
     );
-    let _inventory = platform.spawn(&["worker", "--service", "inventory"], "worker-inventory-2");
+    let _inventory = platform.spawn_worker("inventory", free_port(), "worker-inventory-2");
     wait_for_status(&http, &platform, &token, &id, "completed").await;
     assert_eq!(available(&http, &platform, "MUG-CLASSIC").await, mugs - 3);
+
+    // A raw card number is refused, and must not reach any log either.
+    let refused = http
+        .post(platform.url("/orders"))
+        .bearer_auth(&token)
+        .json(&json!({
+            "shipping_address": testkit::TestApp::address(),
+            "lines": [{"sku": "MUG-CLASSIC", "quantity": 1}],
+            "payment_method": CARD_NUMBER,
+        }))
+        .send()
+        .await
+        .expect("POST /orders");
+    assert_eq!(refused.status(), 422);
+
+    // Each worker answers for itself on its own port: alive, ready, and its metrics (its
+    // business counters and the Temporal SDK's own).
+    for port in [orders_ops, payments_ops] {
+        let ops = |path: &str| format!("http://127.0.0.1:{port}{path}");
+        let (status, _) = get(&http, &ops("/healthz")).await.expect("healthz");
+        assert_eq!(status, 200);
+        let (status, ready) = get(&http, &ops("/readyz")).await.expect("readyz");
+        assert_eq!(
+            (status, &ready["status"]),
+            (200, &json!("ready")),
+            "{ready}"
+        );
+    }
+    let metrics_of = |port: u16| {
+        let http = http.clone();
+        async move {
+            http.get(format!("http://127.0.0.1:{port}/metrics"))
+                .send()
+                .await
+                .expect("metrics")
+                .text()
+                .await
+                .expect("text")
+        }
+    };
+    let orders_metrics = metrics_of(orders_ops).await;
+    assert!(
+        orders_metrics.contains("emporium_orders_placed_total 3"),
+        "the orders worker counted its orders:\n{orders_metrics}"
+    );
+    assert!(orders_metrics.contains(r#"emporium_orders_finished_total{status="completed"} 2"#));
+    assert!(
+        orders_metrics.contains("temporal_workflow_task_execution_latency"),
+        "the SDK's metrics are served too"
+    );
+    let payments_metrics = metrics_of(payments_ops).await;
+    assert!(payments_metrics.contains(r#"emporium_payments_total{outcome="declined"} 1"#));
+    // What the Grafana dashboard charts from the SDK is what the SDK really exports.
+    for name in crate::deployment::dashboard_metrics() {
+        if name.starts_with("temporal_") {
+            assert!(
+                orders_metrics.contains(&name) || payments_metrics.contains(&name),
+                "the dashboard charts {name}, which no worker exports"
+            );
+        }
+    }
+
+    check_logs(
+        &platform.logs,
+        &[
+            PASSWORD,
+            JWT_SECRET,
+            &token,
+            CARD_NUMBER,
+            "4111111111111111",
+        ],
+    );
+}
+
+/// A real card number (not one of the sandbox's test cards): the API must refuse it without
+/// logging it.
+const CARD_NUMBER: &str = "4111 1111 1111 1111";
+
+/// Every log line of every process is one JSON object; none holds a secret; and every line
+/// written inside an activity names its workflow, and the order when the workflow is one.
+fn check_logs(folder: &std::path::Path, secrets: &[&str]) {
+    let mut activity_lines = 0;
+    for entry in std::fs::read_dir(folder).expect("the logs") {
+        let path = entry.expect("a log").path();
+        let extension = path.extension().and_then(|e| e.to_str());
+        if !matches!(extension, Some("log" | "out")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("readable");
+        for secret in secrets {
+            assert!(
+                !text.contains(secret),
+                "{} holds a secret ({}…)",
+                path.display(),
+                &secret[..4]
+            );
+        }
+        if extension != Some("log") {
+            continue;
+        }
+        for line in text.lines().filter(|line| !line.trim().is_empty()) {
+            let Ok(json) = serde_json::from_str::<Value>(line) else {
+                panic!("{}: not a JSON line: {line}", path.display());
+            };
+            let spans = json["spans"].as_array().cloned().unwrap_or_default();
+            let Some(activity) = spans.iter().find(|s| s["name"] == "RunActivity") else {
+                continue;
+            };
+            activity_lines += 1;
+            let workflow = activity["temporalWorkflowID"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no workflow id: {line}"));
+            if let Some(order) = workflow.strip_prefix("order-") {
+                assert!(
+                    spans.iter().any(|s| s["order.id"] == order),
+                    "no order id: {line}"
+                );
+            }
+        }
+    }
+    assert!(
+        activity_lines > 20,
+        "the activities logged ({activity_lines} lines)"
+    );
 }

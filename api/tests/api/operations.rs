@@ -1,0 +1,616 @@
+//! Operating the platform: readiness, metrics, the audit log (and that nobody can rewrite it),
+//! sales reports, analytics, and the daily report that a Temporal Schedule emails to admins.
+
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use temporalio_client::schedules::ScheduleOverlapPolicy;
+use testkit::TestApp;
+
+/// The value of a Prometheus sample whose line starts with `series` (name and labels as
+/// rendered, such as `emporium_orders_finished_total{status="completed"}`).
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find(|line| line.starts_with(series) && line[series.len()..].starts_with(' '))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+async fn metrics(app: &TestApp) -> String {
+    let response = app
+        .http
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("GET /metrics");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/plain")
+    );
+    response.text().await.expect("the metrics")
+}
+
+#[tokio::test]
+async fn readiness_says_postgres_and_temporal_answer_and_metrics_count_requests_and_orders() {
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1250, 10).await;
+
+    let (status, ready) = app.get_json("/readyz").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        ready,
+        json!({"status": "ready", "postgres": {"status": "ok"}, "temporal": {"status": "ok"}})
+    );
+    let before = metrics(&app).await;
+
+    let completed = app.place_order("MUG", 1, "pm_card_visa").await;
+    let declined = app.place_order("MUG", 1, "pm_card_chargeDeclined").await;
+    let short = app.place_order("MUG", 50, "pm_card_visa").await;
+    for id in [&completed, &declined, &short] {
+        app.wait_for_final_order(id).await;
+    }
+    let (status, _) = app.get_json("/orders/not-a-uuid").await;
+    assert_eq!(status, 400);
+
+    // The test binary runs every test's workers in one process, so counters only grow: each
+    // must have grown by at least what this test did.
+    let after = metrics(&app).await;
+    let grew = |series: &str, by: f64| {
+        let was = sample(&before, series).unwrap_or(0.0);
+        let now = sample(&after, series).unwrap_or(0.0);
+        assert!(now - was >= by, "{series} went from {was} to {now}");
+    };
+    grew(r#"emporium_orders_placed_total"#, 3.0);
+    grew(r#"emporium_orders_finished_total{status="completed"}"#, 1.0);
+    grew(
+        r#"emporium_orders_finished_total{status="payment_failed"}"#,
+        1.0,
+    );
+    grew(r#"emporium_orders_finished_total{status="rejected"}"#, 1.0);
+    grew(r#"emporium_payments_total{outcome="declined"}"#, 1.0);
+    grew(r#"emporium_payments_total{outcome="captured"}"#, 1.0);
+    grew(r#"emporium_stock_outs_total{sku="MUG"}"#, 1.0);
+    grew(
+        r#"emporium_notifications_total{channel="email",outcome="sent"}"#,
+        2.0,
+    );
+    grew(
+        r#"http_requests_total{method="POST",route="/orders",status="202"}"#,
+        3.0,
+    );
+    grew(
+        r#"http_requests_total{method="GET",route="/orders/{id}",status="400"}"#,
+        1.0,
+    );
+    assert!(
+        after.contains(
+            r#"http_request_duration_seconds_bucket{method="POST",route="/orders",le="0.025"}"#
+        ),
+        "a latency histogram per route"
+    );
+}
+
+#[tokio::test]
+async fn readiness_fails_when_postgres_goes_away_and_says_which() {
+    let app = TestApp::spawn_with(testkit::TestAppOptions {
+        services: Vec::new(),
+        ..testkit::TestAppOptions::default()
+    })
+    .await;
+    platform::db::drop_database(&app.test_db.url)
+        .await
+        .expect("dropping the test database");
+
+    let (status, problem) = app.get_json("/readyz").await;
+    assert_eq!(status, 503);
+    assert_eq!(problem["code"], "not_ready");
+    let detail = problem["detail"].as_str().expect("a detail");
+    assert!(detail.starts_with("postgres: unavailable"), "{detail}");
+    assert!(
+        !detail.contains("temporal"),
+        "Temporal still answers: {detail}"
+    );
+    assert!(
+        !detail.contains("postgres://"),
+        "no connection string: {detail}"
+    );
+    let (status, _) = app.get_json("/healthz").await;
+    assert_eq!(status, 200, "alive all the same: do not restart it");
+}
+
+/// The audit entries an admin sees for a filter.
+async fn audit(app: &TestApp, query: &str) -> Vec<Value> {
+    let (status, page) = app
+        .get_json_as(Some(&app.admin_token), &format!("/audit/logs?{query}"))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    page["items"].as_array().expect("items").clone()
+}
+
+#[tokio::test]
+async fn every_critical_action_is_in_the_audit_log_with_its_actor_and_before_and_after() {
+    let app = TestApp::spawn().await;
+    let admin = format!(
+        "admin+{}@example.com",
+        app.queues.prefix().trim_end_matches('-')
+    );
+
+    // An admin creates a product, changes its price and stock; a customer orders it.
+    let (status, product) = app
+        .send_json_as(
+            reqwest::Method::POST,
+            Some(&app.admin_token),
+            "/products",
+            &json!({"sku": "LAMP", "name": "Lamp", "description": "A lamp",
+                    "price": {"amount_minor": 3000, "currency": "EUR"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{product}");
+    let id = product["id"].as_str().expect("an id");
+    let (status, _) = app
+        .send_json_as(
+            reqwest::Method::PUT,
+            Some(&app.admin_token),
+            &format!("/products/{id}"),
+            &json!({"sku": "LAMP", "name": "Lamp", "description": "A lamp",
+                    "price": {"amount_minor": 3500, "currency": "EUR"}}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = app
+        .send_json_as(
+            reqwest::Method::POST,
+            Some(&app.admin_token),
+            "/inventory/adjustments",
+            &json!({"sku": "LAMP", "delta": 5, "reason": "delivery from the supplier"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let order = app.place_order("LAMP", 1, "pm_card_visa").await;
+    app.wait_for_final_order(&order).await;
+
+    // Logins, one refused; a role change.
+    let (status, _) = app
+        .post_json(
+            "/auth/login",
+            &json!({"email": app.customer_email, "password": "not the password at all"}),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = app
+        .post_json(
+            "/auth/login",
+            &json!({"email": app.customer_email, "password": app.password}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (other, _) = app.another_customer("grace").await;
+    let (status, _) = app
+        .send_json_as(
+            reqwest::Method::PUT,
+            Some(&app.admin_token),
+            &format!("/customers/{}/role", other.id),
+            &json!({"role": "operator"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let price = audit(&app, "action=product.price_changed").await;
+    assert_eq!(price.len(), 1);
+    assert_eq!(price[0]["actor"], admin);
+    assert_eq!(price[0]["subject"], "product:LAMP");
+    assert_eq!(price[0]["before"]["price"]["amount_minor"], 3000);
+    assert_eq!(price[0]["after"]["price"]["amount_minor"], 3500);
+
+    let stock = audit(&app, "action=stock.adjusted&subject=stock:LAMP").await;
+    assert_eq!(stock.len(), 1);
+    assert_eq!(stock[0]["before"]["on_hand"], 0);
+    assert_eq!(stock[0]["after"]["on_hand"], 5);
+    assert_eq!(stock[0]["after"]["reason"], "delivery from the supplier");
+
+    // The order: placed by the customer, then every status change by its workflow, in order.
+    let trail = audit(&app, &format!("order_id={order}&per_page=200")).await;
+    let actions: Vec<&str> = trail
+        .iter()
+        .rev()
+        .map(|entry| entry["action"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(actions[0], "order.placed");
+    assert_eq!(trail.last().expect("entries")["actor"], app.customer_email);
+    assert!(actions.contains(&"payment.authorized") && actions.contains(&"payment.captured"));
+    let statuses: Vec<(Value, Value)> = trail
+        .iter()
+        .rev()
+        .filter(|entry| entry["action"] == "order.status_changed")
+        .map(|entry| {
+            (
+                entry["before"]["status"].clone(),
+                entry["after"]["status"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses.first(),
+        Some(&(json!("pending"), json!("reserved")))
+    );
+    assert_eq!(
+        statuses.last(),
+        Some(&(json!("delivered"), json!("completed")))
+    );
+    assert!(
+        trail
+            .iter()
+            .filter(|entry| entry["action"] == "order.status_changed")
+            .all(|entry| entry["actor"] == format!("workflow order-{order}"))
+    );
+    let captured = trail
+        .iter()
+        .find(|entry| entry["action"] == "payment.captured")
+        .expect("the capture");
+    assert_eq!(captured["after"]["captured"]["amount_minor"], 3500);
+
+    let email = app.customer_email.replace('+', "%2B").replace('@', "%40");
+    let logins = audit(&app, &format!("action=auth.*&subject=account:{email}")).await;
+    let kinds: Vec<&str> = logins
+        .iter()
+        .map(|entry| entry["action"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(kinds, ["auth.login_succeeded", "auth.login_failed"]);
+    assert!(
+        !serde_json::to_string(&logins)
+            .expect("json")
+            .contains("not the password"),
+        "passwords never reach the log"
+    );
+
+    let roles = audit(&app, "action=account.role_changed").await;
+    assert_eq!(roles.len(), 1);
+    assert_eq!(roles[0]["actor"], admin);
+    assert_eq!(roles[0]["before"]["role"], "customer");
+    assert_eq!(roles[0]["after"]["role"], "operator");
+
+    // Only admins read it; bad filters are refused by name.
+    let (status, _) = app.get_json("/audit/logs").await;
+    assert_eq!(status, 403, "a customer may not read the audit log");
+    let (status, problem) = app
+        .get_json_as(Some(&app.admin_token), "/audit/logs?action=DROP%20TABLE")
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(problem["errors"][0]["field"], "action");
+    let (status, problem) = app
+        .get_json_as(
+            Some(&app.admin_token),
+            "/audit/logs?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(problem["errors"][0]["field"], "to");
+}
+
+#[tokio::test]
+async fn the_services_database_role_can_append_to_the_audit_log_but_never_rewrite_it() {
+    use sea_orm::ConnectionTrait as _;
+    let app = TestApp::spawn_with(testkit::TestAppOptions {
+        services: Vec::new(),
+        ..testkit::TestAppOptions::default()
+    })
+    .await;
+    let (status, _) = app
+        .post_json(
+            "/auth/login",
+            &json!({"email": app.customer_email, "password": app.password}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let count = |db: sea_orm::DatabaseConnection| async move {
+        db.query_one(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) AS n FROM audit.events",
+        ))
+        .await
+        .expect("counting")
+        .expect("a row")
+        .try_get::<i64>("", "n")
+        .expect("a count")
+    };
+    let entries = count(app.db.clone()).await;
+    assert!(entries >= 1);
+
+    // What the API and the workers connect as.
+    for attempt in [
+        "UPDATE audit.events SET actor = 'someone else'",
+        "DELETE FROM audit.events",
+        "TRUNCATE audit.events",
+        "ALTER TABLE audit.events DISABLE TRIGGER events_are_append_only",
+        "SET session_replication_role = replica",
+        "DROP TABLE audit.events",
+    ] {
+        let refused = app.db.execute_unprepared(attempt).await;
+        assert!(refused.is_err(), "the services' role may not: {attempt}");
+    }
+    // Even the owner (who ran the migrations) is refused by the trigger.
+    let owner = app.test_db.connect_as_owner().await;
+    for attempt in [
+        "UPDATE audit.events SET actor = 'someone else'",
+        "DELETE FROM audit.events",
+        "TRUNCATE audit.events",
+    ] {
+        let refused = owner.execute_unprepared(attempt).await;
+        assert!(
+            refused
+                .expect_err("the trigger refuses")
+                .to_string()
+                .contains("append-only"),
+            "{attempt}"
+        );
+    }
+    assert_eq!(count(app.db.clone()).await, entries, "nothing was lost");
+}
+
+#[tokio::test]
+async fn sales_reports_and_analytics_count_captured_money_per_day_and_product() {
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1250, 10).await;
+    app.seed_product("LAMP", 3000, 10).await;
+
+    let a = app
+        .place_lines(&[("MUG", 2), ("LAMP", 1)], "pm_card_visa")
+        .await;
+    let b = app.place_order("MUG", 1, "pm_card_visa").await;
+    let declined = app.place_order("LAMP", 1, "pm_card_chargeDeclined").await;
+    for id in [&a, &b, &declined] {
+        app.wait_for_final_order(id).await;
+    }
+    let today = chrono::Utc::now().date_naive().to_string();
+
+    let (status, by_day) = app
+        .get_json_as(
+            Some(&app.operator_token),
+            &format!("/report/sales?from={today}&to={today}"),
+        )
+        .await;
+    assert_eq!(status, 200, "{by_day}");
+    assert_eq!(by_day["group_by"], "day");
+    assert_eq!(
+        by_day["rows"],
+        json!([{
+            "key": today, "name": null, "orders": 3, "paid_orders": 2, "units": 4,
+            "sales": {"amount_minor": 6750, "currency": "EUR"},
+            "refunded": {"amount_minor": 0, "currency": "EUR"},
+            "net": {"amount_minor": 6750, "currency": "EUR"},
+        }])
+    );
+
+    let (status, by_product) = app
+        .get_json_as(
+            Some(&app.admin_token),
+            &format!("/report/sales?from={today}&to={today}&group_by=product"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let rows = by_product["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (
+            &rows[0]["key"],
+            &rows[0]["units"],
+            &rows[0]["sales"]["amount_minor"]
+        ),
+        (&json!("MUG"), &json!(3), &json!(3750)),
+        "best seller first"
+    );
+    assert_eq!(
+        (&rows[1]["key"], &rows[1]["units"], &rows[1]["orders"]),
+        (&json!("LAMP"), &json!(1), &json!(1)),
+        "the declined lamp is not a sale"
+    );
+    assert_eq!(by_product["totals"][0]["net"]["amount_minor"], 6750);
+
+    // A refund lowers the net.
+    let (status, _) = app
+        .send_json_as(
+            reqwest::Method::POST,
+            Some(&app.admin_token),
+            &format!("/orders/{b}/refunds"),
+            &json!({"amount_minor": 250, "reason": "chipped"}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let overview = loop {
+        let (status, overview) = app
+            .get_json_as(Some(&app.admin_token), "/analytics/overview")
+            .await;
+        assert_eq!(status, 200);
+        if overview["revenue"][0]["refunded"]["amount_minor"] == 250 {
+            break overview;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the refund never showed: {overview}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(overview["orders"], 3);
+    assert_eq!(overview["orders_by_status"]["completed"], 2);
+    assert_eq!(overview["orders_by_status"]["payment_failed"], 1);
+    assert_eq!(
+        overview["revenue"][0],
+        json!({
+            "sales": {"amount_minor": 6750, "currency": "EUR"},
+            "refunded": {"amount_minor": 250, "currency": "EUR"},
+            "net": {"amount_minor": 6500, "currency": "EUR"},
+            "paid_orders": 2,
+            "average_order_value": {"amount_minor": 3375, "currency": "EUR"},
+        })
+    );
+    assert_eq!(overview["payment_attempts"], 3);
+    assert_eq!(overview["payments_declined"], 1);
+    assert_eq!(overview["payment_failure_rate"], 0.3333);
+    assert_eq!(overview["time_to_ship"]["count"], 2);
+    assert_eq!(overview["time_to_deliver"]["count"], 2);
+    assert!(
+        overview["time_to_deliver"]["p50_secs"]
+            .as_f64()
+            .expect("a median")
+            > overview["time_to_ship"]["p50_secs"]
+                .as_f64()
+                .expect("a median")
+    );
+
+    // Customers may not; bad periods are refused by name.
+    let (status, _) = app.get_json("/report/sales").await;
+    assert_eq!(status, 403);
+    for (query, field) in [
+        ("from=2026-02-01&to=2026-01-01", "to"),
+        ("from=2024-01-01&to=2026-01-01", "to"),
+        ("from=yesterday", "from"),
+        ("group_by=week", "group_by"),
+        ("currency=EUR", "currency"),
+    ] {
+        let (status, problem) = app
+            .get_json_as(Some(&app.admin_token), &format!("/report/sales?{query}"))
+            .await;
+        assert_eq!(status, 422, "{query}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], field, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn the_daily_report_schedule_emails_yesterdays_sales_to_every_admin_once() {
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1250, 10).await;
+    let id = app.place_order("MUG", 2, "pm_card_visa").await;
+    app.wait_for_final_order(&id).await;
+    let admin = format!(
+        "admin+{}@example.com",
+        app.queues.prefix().trim_end_matches('-')
+    );
+
+    let schedule =
+        workers::schedules::ensure_daily_sales_report(&app.temporal, &app.queues, "0 6 * * *")
+            .await
+            .expect("the schedule");
+    // Again, with another time: the same schedule, brought up to date.
+    let schedule_again =
+        workers::schedules::ensure_daily_sales_report(&app.temporal, &app.queues, "30 5 * * *")
+            .await
+            .expect("the schedule, again");
+    assert_eq!(schedule.schedule_id(), schedule_again.schedule_id());
+    let described = schedule
+        .describe(Default::default())
+        .await
+        .expect("described");
+    let spec = described
+        .raw()
+        .schedule
+        .as_ref()
+        .and_then(|s| s.spec.as_ref())
+        .expect("a spec");
+    // The server keeps a cron string as given or turns it into a calendar; either way it must
+    // be 05:30 now.
+    let at_0530 = spec.cron_string.iter().any(|cron| cron == "30 5 * * *")
+        || spec.structured_calendar.iter().any(|calendar| {
+            calendar.hour.first().map(|h| h.start) == Some(5)
+                && calendar.minute.first().map(|m| m.start) == Some(30)
+        });
+    assert!(at_0530, "the schedule follows the new time: {spec:?}");
+    assert!(!described.paused());
+    match described.action() {
+        temporalio_client::schedules::ScheduleDescriptionAction::StartWorkflow(action) => {
+            assert_eq!(action.workflow_type(), "DailySalesReport");
+            assert_eq!(
+                action.task_queue(),
+                app.queues.of(contracts::Service::Reporting)
+            );
+        }
+        other => panic!("the schedule starts DailySalesReport, not {other:?}"),
+    }
+
+    // The schedule reports on the day before its run: today's orders are tomorrow's report.
+    // Triggering it now proves the wiring (schedule → workflow → report → every admin's
+    // mailbox); the report of today itself is asked for directly.
+    schedule
+        .trigger(ScheduleOverlapPolicy::AllowAll, Default::default())
+        .await
+        .expect("triggered");
+    let today = chrono::Utc::now().date_naive();
+    let yesterday = today.pred_opt().expect("a day before");
+    let subject = |day: &chrono::NaiveDate| format!("Emporium sales report for {day}");
+    let mail = app_wait_for_subject(&app, &admin, &subject(&yesterday)).await;
+    assert!(mail.body.contains("No orders were placed"), "{}", mail.body);
+
+    let outcome = run_report(&app, &today.to_string(), "").await;
+    assert_eq!(outcome.sent_to, std::slice::from_ref(&admin));
+    let mail = app_wait_for_subject(&app, &admin, &subject(&today)).await;
+    assert!(
+        mail.body
+            .contains("Orders placed: 1   paid: 1   units sold: 2"),
+        "{}",
+        mail.body
+    );
+    assert!(mail.body.contains("Sales: 25.00 EUR"), "{}", mail.body);
+    assert!(mail.body.contains("MUG"), "{}", mail.body);
+
+    // Sending today's report again mails nobody twice.
+    run_report(&app, &today.to_string(), "-again").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let reports = testkit::smtp::smtp_server()
+        .messages_to(&admin)
+        .into_iter()
+        .filter(|m| m.subject == subject(&today))
+        .count();
+    assert_eq!(reports, 1, "one report per admin and day");
+    schedule.delete(Default::default()).await.expect("deleted");
+}
+
+/// Runs DailySalesReport for `day` to its end, as an operator would from the CLI.
+async fn run_report(
+    app: &TestApp,
+    day: &str,
+    id_suffix: &str,
+) -> contracts::reporting::DailyReportOutcome {
+    app.temporal
+        .start_workflow(
+            workflows::DailySalesReport::run,
+            contracts::reporting::DailyReportInput {
+                day: Some(day.to_owned()),
+            },
+            temporalio_client::WorkflowStartOptions::new(
+                app.queues.of(contracts::Service::Reporting),
+                format!("{}daily-sales-report-{day}{id_suffix}", app.queues.prefix()),
+            )
+            .build(),
+        )
+        .await
+        .expect("started")
+        .get_result(Default::default())
+        .await
+        .expect("the report ran")
+}
+
+async fn app_wait_for_subject(
+    app: &TestApp,
+    to: &str,
+    subject: &str,
+) -> testkit::smtp::ReceivedMail {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(mail) = testkit::smtp::smtp_server()
+            .messages_to(to)
+            .into_iter()
+            .find(|m| m.subject == subject)
+        {
+            return mail;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no mail `{subject}` to {to}; got {:?}",
+            app.mailbox().iter().map(|m| &m.subject).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

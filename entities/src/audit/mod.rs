@@ -1,0 +1,3 @@
+//! Schema `audit`: the append-only log of critical actions.
+
+pub mod event;
