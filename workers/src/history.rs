@@ -19,7 +19,9 @@ use temporalio_common::protos::temporal::api::history::v1::history_event::Attrib
 use temporalio_sdk::workflow_replayer::{
     WorkflowReplayError, WorkflowReplayer, WorkflowReplayerOptions,
 };
-use workflows::{Cart, FulfillShipment, PlaceOrder, RefundPayment, SendNotification};
+use workflows::{
+    Cart, DailySalesReport, FulfillShipment, PlaceOrder, RefundPayment, SendNotification,
+};
 
 /// Why a history did not replay.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +119,8 @@ pub fn options(task_queue: &str) -> Result<WorkflowReplayerOptions, ReplayError>
         .register_workflow::<RefundPayment>()
         .map_err(registration)?
         .register_workflow::<SendNotification>()
+        .map_err(registration)?
+        .register_workflow::<DailySalesReport>()
         .map_err(registration)?
         .build())
 }

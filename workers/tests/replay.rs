@@ -42,6 +42,7 @@ const PATHS: &[&str] = &[
     "send_notification/abandoned_cart_reminder",
     "cart/checkout",
     "cart/abandoned",
+    "daily_sales_report/scheduled",
 ];
 
 fn histories_dir() -> PathBuf {

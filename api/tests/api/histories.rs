@@ -345,14 +345,61 @@ async fn abandoned_cart_path() {
     .await;
 }
 
+/// A sales report started by its Temporal Schedule (no day given: the day before the run),
+/// sent to the one admin.
+async fn daily_report_path() {
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1000, 10).await;
+    let id = app.place_order("MUG", 1, "pm_card_visa").await;
+    app.wait_for_final_order(&id).await;
+    let schedule =
+        workers::schedules::ensure_daily_sales_report(&app.temporal, &app.queues, "0 6 * * *")
+            .await
+            .expect("the schedule");
+    schedule
+        .trigger(
+            temporalio_client::schedules::ScheduleOverlapPolicy::AllowAll,
+            Default::default(),
+        )
+        .await
+        .expect("triggered");
+    let report = workflow_of_type(&app, Service::Reporting, "DailySalesReport").await;
+    record(&app, &report, "daily_sales_report/scheduled", false).await;
+    schedule.delete(Default::default()).await.expect("deleted");
+}
+
+/// Whether to record the histories of `workflow` (every workflow unless
+/// `EMPORIUM_RECORD_ONLY` names others, comma-separated, such as `daily_sales_report`).
+fn wanted(workflow: &str) -> bool {
+    std::env::var("EMPORIUM_RECORD_ONLY").map_or(true, |only| {
+        only.split(',').any(|name| name.trim() == workflow)
+    })
+}
+
+async fn when(wanted: bool, scenario: impl std::future::Future<Output = ()>) {
+    if wanted {
+        scenario.await;
+    }
+}
+
 #[tokio::test]
 #[ignore = "rewrites workflows/tests/histories; run by ./scripts/record-histories"]
 async fn record_workflow_histories() {
+    let core = [
+        "place_order",
+        "fulfill_shipment",
+        "refund_payment",
+        "send_notification",
+        "cart",
+    ]
+    .iter()
+    .any(|workflow| wanted(workflow));
     tokio::join!(
-        ordinary_paths(),
-        review_paths(),
-        review_timeout_path(),
-        notification_paths(),
-        abandoned_cart_path(),
+        when(core, ordinary_paths()),
+        when(core, review_paths()),
+        when(core, review_timeout_path()),
+        when(core, notification_paths()),
+        when(core, abandoned_cart_path()),
+        when(wanted("daily_sales_report"), daily_report_path()),
     );
 }
