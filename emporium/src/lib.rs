@@ -12,7 +12,10 @@
 //! - `emporium openapi`: print the API's OpenAPI 3.1 document (what `/openapi.json` serves).
 //! - `emporium history export <workflow-id>` / `emporium history replay FILE...`: write a
 //!   workflow's history as JSON; replay histories against this build's workflow code.
+//! - `emporium bench --orders N --concurrency C [--rate R] [--baseline]`: load a running
+//!   platform over HTTP and measure it against Temporal's own ceiling ([`bench`]).
 
+pub mod bench;
 mod commands;
 pub mod demo;
 
@@ -54,6 +57,10 @@ pub enum Command {
     /// Print the API's OpenAPI 3.1 document, as `/openapi.json` serves it (for client
     /// generators and API review).
     Openapi,
+    /// Place orders against a running platform over HTTP and measure throughput, latency,
+    /// history size and the processes' memory and CPU; with `--baseline`, also Temporal's own
+    /// ceiling on the same server and workers (docs/BENCHMARKS.md).
+    Bench(bench::BenchOptions),
     /// Export and replay workflow histories.
     History {
         /// What to do.
@@ -100,6 +107,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::History {
             command: HistoryCommand::Replay { files },
         } => commands::history::replay(&files).await,
+        Command::Bench(options) => commands::bench::run(&settings, &options).await,
         Command::Openapi => {
             let document = api::openapi_document()
                 .to_pretty_json()

@@ -484,7 +484,12 @@ impl Settings {
                 "JWT_SECRET" => "auth.jwt_secret".into(),
                 _ => "temporal.cli".into(),
             }))
-            .merge(Env::prefixed("EMPORIUM_").ignore(&["CONFIG"]).split("__"))
+            // EMPORIUM_CONFIG names the file; EMPORIUM_BENCH_ADMIN_PASSWORD is `emporium bench`'s own.
+            .merge(
+                Env::prefixed("EMPORIUM_")
+                    .ignore(&["CONFIG", "BENCH_ADMIN_PASSWORD"])
+                    .split("__"),
+            )
     }
 }
 

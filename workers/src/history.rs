@@ -20,7 +20,8 @@ use temporalio_sdk::workflow_replayer::{
     WorkflowReplayError, WorkflowReplayer, WorkflowReplayerOptions,
 };
 use workflows::{
-    Cart, DailySalesReport, FulfillShipment, PlaceOrder, RefundPayment, SendNotification,
+    BenchBaseline, Cart, DailySalesReport, FulfillShipment, PlaceOrder, RefundPayment,
+    SendNotification,
 };
 
 /// Why a history did not replay.
@@ -121,6 +122,8 @@ pub fn options(task_queue: &str) -> Result<WorkflowReplayerOptions, ReplayError>
         .register_workflow::<SendNotification>()
         .map_err(registration)?
         .register_workflow::<DailySalesReport>()
+        .map_err(registration)?
+        .register_workflow::<BenchBaseline>()
         .map_err(registration)?
         .build())
 }

@@ -6,6 +6,7 @@
 //! connects implementations to queues. [`history`] exports workflow histories and replays them
 //! through the same workflow code.
 
+pub mod bench;
 pub mod history;
 pub mod ops;
 pub mod schedules;
@@ -33,7 +34,8 @@ use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio_util::sync::CancellationToken;
 use workflows::{
-    Cart, DailySalesReport, FulfillShipment, PlaceOrder, RefundPayment, SendNotification,
+    BenchBaseline, Cart, DailySalesReport, FulfillShipment, PlaceOrder, RefundPayment,
+    SendNotification,
 };
 
 /// What the services' activities need from the outside world.
@@ -140,11 +142,16 @@ pub fn worker_options(
     queues: &TaskQueues,
     deps: &ServiceDeps,
 ) -> anyhow::Result<WorkerOptions> {
-    let builder = WorkerOptions::new(queues.of(service));
+    // Every worker also serves the benchmark's no-op activity (it touches nothing), so the
+    // ceiling run measures these very workers.
+    let builder =
+        WorkerOptions::new(queues.of(service)).register_activities(bench::BenchActivities);
     let options = match service {
         Service::Orders => builder
             .register_workflow::<PlaceOrder>()
             .context("registering PlaceOrder")?
+            .register_workflow::<BenchBaseline>()
+            .context("registering BenchBaseline")?
             .register_workflow::<Cart>()
             .context("registering Cart")?
             .register_activities(OrdersActivities::new(deps.db.clone()))

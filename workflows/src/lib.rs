@@ -10,9 +10,11 @@
 //! - [`RefundPayment`] (`refund-<id>`, queue `payments`): money back, restock, notify.
 //! - [`SendNotification`] (`notification-<id>`, queue `notifications`): one message, once.
 //! - [`Cart`] (`cart-<customer id>`, queue `orders`): a customer's cart, until checkout.
+//! - [`BenchBaseline`] (queue `orders`): the benchmark's ceiling, no-op activities only.
 //! - [`DailySalesReport`] (schedule `daily-sales-report`, queue `reporting`): yesterday's sales,
 //!   emailed to the admins.
 
+pub mod bench_baseline;
 pub mod cart;
 pub mod daily_sales_report;
 pub mod fulfill_shipment;
@@ -22,6 +24,7 @@ pub mod place_order;
 pub mod refund_payment;
 pub mod send_notification;
 
+pub use bench_baseline::BenchBaseline;
 pub use cart::Cart;
 pub use daily_sales_report::DailySalesReport;
 pub use fulfill_shipment::FulfillShipment;

@@ -28,13 +28,19 @@ fn retry_policy() -> RetryPolicy {
 
 /// Options for a step that may give up, on the given service's queue.
 pub(crate) fn forward(queues: &TaskQueues, service: Service) -> ActivityOptions {
+    activity_on(queues.of(service))
+}
+
+/// [`forward`]'s timeouts and retries on any task queue (for the benchmark's ceiling, which
+/// mirrors a recorded run's queues).
+pub(crate) fn activity_on(task_queue: String) -> ActivityOptions {
     ActivityOptions::with_close_timeouts(
         temporalio_workflow::ActivityCloseTimeouts::ScheduleAndStartToClose {
             schedule_to_close: FORWARD_STEP_DEADLINE,
             start_to_close: ATTEMPT_TIMEOUT,
         },
     )
-    .task_queue(queues.of(service))
+    .task_queue(task_queue)
     .retry_policy(retry_policy())
     .build()
 }

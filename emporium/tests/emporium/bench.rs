@@ -1,0 +1,99 @@
+//! `emporium bench` cannot rot: the real binary runs a handful of orders and the ceiling against
+//! a running platform (the test's API and workers) and its report adds up. No timing is
+//! asserted: this machine's speed is not the test's business, the report's soundness is.
+
+use serde_json::Value;
+use testkit::TestApp;
+
+#[tokio::test]
+async fn the_bench_places_orders_runs_the_ceiling_and_writes_a_report_that_adds_up() {
+    let app = TestApp::spawn().await;
+    let report_file = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "bench-{}.json",
+        app.queues.prefix().trim_end_matches('-')
+    ));
+    let admin = format!(
+        "admin+{}@example.com",
+        app.queues.prefix().trim_end_matches('-')
+    );
+
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_emporium"))
+        .args(["bench", "--orders", "6", "--concurrency", "3", "--baseline"])
+        .args([
+            "--declined-percent",
+            "20",
+            "--completion-timeout-secs",
+            "120",
+        ])
+        .args(["--api", &app.address, "--admin-email", &admin])
+        .arg("--out")
+        .arg(&report_file)
+        .env("EMPORIUM_BENCH_ADMIN_PASSWORD", &app.password)
+        .env("TEMPORAL_ADDRESS", app.temporal_address())
+        .env("EMPORIUM_TEMPORAL__TASK_QUEUE_PREFIX", app.queues.prefix())
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .expect("emporium bench runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "emporium bench failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("POST /orders") && stdout.contains("ratio"),
+        "{stdout}"
+    );
+
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_file).expect("the report"))
+            .expect("JSON");
+    let orders = &report["orders"];
+    assert_eq!(orders["accepted"], 6, "{report:#}");
+    assert_eq!(orders["refused"], 0);
+    // One order in five pays with a declined card (order 0 of these six).
+    assert_eq!(orders["payment_failed"], 1);
+    assert_eq!(orders["confirmed"], 5);
+    assert_eq!(orders["stuck"], 0);
+    assert_eq!(
+        orders["completed"], 5,
+        "the confirmed orders were delivered"
+    );
+    assert_eq!(report["latency"]["post_orders"]["count"], 6);
+    assert_eq!(report["latency"]["placed_to_confirmed"]["count"], 5);
+    let events = report["history_events_per_order"].as_f64().expect("events");
+    assert!(
+        events > 50.0,
+        "a completed order's history is long: {events}"
+    );
+
+    let baseline = &report["baseline"];
+    assert_eq!(baseline["workflows"], 6);
+    let queues: Vec<&str> = baseline["task_queues"]
+        .as_array()
+        .expect("queues")
+        .iter()
+        .map(|q| q.as_str().unwrap_or_default())
+        .collect();
+    let of = |service: &str| format!("{}{service}", app.queues.prefix());
+    assert_eq!(
+        queues,
+        [
+            of("orders"),
+            of("inventory"),
+            of("orders"),
+            of("payments"),
+            of("payments"),
+            of("orders")
+        ],
+        "the ceiling mirrors PlaceOrder's calls up to confirmation"
+    );
+    assert!(baseline["history_events"].as_u64().expect("events") > 20);
+    assert!(report["ratio"].as_f64().expect("a ratio") > 0.0);
+
+    // Only the run's own data: its products were made by the admin, its stock adjusted.
+    let (status, products) = app.get_json("/products?q=Benchmark").await;
+    assert_eq!(status, 200);
+    assert_eq!(products["total"], 3, "{products}");
+}
