@@ -231,3 +231,56 @@ async fn orders_from_before_and_after_the_tracking_number_patch_both_replay() {
         .unwrap_or_else(|err| panic!("{path} replays: {err}"));
     }
 }
+
+/// The activities a history scheduled through the server's task queues.
+fn remote_activities(recorded: &History) -> usize {
+    recorded
+        .events
+        .iter()
+        .filter(|event| {
+            matches!(
+                event.attributes,
+                Some(Attributes::ActivityTaskScheduledEventAttributes(_))
+            )
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn orders_from_before_and_after_the_local_read_model_writes_patch_both_replay() {
+    let patch = workflows::place_order::patches::LOCAL_READ_MODEL_WRITES;
+    // (path, has the patch marker, activities through the server)
+    for (path, marked, remote) in [
+        (
+            "place_order/before_local_read_model_writes/completed",
+            false,
+            13,
+        ),
+        ("place_order/completed", true, 5),
+        (
+            "place_order/before_local_read_model_writes/payment_declined",
+            false,
+            6,
+        ),
+        // reserve, authorise (declined), release
+        ("place_order/payment_declined", true, 3),
+    ] {
+        let (recorded, info) = history::parse(&read(path)).expect("a history");
+        assert_eq!(
+            patch_and_upsert(&recorded, patch).0,
+            marked,
+            "{path}: marker"
+        );
+        assert_eq!(
+            remote_activities(&recorded),
+            remote,
+            "{path}: read-model writes are local after the patch, remote before"
+        );
+        history::replay_with(
+            recorded,
+            history::options(&info.task_queue).expect("options"),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("{path} replays: {err}"));
+    }
+}

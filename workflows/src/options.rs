@@ -9,7 +9,7 @@
 
 use contracts::{Service, TaskQueues};
 use std::time::Duration;
-use temporalio_workflow::{ActivityOptions, RetryPolicy};
+use temporalio_workflow::{ActivityOptions, LocalActivityOptions, RetryPolicy};
 
 /// How long one attempt of any activity may run.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -51,6 +51,19 @@ pub(crate) fn activity_on(task_queue: String) -> ActivityOptions {
 pub(crate) fn must_finish(queues: &TaskQueues, service: Service) -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(ATTEMPT_TIMEOUT)
         .task_queue(queues.of(service))
+        .retry_policy(retry_policy())
+        .cancellation_token(temporalio_workflow::WorkflowCancellationToken::new())
+        .build()
+}
+
+/// Options for a must-finish step run as a *local* activity: on the workflow's own worker,
+/// inside its workflow task, with no trip through the server's task queues and a single marker
+/// in the history. For quick writes to the workflow's own service's schema (the orders read
+/// model from PlaceOrder), which that worker serves anyway. Retried until it succeeds, and not
+/// cancelled with the workflow, like [`must_finish`].
+pub(crate) fn local_must_finish() -> LocalActivityOptions {
+    LocalActivityOptions::builder()
+        .start_to_close_timeout(ATTEMPT_TIMEOUT)
         .retry_policy(retry_policy())
         .cancellation_token(temporalio_workflow::WorkflowCancellationToken::new())
         .build()

@@ -26,7 +26,7 @@
 //! current, and answers the `status` query with its live state.
 
 use crate::notify::notify;
-use crate::options::{child, forward, must_finish};
+use crate::options::{child, forward, local_must_finish, must_finish};
 use crate::{FulfillShipment, RefundPayment};
 use contracts::inventory::{
     InventoryActivities, OUT_OF_STOCK, OutOfStock, ReserveStock, StockLine,
@@ -58,6 +58,10 @@ pub mod patches {
     /// Since this patch an order upserts the `TrackingNumber` search attribute when its label
     /// is bought.
     pub const TRACKING_NUMBER_SEARCH_ATTRIBUTE: &str = "tracking-number-search-attribute";
+    /// Since this patch the order writes its read model (`RecordOrder`, `SetOrderStatus`) with
+    /// local activities on its own worker: a marker each instead of a round trip through the
+    /// server and an extra workflow task (docs/BENCHMARKS.md).
+    pub const LOCAL_READ_MODEL_WRITES: &str = "local-read-model-writes";
 }
 
 /// Application-failure type with which PlaceOrder fails after an unexpected error.
@@ -133,12 +137,21 @@ impl PlaceOrder {
             search::ORDER_TOTAL_CENTS.value_set(order.total.amount_minor),
         ]);
 
-        ctx.execute_activity(
-            OrdersActivities::record_order,
-            order.clone(),
-            must_finish(&queues, Service::Orders),
-        )
-        .await?;
+        if ctx.patched(patches::LOCAL_READ_MODEL_WRITES) {
+            ctx.execute_local_activity(
+                OrdersActivities::record_order,
+                order.clone(),
+                local_must_finish(),
+            )
+            .await?;
+        } else {
+            ctx.execute_activity(
+                OrdersActivities::record_order,
+                order.clone(),
+                must_finish(&queues, Service::Orders),
+            )
+            .await?;
+        }
 
         let mut done = Vec::new();
         let result = match Self::saga(ctx, &queues, &order, &mut done).await {
@@ -749,12 +762,21 @@ impl PlaceOrder {
             }
         });
         ctx.upsert_search_attributes([search::ORDER_STATUS.value_set(status.as_str().to_owned())]);
-        ctx.execute_activity(
-            OrdersActivities::set_order_status,
-            change,
-            must_finish(queues, Service::Orders),
-        )
-        .await
+        if ctx.patched(patches::LOCAL_READ_MODEL_WRITES) {
+            ctx.execute_local_activity(
+                OrdersActivities::set_order_status,
+                change,
+                local_must_finish(),
+            )
+            .await
+        } else {
+            ctx.execute_activity(
+                OrdersActivities::set_order_status,
+                change,
+                must_finish(queues, Service::Orders),
+            )
+            .await
+        }
     }
 
     fn outcome(ctx: &WorkflowContext<Self>) -> OrderOutcome {

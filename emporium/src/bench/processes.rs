@@ -1,6 +1,7 @@
 //! The platform's processes as the kernel sees them: which are running (found by their command
-//! line in `/proc`), how much memory they hold (`VmRSS`, sampled during the run, and the kernel's
-//! own peak `VmHWM`) and how much CPU they used (`/proc/<pid>/schedstat`, nanoseconds on CPU).
+//! line in `/proc`), how much memory they hold (`VmRSS`, sampled during the run)
+//! and how much CPU they used (`utime + stime` of `/proc/<pid>/stat`, every
+//! thread included).
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -93,11 +94,18 @@ pub fn rss_bytes(pid: u32) -> Option<u64> {
         .map(|kib| kib * 1024)
 }
 
-/// CPU time used so far.
+/// CPU time used so far by every thread of the process, living or gone: `utime + stime` of
+/// `/proc/<pid>/stat`, in the kernel's user-visible clock ticks (`USER_HZ`, 100 on Linux).
 pub fn cpu(pid: u32) -> Option<Duration> {
-    let schedstat = std::fs::read_to_string(format!("/proc/{pid}/schedstat")).ok()?;
-    let nanos = schedstat.split_whitespace().next()?.parse::<u64>().ok()?;
-    Some(Duration::from_nanos(nanos))
+    const USER_HZ: u64 = 100;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after it are plain numbers.
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of the whole line are the 12th and 13th after the name.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 1000 / USER_HZ))
 }
 
 /// Samples the processes' memory and CPU from [`Sampler::start`] to [`Sampler::finish`].
@@ -204,9 +212,26 @@ mod tests {
     }
 
     #[test]
-    fn this_process_has_memory_and_cpu() {
+    fn this_process_has_memory_and_cpu_counted_over_all_its_threads() {
         let me = std::process::id();
         assert!(rss_bytes(me).is_some_and(|rss| rss > 0));
-        assert!(cpu(me).is_some());
+        let before = cpu(me).expect("cpu time");
+        // Burn CPU on two other threads: the whole process's time must grow by it.
+        let spin = || {
+            std::thread::spawn(|| {
+                let started = std::time::Instant::now();
+                let mut x = 0_u64;
+                while started.elapsed() < Duration::from_millis(300) {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            })
+        };
+        let (a, b) = (spin(), spin());
+        let _ = (a.join(), b.join());
+        let after = cpu(me).expect("cpu time");
+        assert!(
+            after - before >= Duration::from_millis(300),
+            "{before:?} -> {after:?}"
+        );
     }
 }
