@@ -102,7 +102,7 @@ pub struct Report {
     pub baseline: Option<Baseline>,
     /// Confirmed orders per second ÷ ceiling workflows per second.
     pub ratio: Option<f64>,
-    /// The platform's processes during the run.
+    /// The platform's processes from the first order to the last delivery.
     pub processes: Vec<Usage>,
 }
 
@@ -171,6 +171,8 @@ pub struct Baseline {
     pub latency: Percentiles,
     /// History events of one workflow.
     pub history_events: Option<usize>,
+    /// The platform's processes during the ceiling run.
+    pub processes: Vec<Usage>,
 }
 
 /// Statuses an order has reached once it is confirmed.
@@ -677,6 +679,9 @@ pub async fn run(
     let history_events_per_order =
         (!sizes.is_empty()).then(|| round(sizes.iter().sum::<usize>() as f64 / sizes.len() as f64));
 
+    // The orders' usage ends here, with their deliveries; the ceiling is measured on its own.
+    let processes = finish(sampler).await;
+
     let baseline = match (options.baseline, &sample_history) {
         (false, _) => None,
         (true, None) => bail!("no order was confirmed, so there is no history to mirror"),
@@ -685,6 +690,7 @@ pub async fn run(
             let input = BaselineInput {
                 task_queues: task_queues.clone(),
             };
+            let sampler = Arc::new(Mutex::new(Sampler::start(processes::find())));
             let (results, elapsed) = {
                 let (temporal, queue, run, input) = (
                     temporal.clone(),
@@ -722,6 +728,7 @@ pub async fn run(
                 per_sec: per_second(latencies.len(), elapsed),
                 latency: Percentiles::of(&latencies),
                 history_events,
+                processes: finish(sampler).await,
             })
         }
     };
@@ -729,9 +736,6 @@ pub async fn run(
         .as_ref()
         .filter(|b| b.per_sec > 0.0)
         .map(|b| round(throughput.confirmed_per_sec / b.per_sec));
-    let processes = Arc::into_inner(sampler)
-        .map(|sampler| sampler.into_inner().finish())
-        .unwrap_or_default();
 
     Ok(Report {
         started_at,
@@ -755,6 +759,17 @@ pub async fn run(
         ratio,
         processes,
     })
+}
+
+/// Stops sampling and reports what each process used.
+async fn finish(sampler: Arc<Mutex<Sampler>>) -> Vec<Usage> {
+    match Arc::try_unwrap(sampler) {
+        Ok(sampler) => sampler.into_inner().finish(),
+        Err(shared) => {
+            let mut guard = shared.lock().await;
+            std::mem::replace(&mut *guard, Sampler::start(Vec::new())).finish()
+        }
+    }
 }
 
 /// One ceiling workflow, start to result.
@@ -859,19 +874,28 @@ pub fn table(report: &Report) -> String {
     if let Some(ratio) = report.ratio {
         let _ = writeln!(out, "  ratio confirmed/s ÷ ceiling/s  {ratio}");
     }
-    if !report.processes.is_empty() {
+    let mut usage = |title: &str, processes: &[Usage], per: usize| {
+        if processes.is_empty() {
+            return;
+        }
         let _ = writeln!(
             out,
-            "\n  {:<34} {:>8} {:>12} {:>11} {:>9}",
-            "process", "pid", "RSS peak MiB", "RSS end MiB", "CPU s"
+            "\n  {:<34} {:>8} {:>12} {:>11} {:>9} {:>11}",
+            title, "pid", "RSS peak MiB", "RSS end MiB", "CPU s", "CPU ms/each"
         );
-        for p in &report.processes {
+        for p in processes {
+            #[expect(clippy::cast_precision_loss, reason = "counts are small")]
+            let each = round(p.cpu_secs * 1000.0 / per.max(1) as f64);
             let _ = writeln!(
                 out,
-                "  {:<34} {:>8} {:>12} {:>11} {:>9}",
-                p.role, p.pid, p.rss_peak_mib, p.rss_end_mib, p.cpu_secs
+                "  {:<34} {:>8} {:>12} {:>11} {:>9} {:>11}",
+                p.role, p.pid, p.rss_peak_mib, p.rss_end_mib, p.cpu_secs, each
             );
         }
+    };
+    usage("orders: process", &report.processes, report.orders.accepted);
+    if let Some(b) = &report.baseline {
+        usage("ceiling: process", &b.processes, b.workflows);
     }
     out
 }

@@ -43,6 +43,10 @@ fn cmdline(pid: u32) -> Option<Vec<String>> {
 
 /// What a command line runs, if it is part of the platform.
 fn role_of(args: &[String]) -> Option<String> {
+    // Postgres backends rename themselves: `postgres: 15/main: user db 127.0.0.1(5432) idle`.
+    if args.first()?.starts_with("postgres") {
+        return Some("postgres".to_owned());
+    }
     let program = args.first()?.rsplit('/').next()?.to_owned();
     match program.as_str() {
         "emporium" => match args.get(1).map(String::as_str) {
@@ -206,6 +210,11 @@ mod tests {
         assert_eq!(
             role_of(&args("/x/temporal server start-dev --port 7233")).as_deref(),
             Some("temporal")
+        );
+        assert_eq!(
+            role_of(&["postgres: 15/main: postgres shop 127.0.0.1(4242) idle".to_owned()])
+                .as_deref(),
+            Some("postgres")
         );
         assert_eq!(role_of(&args("emporium bench --orders 5")), None);
         assert_eq!(role_of(&args("/usr/bin/bash")), None);
