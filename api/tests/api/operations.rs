@@ -93,13 +93,18 @@ async fn readiness_says_postgres_and_temporal_answer_and_metrics_count_requests_
     );
 }
 
-#[tokio::test]
-async fn readiness_fails_when_postgres_goes_away_and_says_which() {
-    let app = TestApp::spawn_with(testkit::TestAppOptions {
+/// The API alone, no workers: for what needs no workflow.
+async fn api_only() -> TestApp {
+    TestApp::spawn_with(testkit::TestAppOptions {
         services: Vec::new(),
         ..testkit::TestAppOptions::default()
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn readiness_fails_when_postgres_goes_away_and_says_which() {
+    let app = api_only().await;
     platform::db::drop_database(&app.test_db.url)
         .await
         .expect("dropping the test database");
@@ -293,11 +298,7 @@ async fn every_critical_action_is_in_the_audit_log_with_its_actor_and_before_and
 #[tokio::test]
 async fn the_services_database_role_can_append_to_the_audit_log_but_never_rewrite_it() {
     use sea_orm::ConnectionTrait as _;
-    let app = TestApp::spawn_with(testkit::TestAppOptions {
-        services: Vec::new(),
-        ..testkit::TestAppOptions::default()
-    })
-    .await;
+    let app = api_only().await;
     let (status, _) = app
         .post_json(
             "/auth/login",
