@@ -46,6 +46,11 @@ pub fn actor(name: &str) -> String {
     }
 }
 
+/// The actor of a change made by a step of the order's workflow: `workflow order-<id>`.
+pub fn order_workflow(order_id: contracts::OrderId) -> String {
+    format!("workflow {}", contracts::orders::workflow_id(order_id))
+}
+
 /// Appends `entry`, on `conn` (pass the transaction of the change it describes).
 pub async fn record(conn: &impl ConnectionTrait, entry: Entry) -> Result<(), DbErr> {
     event::Entity::insert(event::ActiveModel {

@@ -204,10 +204,7 @@ impl OrdersActivities {
             audit::record(
                 &txn,
                 audit::Entry {
-                    actor: format!(
-                        "workflow {}",
-                        contracts::orders::workflow_id(change.order_id)
-                    ),
+                    actor: audit::order_workflow(change.order_id),
                     action: "order.status_changed",
                     subject: format!("order:{}", change.order_id),
                     order_id: Some(change.order_id.0),

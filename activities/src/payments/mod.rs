@@ -232,7 +232,7 @@ fn entry(
     after: serde_json::Value,
 ) -> audit::Entry {
     audit::Entry {
-        actor: format!("workflow {}", contracts::orders::workflow_id(order_id)),
+        actor: audit::order_workflow(order_id),
         action,
         subject,
         order_id: Some(order_id.0),

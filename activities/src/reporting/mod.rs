@@ -191,6 +191,37 @@ async fn days(db: &impl ConnectionTrait, period: Period) -> Result<Vec<DayRow>, 
     .await
 }
 
+/// The days' totals, one per currency (by currency code).
+fn totals_per_currency(days: &[DayRow]) -> Result<Vec<SalesTotals>, ReportingError> {
+    let mut sums: BTreeMap<&str, [i64; 5]> = BTreeMap::new();
+    for row in days {
+        let sum = sums.entry(row.currency.as_str()).or_default();
+        for (total, value) in sum.iter_mut().zip([
+            row.orders,
+            row.paid_orders,
+            row.units,
+            row.sales,
+            row.refunded,
+        ]) {
+            *total += value;
+        }
+    }
+    sums.into_iter()
+        .map(
+            |(currency, [orders, paid_orders, units, sales, refunded])| {
+                Ok(SalesTotals {
+                    orders,
+                    paid_orders,
+                    units,
+                    sales: money(sales, currency)?,
+                    refunded: money(refunded, currency)?,
+                    net: money(sales - refunded, currency)?,
+                })
+            },
+        )
+        .collect()
+}
+
 /// Sales in the period, grouped by day or by product.
 pub async fn sales(
     db: &DatabaseConnection,
@@ -198,15 +229,7 @@ pub async fn sales(
     group_by: GroupBy,
 ) -> Result<SalesReport, ReportingError> {
     let by_day = days(db, period).await?;
-    let mut totals: BTreeMap<String, (i64, i64, i64, i64, i64)> = BTreeMap::new();
-    for row in &by_day {
-        let t = totals.entry(row.currency.clone()).or_default();
-        t.0 += row.orders;
-        t.1 += row.paid_orders;
-        t.2 += row.units;
-        t.3 += row.sales;
-        t.4 += row.refunded;
-    }
+    let totals = totals_per_currency(&by_day)?;
     let rows = match group_by {
         GroupBy::Day => by_day
             .iter()
@@ -253,21 +276,6 @@ pub async fn sales(
         })
         .collect::<Result<Vec<_>, ReportingError>>()?,
     };
-    let totals = totals
-        .into_iter()
-        .map(
-            |(currency, (orders, paid_orders, units, sales, refunded))| {
-                Ok(SalesTotals {
-                    orders,
-                    paid_orders,
-                    units,
-                    sales: money(sales, &currency)?,
-                    refunded: money(refunded, &currency)?,
-                    net: money(sales - refunded, &currency)?,
-                })
-            },
-        )
-        .collect::<Result<Vec<_>, ReportingError>>()?;
     Ok(SalesReport {
         from: period.from.to_string(),
         to: period.to.to_string(),
@@ -386,35 +394,25 @@ async fn durations(
 
 /// The period's key numbers.
 pub async fn overview(db: &DatabaseConnection, period: Period) -> Result<Overview, ReportingError> {
-    let by_day = days(db, period).await?;
-    let mut per_currency: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
-    let mut orders = 0;
-    for row in &by_day {
-        orders += row.orders;
-        let t = per_currency.entry(row.currency.clone()).or_default();
-        t.0 += row.sales;
-        t.1 += row.refunded;
-        t.2 += row.paid_orders;
-    }
-    let revenue = per_currency
+    let totals = totals_per_currency(&days(db, period).await?)?;
+    let orders = totals.iter().map(|t| t.orders).sum();
+    let revenue = totals
         .into_iter()
-        .map(|(currency, (sales, refunded, paid_orders))| {
-            Ok(Revenue {
-                sales: money(sales, &currency)?,
-                refunded: money(refunded, &currency)?,
-                net: money(sales - refunded, &currency)?,
-                paid_orders,
-                average_order_value: money(
-                    if paid_orders > 0 {
-                        sales / paid_orders
-                    } else {
-                        0
-                    },
-                    &currency,
-                )?,
-            })
+        .map(|t| Revenue {
+            average_order_value: Money::new(
+                if t.paid_orders > 0 {
+                    t.sales.amount_minor / t.paid_orders
+                } else {
+                    0
+                },
+                t.sales.currency.clone(),
+            ),
+            paid_orders: t.paid_orders,
+            sales: t.sales,
+            refunded: t.refunded,
+            net: t.net,
         })
-        .collect::<Result<Vec<_>, ReportingError>>()?;
+        .collect();
     let orders_by_status = StatusCount::find_by_statement(stmt(
         "SELECT status, count(*)::bigint AS orders FROM reporting.orders
           WHERE placed_at >= $1 AND placed_at < $2 GROUP BY status",

@@ -82,7 +82,7 @@ pub struct BenchOptions {
 pub struct Report {
     /// When it started (RFC 3339).
     pub started_at: String,
-    /// The options it ran with.
+    /// Orders it was asked to place.
     pub orders_requested: usize,
     /// Clients at once.
     pub concurrency: usize,

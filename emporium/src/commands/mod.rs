@@ -25,7 +25,9 @@ pub(crate) async fn start_worker_ops(
         .await
         .with_context(|| {
             format!(
-                "binding the worker operations endpoint to {}",
+                "binding the worker operations endpoint (/healthz, /readyz, /metrics) to {}; \
+                 each worker process on a host needs its own: set EMPORIUM_WORKER__OPS_BIND, \
+                 such as 127.0.0.1:9091",
                 settings.worker.ops_bind
             )
         })?;

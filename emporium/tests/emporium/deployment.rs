@@ -107,6 +107,10 @@ fn parse_command(args: &[String]) -> Command {
 fn the_compose_file_runs_real_commands_with_real_settings_on_the_configured_ports() {
     let compose = yaml("docker-compose.yml").remove(0);
     let services = compose["services"].as_mapping().expect("services");
+    assert!(
+        services.contains_key("temporal"),
+        "TEMPORAL_ADDRESS (temporal:7233) names the temporal service"
+    );
     let mut workers = BTreeSet::new();
     let mut ran_migrate = false;
     let mut api_port = None;
@@ -136,10 +140,6 @@ fn the_compose_file_runs_real_commands_with_real_settings_on_the_configured_port
         let settings = settings_from(&env).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(settings.log.json, "{name} logs JSON");
         assert_eq!(settings.temporal.address, "temporal:7233");
-        assert!(
-            services.contains_key("temporal"),
-            "TEMPORAL_ADDRESS names the temporal service"
-        );
         let database = secrecy::ExposeSecret::expose_secret(&settings.database.url).to_owned();
         match command {
             Command::Migrate => {
