@@ -38,6 +38,8 @@ pub struct AppState {
     pub auth: auth::Auth,
     /// After how long an idle cart reminds its customer.
     pub cart_reminder_after: std::time::Duration,
+    /// After how long an idle cart closes.
+    pub cart_expire_after: std::time::Duration,
 }
 
 /// API configuration.

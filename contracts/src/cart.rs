@@ -140,4 +140,16 @@ pub struct CartInput {
     pub coupon: Option<Coupon>,
     /// Reminders sent so far (numbers the next reminder's notification id).
     pub reminders_sent: u32,
+    /// After how long without a change the cart closes, in seconds (0 in carts started
+    /// before carts expired: they never close by themselves).
+    #[serde(default)]
+    pub expire_after_secs: u64,
+    /// When the cart last changed (Unix milliseconds, the workflow's clock), carried across
+    /// continue-as-new so an idle spell is measured from the real last change.
+    #[serde(default)]
+    pub changed_at_ms: Option<u64>,
+    /// The customer was already reminded of the cart as it is (carried across
+    /// continue-as-new, so one idle spell sends one reminder).
+    #[serde(default)]
+    pub reminded: bool,
 }

@@ -9,9 +9,69 @@ use temporalio_macros::activity_definitions;
 /// will not create stock. Its details are an [`OutOfStock`].
 pub const OUT_OF_STOCK: &str = "OutOfStock";
 
-/// Application-failure type of a commit whose reservation is gone (it expired and was reclaimed,
-/// and the stock was sold meanwhile). Non-retryable.
+/// Application-failure type of an allocation or commit whose reservation is gone (it expired
+/// and was reclaimed, and the stock was sold meanwhile). Non-retryable.
 pub const RESERVATION_LOST: &str = "ReservationLost";
+
+/// Where one SKU's reservation for one order stands.
+///
+/// ```text
+/// held ──allocate──► allocated ──commit──► committed
+///   │                    │
+///   └──release/expiry──► released ◄──release (compensation)
+/// ```
+///
+/// Only a `held` reservation expires: once the order is confirmed its units are `allocated`
+/// and no sweep can take them. A `released` one may be taken again by a late allocation or
+/// commit if the stock is still free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReservationStatus {
+    /// Held for an order not confirmed yet; expires.
+    Held,
+    /// Allocated to a confirmed order; never expires.
+    Allocated,
+    /// Sold: the units left the warehouse.
+    Committed,
+    /// Given back.
+    Released,
+}
+
+impl ReservationStatus {
+    /// Every status.
+    pub const ALL: [ReservationStatus; 4] = [
+        ReservationStatus::Held,
+        ReservationStatus::Allocated,
+        ReservationStatus::Committed,
+        ReservationStatus::Released,
+    ];
+
+    /// The snake_case name, as the database stores it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ReservationStatus::Held => "held",
+            ReservationStatus::Allocated => "allocated",
+            ReservationStatus::Committed => "committed",
+            ReservationStatus::Released => "released",
+        }
+    }
+
+    /// Whether the units still count as reserved in the stock row.
+    pub const fn holds_stock(self) -> bool {
+        matches!(self, ReservationStatus::Held | ReservationStatus::Allocated)
+    }
+}
+
+impl std::str::FromStr for ReservationStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ReservationStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("unknown reservation status `{s}`"))
+    }
+}
 
 /// A quantity of one SKU.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,8 +132,17 @@ impl InventoryActivities {
         unimplemented!()
     }
 
-    /// Gives back what is held for the order. Releasing twice, or releasing an order that
-    /// holds nothing, is a no-op.
+    /// The order is confirmed: what is held for it becomes allocated to it, with no expiry,
+    /// until it is committed at pickup or released by a compensation; the expiry sweep never
+    /// takes allocated stock. Idempotent. If the hold expired and was reclaimed before, the
+    /// stock is taken again if it is still there; otherwise it fails with [`RESERVATION_LOST`].
+    #[activity(name = "AllocateStock")]
+    pub fn allocate_stock(order_id: OrderId) -> Result<(), ActivityError> {
+        unimplemented!()
+    }
+
+    /// Gives back what is held or allocated for the order. Releasing twice, or releasing an
+    /// order that holds nothing, is a no-op.
     #[activity(name = "ReleaseStock")]
     pub fn release_stock(order_id: OrderId) -> Result<(), ActivityError> {
         unimplemented!()
@@ -96,5 +165,7 @@ impl InventoryActivities {
 
 /// The activity markers, for implementations to name with `#[activity(definition = ...)]`.
 pub mod activities {
-    pub use super::inventory_activities::{CommitStock, ReleaseStock, ReserveStock, Restock};
+    pub use super::inventory_activities::{
+        AllocateStock, CommitStock, ReleaseStock, ReserveStock, Restock,
+    };
 }

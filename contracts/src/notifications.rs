@@ -1,5 +1,5 @@
 //! The notifications domain: the SendNotification workflow's contract and the notifications
-//! service's delivery activity.
+//! service's delivery activities.
 
 use crate::{Money, OrderId};
 use serde::{Deserialize, Serialize};
@@ -117,6 +117,21 @@ pub struct Recipient {
     pub webhook_url: Option<String>,
 }
 
+impl Recipient {
+    /// The channels that can reach the recipient, in the order they are tried: email, then
+    /// SMS, then the webhook.
+    pub fn channels(&self) -> Vec<Channel> {
+        [
+            (self.email.is_some(), Channel::Email),
+            (self.phone.is_some(), Channel::Sms),
+            (self.webhook_url.is_some(), Channel::Webhook),
+        ]
+        .into_iter()
+        .filter_map(|(reachable, channel)| reachable.then_some(channel))
+        .collect()
+    }
+}
+
 /// What a template may show. Every field is optional; templates use what they need.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemplateData {
@@ -187,6 +202,19 @@ pub struct GiveUp {
     pub reason: String,
 }
 
+/// How many attempts each channel gets before the next channel is tried.
+pub const ATTEMPTS_PER_CHANNEL: u32 = 4;
+
+/// Which channel attempt `attempt` (1-based, as Temporal counts an activity's attempts) of a
+/// notification uses: [`ATTEMPTS_PER_CHANNEL`] attempts on each channel in turn, the last
+/// channel keeping any attempts beyond. `None` when there is no channel at all.
+pub fn channel_for_attempt(channels: &[Channel], attempt: u32) -> Option<(usize, Channel)> {
+    let last = channels.len().checked_sub(1)?;
+    let turn = usize::try_from(attempt.saturating_sub(1) / ATTEMPTS_PER_CHANNEL).unwrap_or(last);
+    let index = turn.min(last);
+    Some((index, channels[index]))
+}
+
 /// Application-failure type of a channel that cannot reach the recipient at all (no address
 /// for it, or it is not configured). Non-retryable: the next channel is tried at once.
 pub const CHANNEL_UNAVAILABLE: &str = "ChannelUnavailable";
@@ -203,6 +231,19 @@ impl NotificationsActivities {
         unimplemented!()
     }
 
+    /// Sends a notification through its channels, exactly once, as one durable activity:
+    /// Temporal retries it with backoff ([`ATTEMPTS_PER_CHANNEL`] attempts per channel, the
+    /// caller sets `maximum_attempts` to that times the channels), each attempt uses the
+    /// channel [`channel_for_attempt`] names (moving on at once past a channel that cannot
+    /// reach the recipient), and every attempt is recorded. A notification already sent is not
+    /// sent again (its id is checked in the notifications schema). After the last attempt it
+    /// is recorded undeliverable and the activity completes with `delivered: None`: a message
+    /// is never worth failing an order for.
+    #[activity(name = "NotifyCustomer")]
+    pub fn notify(notification: Notification) -> Result<NotificationOutcome, ActivityError> {
+        unimplemented!()
+    }
+
     /// Records that no channel could deliver the notification.
     #[activity(name = "GiveUpNotification")]
     pub fn give_up(request: GiveUp) -> Result<(), ActivityError> {
@@ -212,5 +253,35 @@ impl NotificationsActivities {
 
 /// The activity markers, for implementations to name with `#[activity(definition = ...)]`.
 pub mod activities {
-    pub use super::notifications_activities::{Deliver, GiveUp};
+    pub use super::notifications_activities::{Deliver, GiveUp, Notify};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_channel_gets_its_attempts_in_turn_and_the_last_keeps_the_rest() {
+        let both = [Channel::Email, Channel::Sms];
+        let channel = |attempt| channel_for_attempt(&both, attempt).map(|(_, c)| c);
+        assert_eq!(channel(1), Some(Channel::Email));
+        assert_eq!(channel(ATTEMPTS_PER_CHANNEL), Some(Channel::Email));
+        assert_eq!(channel(ATTEMPTS_PER_CHANNEL + 1), Some(Channel::Sms));
+        assert_eq!(channel(3 * ATTEMPTS_PER_CHANNEL), Some(Channel::Sms));
+        assert_eq!(channel_for_attempt(&[], 1), None);
+    }
+
+    #[test]
+    fn a_recipient_is_reached_by_email_then_sms_then_webhook() {
+        let everyone = Recipient {
+            email: Some("ada@example.com".to_owned()),
+            phone: Some("+4915112345678".to_owned()),
+            webhook_url: Some("https://example.com/hook".to_owned()),
+        };
+        assert_eq!(
+            everyone.channels(),
+            [Channel::Email, Channel::Sms, Channel::Webhook]
+        );
+        assert!(Recipient::default().channels().is_empty());
+    }
 }

@@ -14,6 +14,9 @@ pub const QUERY_STATUS: &str = "status";
 pub const UPDATE_CANCEL: &str = "cancel";
 /// PlaceOrder's update that decides a manual review ([`ReviewDecision`] → [`OrderStatus`]).
 pub const UPDATE_REVIEW: &str = "review";
+/// PlaceOrder's update by which an operator settles an order that needs attention
+/// ([`Resolution`] → [`OrderStatus`]).
+pub const UPDATE_RESOLVE: &str = "resolve";
 /// PlaceOrder's signal carrying a payment provider's event ([`PaymentEvent`]).
 pub const SIGNAL_PAYMENT_EVENT: &str = "payment_event";
 /// PlaceOrder's signal from its FulfillShipment child
@@ -86,6 +89,10 @@ pub enum OrderStatus {
     OutForDelivery,
     /// The parcel was delivered.
     Delivered,
+    /// The parcel left with the carrier but its shipment ended abnormally (the tracking
+    /// workflow failed, was terminated or timed out): the money is captured and the stock
+    /// committed, and an operator must retry the shipment, refund or mark it delivered.
+    NeedsAttention,
     /// Delivered and paid: the order is done.
     Completed,
     /// The carrier could not deliver; the money was refunded.
@@ -102,7 +109,7 @@ pub enum OrderStatus {
 
 impl OrderStatus {
     /// Every status, in the order an order can reach them.
-    pub const ALL: [OrderStatus; 14] = [
+    pub const ALL: [OrderStatus; 15] = [
         OrderStatus::Pending,
         OrderStatus::Reserved,
         OrderStatus::AwaitingReview,
@@ -111,6 +118,7 @@ impl OrderStatus {
         OrderStatus::Shipped,
         OrderStatus::OutForDelivery,
         OrderStatus::Delivered,
+        OrderStatus::NeedsAttention,
         OrderStatus::Completed,
         OrderStatus::Refunded,
         OrderStatus::Rejected,
@@ -130,6 +138,7 @@ impl OrderStatus {
             OrderStatus::Shipped => "shipped",
             OrderStatus::OutForDelivery => "out_for_delivery",
             OrderStatus::Delivered => "delivered",
+            OrderStatus::NeedsAttention => "needs_attention",
             OrderStatus::Completed => "completed",
             OrderStatus::Refunded => "refunded",
             OrderStatus::Rejected => "rejected",
@@ -242,6 +251,38 @@ pub struct OrderSnapshot {
     pub shipment: Option<crate::shipping::ShipmentUpdate>,
 }
 
+/// What an operator does about an order that needs attention.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResolutionAction {
+    /// Follow the parcel again with a new shipment run (same label, a fresh deadline).
+    RetryShipment,
+    /// Give the customer their money back in full; the order ends `refunded`.
+    Refund,
+    /// The parcel arrived (the carrier or the customer said so): the order completes.
+    MarkDelivered,
+}
+
+/// An operator's decision on an order that needs attention.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolution {
+    /// What to do.
+    pub action: ResolutionAction,
+    /// Who decided.
+    pub operator: String,
+    /// Why, for the record.
+    pub note: Option<String>,
+}
+
+/// The orders service's terms for an order, answered when it is opened: how long an order
+/// may wait for people.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderTerms {
+    /// How long an order that needs attention waits for an operator before it is refunded in
+    /// full, in seconds.
+    pub attention_timeout_secs: u64,
+}
+
 /// An operator's decision on an order waiting for review.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReviewDecision {
@@ -305,6 +346,13 @@ pub struct OrdersActivities;
 
 #[activity_definitions]
 impl OrdersActivities {
+    /// Writes the order, its lines and its first status (`pending`) to the read model, like
+    /// [`Self::record_order`], and answers the orders service's terms for it.
+    #[activity(name = "OpenOrder")]
+    pub fn open_order(order: PlaceOrderInput) -> Result<OrderTerms, ActivityError> {
+        unimplemented!()
+    }
+
     /// Writes the order, its lines and its first status (`pending`) to the read model.
     /// Idempotent on the order id.
     #[activity(name = "RecordOrder")]
@@ -322,7 +370,7 @@ impl OrdersActivities {
 
 /// The activity markers, for implementations to name with `#[activity(definition = ...)]`.
 pub mod activities {
-    pub use super::orders_activities::{RecordOrder, SetOrderStatus};
+    pub use super::orders_activities::{OpenOrder, RecordOrder, SetOrderStatus};
 }
 
 #[cfg(test)]

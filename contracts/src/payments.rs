@@ -34,6 +34,39 @@ pub struct AuthorizePayment {
     pub idempotency_key: String,
 }
 
+/// What an order does when its authorisation would lapse before the parcel is picked up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RenewalPolicy {
+    /// Authorise the amount again (a new payment attempt) and void the old authorisation. If
+    /// the card refuses the new one, the old one is captured while it still holds.
+    #[default]
+    Reauthorize,
+    /// Capture the authorised amount before it lapses, although the parcel has not left yet
+    /// (a cancellation then refunds instead of voiding).
+    Capture,
+}
+
+/// How long an authorisation holds the money, and what the order does before it lapses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationValidity {
+    /// How long the provider holds an authorisation, in seconds (Stripe: 7 days).
+    pub valid_for_secs: u64,
+    /// How long before the lapse the order acts, in seconds.
+    pub renew_before_secs: u64,
+    /// What the order does then.
+    pub renewal: RenewalPolicy,
+}
+
+impl AuthorizationValidity {
+    /// How long after the authorisation the order must act.
+    pub fn act_after_secs(&self) -> u64 {
+        self.valid_for_secs
+            .saturating_sub(self.renew_before_secs)
+            .max(1)
+    }
+}
+
 /// A successful authorisation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentAuthorization {
@@ -47,6 +80,20 @@ pub struct PaymentAuthorization {
     pub provider_ref: String,
     /// The amount held.
     pub amount: Money,
+    /// How long it holds and what to do before it lapses (absent in histories recorded
+    /// before authorisations were renewed: such orders never renew).
+    #[serde(default)]
+    pub validity: Option<AuthorizationValidity>,
+}
+
+/// The answer of `AuthorizeOrder`: the payment is authorised, and the risk verdict on the
+/// order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderAuthorization {
+    /// The authorisation.
+    pub authorization: PaymentAuthorization,
+    /// Whether the order must wait for an operator's review.
+    pub risk: RiskAssessment,
 }
 
 /// Capture or void an authorisation.
@@ -147,6 +194,16 @@ pub struct Refunded {
     pub provider_ref: String,
 }
 
+/// How a refund ended, as RefundPayment reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundResult {
+    /// The money went back.
+    Refunded,
+    /// Refused: it would have returned more than was captured.
+    Refused,
+}
+
 /// How RefundPayment ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundOutcome {
@@ -154,8 +211,8 @@ pub struct RefundOutcome {
     pub refund_id: uuid::Uuid,
     /// The order.
     pub order_id: OrderId,
-    /// `refunded`, or `refused` with a reason.
-    pub status: String,
+    /// Refunded, or refused with a reason.
+    pub status: RefundResult,
     /// How much went back.
     pub amount: Option<Money>,
     /// Why it was refused.
@@ -170,6 +227,14 @@ impl PaymentsActivities {
     /// Decides whether the order needs a manual review before payment.
     #[activity(name = "AssessRisk")]
     pub fn assess_risk(check: RiskCheck) -> Result<RiskAssessment, ActivityError> {
+        unimplemented!()
+    }
+
+    /// Checks the order's risk and authorises its payment in one step: the authorisation
+    /// (with how long it holds), and whether the order must wait for a review. Fails with
+    /// [`PAYMENT_DECLINED`] like [`Self::authorize_payment`], whose idempotency it shares.
+    #[activity(name = "AuthorizeOrder")]
+    pub fn authorize_order(request: AuthorizePayment) -> Result<OrderAuthorization, ActivityError> {
         unimplemented!()
     }
 
@@ -205,6 +270,6 @@ impl PaymentsActivities {
 /// The activity markers, for implementations to name with `#[activity(definition = ...)]`.
 pub mod activities {
     pub use super::payments_activities::{
-        AssessRisk, AuthorizePayment, CapturePayment, IssueRefund, VoidPayment,
+        AssessRisk, AuthorizeOrder, AuthorizePayment, CapturePayment, IssueRefund, VoidPayment,
     };
 }

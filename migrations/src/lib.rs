@@ -19,6 +19,7 @@ mod m20261123_000008_customers_catalog;
 mod m20261123_000009_audit;
 mod m20261125_000010_service_role;
 mod m20261125_000011_reporting;
+mod m20261129_000012_allocations;
 
 pub use m20261125_000010_service_role::SERVICE_ROLE;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000009_audit::Migration),
             Box::new(m20261125_000010_service_role::Migration),
             Box::new(m20261125_000011_reporting::Migration),
+            Box::new(m20261129_000012_allocations::Migration),
         ]
     }
 }

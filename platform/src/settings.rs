@@ -51,6 +51,9 @@ pub struct Settings {
     /// Carts.
     #[serde(default)]
     pub cart: CartSettings,
+    /// Orders.
+    #[serde(default)]
+    pub orders: OrderSettings,
     /// Worker processes.
     #[serde(default)]
     pub worker: WorkerSettings,
@@ -104,6 +107,19 @@ pub struct CartSettings {
     /// After how long without a change a cart with items sends a reminder, in seconds.
     #[serde(default = "defaults::cart_reminder_after_secs")]
     pub reminder_after_secs: u64,
+    /// After how long without a change a cart closes, in seconds.
+    #[serde(default = "defaults::cart_expire_after_secs")]
+    pub expire_after_secs: u64,
+}
+
+/// Order settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderSettings {
+    /// How long an order that needs attention (its shipment ended abnormally after pickup)
+    /// waits for an operator before it is refunded in full, in seconds.
+    #[serde(default = "defaults::attention_timeout_secs")]
+    pub attention_timeout_secs: u64,
 }
 
 /// Shipping settings.
@@ -119,12 +135,44 @@ pub struct ShippingSettings {
     /// A carrier speaking the HTTP carrier API.
     #[serde(default)]
     pub http_carrier: Option<HttpCarrierSettings>,
-    /// How often parcels are polled when no webhook arrives, in seconds.
+    /// Where the simulated carrier posts its tracking events, like a real carrier's
+    /// webhooks; without it, simulated parcels are only polled. `emporium dev` points it at
+    /// its own API.
+    #[serde(default)]
+    pub simulated_webhooks: Option<SimulatedWebhookSettings>,
+    /// How long the first poll of a parcel waits, in seconds (webhooks come first; polling is
+    /// the fallback). The wait doubles after each quiet poll, and starts over after news.
     #[serde(default = "defaults::poll_interval_secs")]
     pub poll_interval_secs: u64,
+    /// The longest wait between two polls of a parcel, in seconds.
+    #[serde(default = "defaults::poll_max_interval_secs")]
+    pub poll_max_interval_secs: u64,
     /// After how many days without delivery a parcel is presumed lost.
     #[serde(default = "defaults::delivery_deadline_days")]
     pub delivery_deadline_days: u64,
+    /// The same in seconds, when set (tests compress weeks into minutes with it).
+    #[serde(default)]
+    pub delivery_deadline_secs: Option<u64>,
+}
+
+impl ShippingSettings {
+    /// After how long without delivery a parcel is presumed lost.
+    pub fn delivery_deadline(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(
+            self.delivery_deadline_secs
+                .unwrap_or(self.delivery_deadline_days * 24 * 60 * 60),
+        )
+    }
+}
+
+/// Where the simulated carrier's webhooks go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimulatedWebhookSettings {
+    /// The shop's carrier webhook, such as `http://127.0.0.1:8080/webhooks/carrier/simulated`.
+    pub url: String,
+    /// The secret the events are signed with (HMAC-SHA256 of the body).
+    pub secret: SecretString,
 }
 
 /// An HTTP carrier.
@@ -271,6 +319,29 @@ pub struct PaymentSettings {
     /// How long an order waits for a review decision before it is rejected, in seconds.
     #[serde(default = "defaults::review_timeout_secs")]
     pub review_timeout_secs: u64,
+    /// How long the sandbox holds an authorisation before it lapses, in seconds (Stripe's
+    /// is fixed: 7 days).
+    #[serde(default = "defaults::sandbox_authorization_validity_secs")]
+    pub sandbox_authorization_validity_secs: u64,
+    /// How long before an authorisation lapses an order still waiting for pickup acts, in
+    /// seconds.
+    #[serde(default = "defaults::renew_before_lapse_secs")]
+    pub renew_before_lapse_secs: u64,
+    /// What it does then: `reauthorize` (a new authorisation replaces the old; if the card
+    /// refuses, the old one is captured while it holds) or `capture`.
+    #[serde(default)]
+    pub authorization_renewal: AuthorizationRenewal,
+}
+
+/// What an order waiting for pickup does before its authorisation lapses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorizationRenewal {
+    /// Authorise again and void the old authorisation.
+    #[default]
+    Reauthorize,
+    /// Capture the authorised amount.
+    Capture,
 }
 
 /// Stripe settings.
@@ -287,6 +358,9 @@ pub struct StripeSettings {
     #[serde(default)]
     pub webhook_secret: Option<SecretString>,
 }
+
+/// How long Stripe holds an uncaptured online card payment, in seconds (7 days).
+pub const STRIPE_AUTHORIZATION_VALIDITY_SECS: u64 = 7 * 24 * 60 * 60;
 
 /// Inventory settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -364,6 +438,21 @@ mod defaults {
     pub(super) fn cart_reminder_after_secs() -> u64 {
         60 * 60
     }
+    pub(super) fn cart_expire_after_secs() -> u64 {
+        30 * 24 * 60 * 60
+    }
+    pub(super) fn attention_timeout_secs() -> u64 {
+        7 * 24 * 60 * 60
+    }
+    pub(super) fn sandbox_authorization_validity_secs() -> u64 {
+        7 * 24 * 60 * 60
+    }
+    pub(super) fn renew_before_lapse_secs() -> u64 {
+        24 * 60 * 60
+    }
+    pub(super) fn poll_max_interval_secs() -> u64 {
+        6 * 60 * 60
+    }
     pub(super) fn yes() -> bool {
         true
     }
@@ -371,7 +460,7 @@ mod defaults {
         5
     }
     pub(super) fn poll_interval_secs() -> u64 {
-        5
+        60
     }
     pub(super) fn delivery_deadline_days() -> u64 {
         30
@@ -412,7 +501,8 @@ impl_default_from_serde!(
     ShippingSettings,
     NotificationSettings,
     AuthSettings,
-    CartSettings
+    CartSettings,
+    OrderSettings
 );
 
 /// Settings could not be loaded.
@@ -458,6 +548,17 @@ impl Settings {
         // An order may hold stock through its review and the payment steps (each up to five
         // minutes); its hold must outlast that.
         let longest_hold = self.payments.review_timeout_secs + 15 * 60;
+        let validity = match self.payments.provider {
+            PaymentProvider::Sandbox => self.payments.sandbox_authorization_validity_secs,
+            PaymentProvider::Stripe => STRIPE_AUTHORIZATION_VALIDITY_SECS,
+        };
+        if self.payments.renew_before_lapse_secs >= validity {
+            return Err(SettingsError::Inconsistent(format!(
+                "payments.renew_before_lapse_secs ({}) must be shorter than the provider's \
+                 authorisation validity ({validity})",
+                self.payments.renew_before_lapse_secs,
+            )));
+        }
         if self.inventory.reservation_ttl_secs <= longest_hold {
             return Err(SettingsError::Inconsistent(format!(
                 "inventory.reservation_ttl_secs ({}) must exceed the review timeout plus 15 \

@@ -213,6 +213,9 @@ pub struct DevServerOptions {
     pub quiet: bool,
     /// Custom search attributes `(name, type)` the server starts with.
     pub search_attributes: Vec<(String, String)>,
+    /// Dynamic configuration `(key, JSON value)`, such as lowered history limits in tests
+    /// (`limit.historyCount.error`, `400`).
+    pub dynamic_config: Vec<(String, String)>,
 }
 
 /// A running Temporal CLI dev server, stopped by [`DevServer::shutdown`] or when the process
@@ -242,6 +245,12 @@ impl DevServer {
                     .flat_map(|(name, kind)| {
                         ["--search-attribute".to_owned(), format!("{name}={kind}")]
                     })
+                    .chain(options.dynamic_config.iter().flat_map(|(key, value)| {
+                        [
+                            "--dynamic-config-value".to_owned(),
+                            format!("{key}={value}"),
+                        ]
+                    }))
                     .collect(),
             )
             .log_level(if options.quiet {

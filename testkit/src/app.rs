@@ -5,13 +5,16 @@ use crate::{TestDb, temporal_address, temporal_client};
 use activities::inventory::queries::{StockLevel, create_stock, stock_level};
 use activities::notifications::{EmailSender, SmsGateway, SmtpConfig};
 use activities::payments::sandbox::SandboxGateway;
-use activities::payments::{PaymentGateway, RiskPolicy};
+use activities::payments::{PaymentGateway, RenewalSettings, RiskPolicy};
 use activities::shipping::simulated::SimulatedCarrier;
+use activities::shipping::simulated_webhooks::SimulatedWebhooks;
 use activities::shipping::{Carriers, TrackingPolicy};
+use contracts::orders::OrderTerms;
 use contracts::orders::{OrderSnapshot, workflow_id};
 use contracts::{Currency, Money, Service, TaskQueues};
 use futures::StreamExt as _;
 use sea_orm::DatabaseConnection;
+use secrecy::SecretString;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,6 +41,8 @@ pub struct TestAppOptions {
     pub stripe_webhook_secret: Option<String>,
     /// The carriers (by default the simulated one, whose parcels move every second).
     pub carriers: Carriers,
+    /// The simulated carrier among them (the one whose webhooks `simulated_webhooks` sends).
+    pub simulated_carrier: SimulatedCarrier,
     /// How parcels are followed (by default: polled every second).
     pub tracking: TrackingPolicy,
     /// The SMS gateway, if any.
@@ -50,6 +55,15 @@ pub struct TestAppOptions {
     pub token_ttl: Duration,
     /// After how long an idle cart reminds its customer.
     pub cart_reminder_after: Duration,
+    /// After how long an idle cart closes.
+    pub cart_expire_after: Duration,
+    /// What orders do before their authorisation lapses.
+    pub renewal: RenewalSettings,
+    /// The orders service's terms (how long an order waits for an operator's attention).
+    pub order_terms: OrderTerms,
+    /// The simulated carrier posts its events to the test API's carrier webhook, as
+    /// `emporium dev`'s does (with the carriers' own simulated carrier, if there is one).
+    pub simulated_webhooks: bool,
     /// Login attempts per account per minute.
     pub logins_per_account_per_minute: u32,
     /// Login attempts per client address per minute.
@@ -60,7 +74,7 @@ impl Default for TestAppOptions {
     fn default() -> Self {
         Self {
             services: Service::ALL.to_vec(),
-            payment_gateway: Arc::new(SandboxGateway),
+            payment_gateway: Arc::new(SandboxGateway::default()),
             risk: RiskPolicy {
                 review_threshold_minor: 100_000,
                 review_timeout: Duration::from_secs(3600),
@@ -70,8 +84,10 @@ impl Default for TestAppOptions {
             stripe_webhook_secret: None,
             carriers: Carriers::default()
                 .with(Arc::new(SimulatedCarrier::new(Duration::from_secs(1)))),
+            simulated_carrier: SimulatedCarrier::new(Duration::from_secs(1)),
             tracking: TrackingPolicy {
                 poll_interval: Duration::from_secs(1),
+                poll_max_interval: Duration::from_secs(1),
                 delivery_deadline: Duration::from_secs(3600),
             },
             sms: None,
@@ -79,9 +95,23 @@ impl Default for TestAppOptions {
             smtp_port: None,
             token_ttl: Duration::from_secs(3600),
             cart_reminder_after: Duration::from_secs(3600),
+            cart_expire_after: Duration::from_secs(30 * 24 * 3600),
+            renewal: RenewalSettings::default(),
+            order_terms: activities::orders::DEFAULT_TERMS,
+            simulated_webhooks: false,
             logins_per_account_per_minute: 5,
             logins_per_address_per_minute: 1000,
         }
+    }
+}
+
+impl TestAppOptions {
+    /// With the simulated carrier moving parcels every `step` as the only carrier.
+    #[must_use]
+    pub fn with_simulated_carrier(mut self, step: Duration) -> Self {
+        self.simulated_carrier = SimulatedCarrier::new(step);
+        self.carriers = Carriers::default().with(Arc::new(self.simulated_carrier.clone()));
+        self
     }
 }
 
@@ -134,10 +164,6 @@ impl TestApp {
         ));
         let shutdown = CancellationToken::new();
 
-        if !options.services.is_empty() {
-            spawn_workers(&test_db, &queues, options.clone(), shutdown.clone()).await;
-        }
-
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binding a port for the API");
@@ -145,6 +171,18 @@ impl TestApp {
             "http://{}",
             listener.local_addr().expect("the listener has an address")
         );
+        let carrier_secret = SecretString::from(format!("carrier-{}", uuid::Uuid::new_v4()));
+        let simulated_webhooks = options.simulated_webhooks.then(|| SimulatedWebhooks {
+            url: format!("{address}/webhooks/carrier/simulated"),
+            secret: carrier_secret.clone(),
+        });
+        if !options.services.is_empty() {
+            let workers = Workers {
+                options: options.clone(),
+                simulated_webhooks: simulated_webhooks.clone(),
+            };
+            spawn_workers(&test_db, &queues, workers, shutdown.clone()).await;
+        }
         let auth = api::auth::Auth::new(&api::auth::AuthConfig {
             jwt_secret: secrecy::SecretString::from(format!(
                 "test-secret-{}",
@@ -160,6 +198,7 @@ impl TestApp {
             queues: queues.clone(),
             auth: auth.clone(),
             cart_reminder_after: options.cart_reminder_after,
+            cart_expire_after: options.cart_expire_after,
         };
         let config = api::ApiConfig {
             max_body_bytes: 64 * 1024,
@@ -171,6 +210,11 @@ impl TestApp {
                 .carrier_webhook_secrets
                 .iter()
                 .map(|(name, secret)| (name.clone(), secrecy::SecretString::from(secret.clone())))
+                .chain(
+                    simulated_webhooks
+                        .iter()
+                        .map(|_| ("simulated".to_owned(), carrier_secret.clone())),
+                )
                 .collect(),
         };
         let stop = shutdown.clone();
@@ -482,6 +526,63 @@ impl TestApp {
             .await
     }
 
+    /// Every run of every workflow on this app's task queues, closed ones too (each run of a
+    /// workflow that continued as new is one).
+    pub async fn runs(&self) -> Vec<WorkflowExecution> {
+        let query = Service::ALL
+            .iter()
+            .map(|&service| format!("TaskQueue = '{}'", self.queues.of(service)))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        self.temporal
+            .list_workflows(query, WorkflowListOptions::default())
+            .filter_map(|found| async move { found.ok() })
+            .collect()
+            .await
+    }
+
+    /// Asserts that no workflow run of this app was terminated (the test server terminates a
+    /// run that outgrows [`crate::HISTORY_LIMITS`]) and that every run stayed within
+    /// `events_per_run`; answers `(workflow type, run id, events)` of every closed run, longest
+    /// first. Terminations the test made itself are named in `terminated_on_purpose`.
+    pub async fn assert_histories_bounded(
+        &self,
+        events_per_run: i64,
+        terminated_on_purpose: &[&str],
+    ) -> Vec<(String, String, i64)> {
+        use temporalio_client::WorkflowExecutionStatus;
+        // Visibility catches up with a run's close a moment later.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mut lengths = Vec::new();
+        for run in self.runs().await {
+            let status = run.status();
+            assert!(
+                status != WorkflowExecutionStatus::Terminated
+                    || terminated_on_purpose.contains(&run.id()),
+                "{} {} was terminated (history length {})",
+                run.workflow_type(),
+                run.id(),
+                run.history_length()
+            );
+            assert!(
+                run.history_length() <= events_per_run,
+                "{} {} has {} history events, over its budget of {events_per_run}",
+                run.workflow_type(),
+                run.id(),
+                run.history_length()
+            );
+            if status != WorkflowExecutionStatus::Running {
+                lengths.push((
+                    run.workflow_type().to_owned(),
+                    run.run_id().to_owned(),
+                    run.history_length(),
+                ));
+            }
+        }
+        lengths.sort_by_key(|(_, _, events)| std::cmp::Reverse(*events));
+        lengths
+    }
+
     /// How many workflows were started on this app's task queues.
     pub async fn workflows_started(&self) -> usize {
         let query = format!("TaskQueue = '{}'", self.queues.of(Service::Orders));
@@ -504,14 +605,24 @@ impl Drop for TestApp {
     }
 }
 
+/// What the test's workers run with.
+struct Workers {
+    options: TestAppOptions,
+    simulated_webhooks: Option<SimulatedWebhooks>,
+}
+
 /// Runs the workers on a thread of their own (the worker future is not `Send`), with their own
 /// runtime, database pool and Temporal client. Returns once they poll.
 async fn spawn_workers(
     test_db: &TestDb,
     queues: &TaskQueues,
-    options: TestAppOptions,
+    workers: Workers,
     shutdown: CancellationToken,
 ) {
+    let Workers {
+        options,
+        simulated_webhooks,
+    } = workers;
     let url = test_db.url.clone();
     let queues = queues.clone();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
@@ -541,14 +652,19 @@ async fn spawn_workers(
                     "Emporium <orders@emporium.test>",
                 )
                 .expect("an SMTP sender");
+                let simulated =
+                    simulated_webhooks.map(|hooks| (options.simulated_carrier.clone(), hooks));
                 let deps = workers::ServiceDeps {
                     db,
                     payment_gateway: options.payment_gateway,
                     reservation_ttl: options.reservation_ttl,
                     sweep_interval: options.sweep_interval,
                     risk: options.risk,
+                    renewal: options.renewal,
+                    order_terms: options.order_terms,
                     carriers: options.carriers,
                     tracking: options.tracking,
+                    simulated_webhooks: simulated,
                     email,
                     sms: options.sms,
                 };

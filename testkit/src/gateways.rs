@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub struct Script {
     /// Refuse every authorisation outright (not a decline).
     pub refuse_authorize: bool,
+    /// Decline every authorisation after this many approved ones (a card that stops working).
+    pub decline_authorize_after: Option<usize>,
     /// Refuse every capture outright.
     pub refuse_capture: bool,
     /// Answer this many voids with an outage before letting them through.
@@ -55,6 +57,14 @@ impl ScriptedGateway {
             .push(entry);
     }
 
+    /// How many authorisations the provider approved so far.
+    fn approved_authorizations(&self) -> usize {
+        self.calls()
+            .iter()
+            .filter(|call| *call == "authorize")
+            .count()
+    }
+
     fn script(&self) -> std::sync::MutexGuard<'_, Script> {
         self.script.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -66,12 +76,24 @@ impl PaymentGateway for ScriptedGateway {
         self.inner.provider()
     }
 
+    fn authorization_validity(&self) -> std::time::Duration {
+        self.inner.authorization_validity()
+    }
+
     async fn authorize(&self, request: AuthorizeRequest<'_>) -> Result<String, GatewayError> {
         if self.script().refuse_authorize {
             self.record("authorize", true);
             return Err(GatewayError::Rejected(
                 "the provider refused the request".into(),
             ));
+        }
+        let limit = self.script().decline_authorize_after;
+        if limit.is_some_and(|limit| self.approved_authorizations() >= limit) {
+            self.record("authorize", true);
+            return Err(GatewayError::Declined {
+                code: "card_declined".into(),
+                message: "Your card was declined.".into(),
+            });
         }
         let result = self.inner.authorize(request).await;
         self.record("authorize", result.is_err());

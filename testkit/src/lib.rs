@@ -25,7 +25,7 @@ mod temporal;
 
 pub use app::{TestApp, TestAppOptions};
 pub use db::TestDb;
-pub use temporal::{temporal_address, temporal_client};
+pub use temporal::{HISTORY_LIMITS, temporal_address, temporal_client};
 
 /// Installs a test log subscriber when `EMPORIUM_TEST_LOG` is set (to a `tracing` filter).
 pub fn init_logs() {

@@ -4,6 +4,16 @@ use platform::temporal::{DevServer, DevServerOptions, find_cli, free_port};
 use std::sync::OnceLock;
 use temporalio_client::Client;
 
+/// The history limits of the tests' Temporal server, far below the production defaults
+/// (51,200 events terminate a run; continue-as-new is suggested at 4,096), so that a workflow
+/// that outgrows its history budget fails its test within a minute instead of passing
+/// unnoticed and dying in production after days. Every test runs under them.
+pub const HISTORY_LIMITS: [(&str, u32); 3] = [
+    ("limit.historyCount.error", 400),
+    ("limit.historyCount.warn", 300),
+    ("limit.historyCount.suggestContinueAsNew", 150),
+];
+
 /// `host:port` of the test binary's Temporal server, started on first use.
 ///
 /// Set `EMPORIUM_TEST_TEMPORAL_ADDRESS` to use an already running server instead.
@@ -43,6 +53,10 @@ pub fn temporal_address() -> &'static str {
                             search_attributes: contracts::orders::search::ALL
                                 .iter()
                                 .map(|&(name, kind)| (name.to_owned(), kind.to_owned()))
+                                .collect(),
+                            dynamic_config: HISTORY_LIMITS
+                                .iter()
+                                .map(|&(key, value)| (key.to_owned(), value.to_string()))
                                 .collect(),
                         })
                         .await

@@ -11,8 +11,8 @@
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use temporalio_client::{
-    Client, UntypedWorkflow, WorkflowDescribeOptions, WorkflowFetchHistoryOptions, WorkflowHistory,
-    WorkflowHistoryError,
+    Client, NamespacedClient as _, WorkflowDescribeOptions, WorkflowExecutionInfo,
+    WorkflowFetchHistoryOptions, WorkflowHistory, WorkflowHistoryError,
 };
 use temporalio_common::protos::temporal::api::history::v1::History;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
@@ -47,7 +47,22 @@ pub enum ReplayError {
 /// A running workflow's history is exported as far as it goes now: the length comes from
 /// describing the workflow first, because paging through an open history never runs dry.
 pub async fn export(client: &Client, workflow_id: &str) -> Result<String, ReplayError> {
-    let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
+    export_run(client, workflow_id, None).await
+}
+
+/// Like [`export`], of one run of the workflow (the latest when `run_id` is `None`): a run
+/// that continued as new keeps its own history.
+pub async fn export_run(
+    client: &Client,
+    workflow_id: &str,
+    run_id: Option<&str>,
+) -> Result<String, ReplayError> {
+    let handle = WorkflowExecutionInfo::builder()
+        .namespace(client.namespace())
+        .workflow_id(workflow_id)
+        .maybe_run_id(run_id.map(str::to_owned))
+        .build()
+        .bind_untyped(client.clone());
     let length = handle
         .describe(WorkflowDescribeOptions::default())
         .await

@@ -13,18 +13,21 @@ pub mod schedules;
 
 use activities::notifications::{EmailSender, SmsGateway, SmtpConfig};
 use activities::payments::stripe::StripeGateway;
-use activities::payments::{PaymentGateway, RiskPolicy, sandbox::SandboxGateway};
+use activities::payments::{PaymentGateway, RenewalSettings, RiskPolicy, sandbox::SandboxGateway};
 use activities::shipping::http::HttpCarrier;
 use activities::shipping::simulated::SimulatedCarrier;
+use activities::shipping::simulated_webhooks::{SimulatedWebhooks, WebhookSender};
 use activities::shipping::{Carriers, TrackingPolicy};
 use activities::{
     InventoryActivities, NotificationsActivities, OrdersActivities, PaymentsActivities,
     ReportingActivities, ShippingActivities,
 };
 use anyhow::Context as _;
+use contracts::orders::OrderTerms;
+use contracts::payments::RenewalPolicy;
 use contracts::{Service, TaskQueues};
 use platform::Settings;
-use platform::settings::PaymentProvider;
+use platform::settings::{AuthorizationRenewal, PaymentProvider};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,10 +54,16 @@ pub struct ServiceDeps {
     pub sweep_interval: Duration,
     /// Which orders wait for a manual review.
     pub risk: RiskPolicy,
+    /// What orders do before their authorisation lapses.
+    pub renewal: RenewalSettings,
+    /// The orders service's terms for new orders.
+    pub order_terms: OrderTerms,
     /// The carriers parcels can ship with.
     pub carriers: Carriers,
     /// How parcels are followed.
     pub tracking: TrackingPolicy,
+    /// The simulated carrier and where it posts its webhooks, when it does.
+    pub simulated_webhooks: Option<(SimulatedCarrier, SimulatedWebhooks)>,
     /// Where email goes.
     pub email: EmailSender,
     /// The SMS gateway, if any.
@@ -65,7 +74,9 @@ impl ServiceDeps {
     /// The dependencies the settings ask for.
     pub fn from_settings(db: DatabaseConnection, settings: &Settings) -> anyhow::Result<Self> {
         let payment_gateway: Arc<dyn PaymentGateway> = match settings.payments.provider {
-            PaymentProvider::Sandbox => Arc::new(SandboxGateway),
+            PaymentProvider::Sandbox => Arc::new(SandboxGateway::new(Duration::from_secs(
+                settings.payments.sandbox_authorization_validity_secs,
+            ))),
             PaymentProvider::Stripe => {
                 let stripe = &settings.payments.stripe;
                 let key = stripe
@@ -84,13 +95,36 @@ impl ServiceDeps {
                 review_threshold_minor: settings.payments.review_threshold_minor,
                 review_timeout: Duration::from_secs(settings.payments.review_timeout_secs),
             },
+            renewal: RenewalSettings {
+                renew_before: Duration::from_secs(settings.payments.renew_before_lapse_secs),
+                policy: match settings.payments.authorization_renewal {
+                    AuthorizationRenewal::Reauthorize => RenewalPolicy::Reauthorize,
+                    AuthorizationRenewal::Capture => RenewalPolicy::Capture,
+                },
+            },
+            order_terms: OrderTerms {
+                attention_timeout_secs: settings.orders.attention_timeout_secs,
+            },
             carriers: carriers(settings)?,
             tracking: TrackingPolicy {
                 poll_interval: Duration::from_secs(settings.shipping.poll_interval_secs.max(1)),
-                delivery_deadline: Duration::from_secs(
-                    settings.shipping.delivery_deadline_days * 24 * 60 * 60,
-                ),
+                poll_max_interval: Duration::from_secs(settings.shipping.poll_max_interval_secs),
+                delivery_deadline: settings.shipping.delivery_deadline(),
             },
+            simulated_webhooks: settings
+                .shipping
+                .simulated_webhooks
+                .as_ref()
+                .filter(|_| settings.shipping.simulated)
+                .map(|hooks| {
+                    (
+                        simulated_carrier(settings),
+                        SimulatedWebhooks {
+                            url: hooks.url.clone(),
+                            secret: hooks.secret.clone(),
+                        },
+                    )
+                }),
             email: email_sender(settings)?,
             sms: settings
                 .notifications
@@ -105,9 +139,7 @@ impl ServiceDeps {
 fn carriers(settings: &Settings) -> anyhow::Result<Carriers> {
     let mut carriers = Carriers::default();
     if settings.shipping.simulated {
-        carriers = carriers.with(Arc::new(SimulatedCarrier::new(Duration::from_secs(
-            settings.shipping.simulated_step_secs.max(1),
-        ))));
+        carriers = carriers.with(Arc::new(simulated_carrier(settings)));
     }
     if let Some(http) = &settings.shipping.http_carrier {
         carriers = carriers.with(Arc::new(HttpCarrier::new(
@@ -117,6 +149,12 @@ fn carriers(settings: &Settings) -> anyhow::Result<Carriers> {
         )?));
     }
     Ok(carriers)
+}
+
+fn simulated_carrier(settings: &Settings) -> SimulatedCarrier {
+    SimulatedCarrier::new(Duration::from_secs(
+        settings.shipping.simulated_step_secs.max(1),
+    ))
 }
 
 fn email_sender(settings: &Settings) -> anyhow::Result<EmailSender> {
@@ -154,7 +192,9 @@ pub fn worker_options(
             .context("registering BenchBaseline")?
             .register_workflow::<Cart>()
             .context("registering Cart")?
-            .register_activities(OrdersActivities::new(deps.db.clone()))
+            .register_activities(
+                OrdersActivities::new(deps.db.clone()).with_terms(deps.order_terms),
+            )
             .build(),
         Service::Shipping => builder
             .register_workflow::<FulfillShipment>()
@@ -183,11 +223,10 @@ pub fn worker_options(
         Service::Payments => builder
             .register_workflow::<RefundPayment>()
             .context("registering RefundPayment")?
-            .register_activities(PaymentsActivities::new(
-                deps.db.clone(),
-                deps.payment_gateway.clone(),
-                deps.risk,
-            ))
+            .register_activities(
+                PaymentsActivities::new(deps.db.clone(), deps.payment_gateway.clone(), deps.risk)
+                    .with_renewal(deps.renewal),
+            )
             .build(),
         Service::Reporting => builder
             .register_workflow::<DailySalesReport>()
@@ -238,6 +277,18 @@ pub async fn run(
         let stop = shutdown.clone();
         tokio::spawn(async move { sweep_expired_reservations(inventory, interval, stop).await })
     });
+    let posting = services
+        .contains(&Service::Shipping)
+        .then_some(())
+        .and(deps.simulated_webhooks.clone())
+        .map(|(carrier, target)| {
+            let stop = shutdown.clone();
+            let tick = Duration::from_millis(500);
+            WebhookSender::new(deps.db.clone(), carrier, target)
+                .map(|sender| tokio::spawn(sender.run(tick, stop)))
+        })
+        .transpose()
+        .context("the simulated carrier's webhook client")?;
     let result = tokio::select! {
         result = &mut running => result,
         () = shutdown.cancelled() => {
@@ -248,8 +299,8 @@ pub async fn run(
             running.await
         }
     };
-    if let Some(sweeper) = sweeping {
-        sweeper.abort();
+    for task in [sweeping, posting].into_iter().flatten() {
+        task.abort();
     }
     result.context("worker failed")?;
     tracing::info!("workers stopped");

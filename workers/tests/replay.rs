@@ -1,8 +1,8 @@
 //! The net under every workflow change: each history recorded in `workflows/tests/histories/`
 //! (one real run of every workflow path, see `scripts/record-histories`) must replay against
 //! today's workflow code without nondeterminism. And proof that the net catches what it should:
-//! a workflow whose steps were reordered fails to replay the same history. And the one patch
-//! so far (`ctx.patched`) replays orders from both sides of it.
+//! a workflow whose steps were reordered fails to replay the same history. And every patch
+//! (`ctx.patched`) replays workflows from both sides of it.
 
 use contracts::inventory::{InventoryActivities, Restock};
 use contracts::payments::{
@@ -28,12 +28,22 @@ const PATHS: &[&str] = &[
     "place_order/payment_declined",
     "place_order/out_of_stock",
     "place_order/cancelled",
+    "place_order/cancelled_after_label",
     "place_order/review_approved",
     "place_order/review_rejected",
     "place_order/review_timed_out",
     "place_order/shipment_exception_refunded",
+    "place_order/needs_attention_retried",
+    "place_order/needs_attention_refunded",
+    "place_order/shipment_failed_before_pickup",
+    "place_order/authorization_renewed",
+    "place_order/captured_before_pickup",
     "fulfill_shipment/delivered",
     "fulfill_shipment/exception",
+    "fulfill_shipment/cancelled",
+    "fulfill_shipment/continued_as_new",
+    "fulfill_shipment/delivered_after_continuing",
+    "fulfill_shipment/lost_at_deadline",
     "refund_payment/full",
     "refund_payment/partial_with_restock",
     "send_notification/first_try",
@@ -42,7 +52,14 @@ const PATHS: &[&str] = &[
     "send_notification/abandoned_cart_reminder",
     "cart/checkout",
     "cart/abandoned",
+    "cart/expired",
     "daily_sales_report/scheduled",
+    // From before the weeks-long patch: orders, shipments, carts and refunds of that time.
+    "place_order/before_weeks_long_orders/completed",
+    "place_order/before_weeks_long_orders/shipment_exception_refunded",
+    "fulfill_shipment/before_weeks_long_orders/delivered",
+    "cart/before_carts_expire/abandoned",
+    "refund_payment/before_notifications_as_activities/full",
 ];
 
 fn histories_dir() -> PathBuf {
@@ -142,7 +159,7 @@ impl ReorderedRefundPayment {
         Ok(RefundOutcome {
             refund_id: request.refund_id,
             order_id: request.order_id,
-            status: "refunded".to_owned(),
+            status: contracts::payments::RefundResult::Refunded,
             amount: Some(refunded.amount),
             reason: None,
         })
@@ -215,7 +232,10 @@ async fn orders_from_before_and_after_the_tracking_number_patch_both_replay() {
             "place_order/before_tracking_number_patch/completed",
             (false, false),
         ),
-        ("place_order/completed", (true, true)),
+        (
+            "place_order/before_weeks_long_orders/completed",
+            (true, true),
+        ),
     ] {
         let (recorded, info) = history::parse(&read(path)).expect("a history");
         assert_eq!(
@@ -256,14 +276,18 @@ async fn orders_from_before_and_after_the_local_read_model_writes_patch_both_rep
             false,
             13,
         ),
-        ("place_order/completed", true, 5),
+        ("place_order/before_weeks_long_orders/completed", true, 5),
         (
             "place_order/before_local_read_model_writes/payment_declined",
             false,
             6,
         ),
         // reserve, authorise (declined), release
-        ("place_order/payment_declined", true, 3),
+        (
+            "place_order/before_weeks_long_orders/payment_declined",
+            true,
+            3,
+        ),
     ] {
         let (recorded, info) = history::parse(&read(path)).expect("a history");
         assert_eq!(
@@ -276,6 +300,87 @@ async fn orders_from_before_and_after_the_local_read_model_writes_patch_both_rep
             remote,
             "{path}: read-model writes are local after the patch, remote before"
         );
+        history::replay_with(
+            recorded,
+            history::options(&info.task_queue).expect("options"),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("{path} replays: {err}"));
+    }
+}
+
+/// How many child workflows a history started.
+fn children(recorded: &History) -> usize {
+    recorded
+        .events
+        .iter()
+        .filter(|event| {
+            matches!(
+                event.attributes,
+                Some(Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(_))
+            )
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn workflows_from_before_and_after_the_weeks_long_patches_both_replay() {
+    use workflows::{cart, fulfill_shipment, place_order, refund_payment};
+    // (path, its patch, marked, child workflows started)
+    let cases = [
+        // A shipment and a SendNotification per message (five) before; the shipment alone after.
+        (
+            "place_order/before_weeks_long_orders/completed",
+            place_order::patches::WEEKS_LONG_ORDERS,
+            false,
+            6,
+        ),
+        (
+            "place_order/completed",
+            place_order::patches::WEEKS_LONG_ORDERS,
+            true,
+            1,
+        ),
+        (
+            "fulfill_shipment/before_weeks_long_orders/delivered",
+            fulfill_shipment::patches::WEEKS_LONG_ORDERS,
+            false,
+            0,
+        ),
+        (
+            "fulfill_shipment/delivered",
+            fulfill_shipment::patches::WEEKS_LONG_ORDERS,
+            true,
+            0,
+        ),
+        (
+            "cart/before_carts_expire/abandoned",
+            cart::patches::CARTS_EXPIRE,
+            false,
+            1,
+        ),
+        ("cart/abandoned", cart::patches::CARTS_EXPIRE, true, 1),
+        (
+            "refund_payment/before_notifications_as_activities/full",
+            refund_payment::patches::NOTIFICATIONS_AS_ACTIVITIES,
+            false,
+            1,
+        ),
+        (
+            "refund_payment/full",
+            refund_payment::patches::NOTIFICATIONS_AS_ACTIVITIES,
+            true,
+            0,
+        ),
+    ];
+    for (path, patch, marked, started) in cases {
+        let (recorded, info) = history::parse(&read(path)).expect("a history");
+        assert_eq!(
+            patch_and_upsert(&recorded, patch).0,
+            marked,
+            "{path}: marker"
+        );
+        assert_eq!(children(&recorded), started, "{path}: child workflows");
         history::replay_with(
             recorded,
             history::options(&info.task_queue).expect("options"),

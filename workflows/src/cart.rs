@@ -9,6 +9,7 @@
 //! spell. A long-lived cart continues as new when Temporal suggests it, carrying its content.
 
 use crate::PlaceOrder;
+use crate::clock::now_ms;
 use crate::notify::notify;
 use crate::options::child;
 use contracts::cart::{
@@ -21,11 +22,23 @@ use contracts::orders::{OrderLine, PlaceOrderInput};
 use contracts::{CustomerId, Money, OrderId, Service, TaskQueues, Uuid};
 use std::time::{Duration, UNIX_EPOCH};
 use temporalio_workflow::{
-    ContinueAsNewOptions, ParentClosePolicy, SyncWorkflowContext, WorkflowContext,
-    WorkflowContextView, WorkflowResult, workflow, workflow_methods,
+    CancellableFuture as _, ContinueAsNewOptions, ParentClosePolicy, SyncWorkflowContext,
+    WorkflowContext, WorkflowContextView, WorkflowResult, workflow, workflow_methods,
 };
 
 type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The patches of Cart (docs/VERSIONING.md).
+pub mod patches {
+    /// Since this patch a cart closes after its idle expiry, cancels the idle timer it no
+    /// longer needs when it changes, and keeps one reminder per idle spell across
+    /// continue-as-new. Carts from before keep waiting the old way.
+    pub const CARTS_EXPIRE: &str = "carts-expire";
+}
+
+/// A cart run continues as new once its history has this many events (or sooner, when
+/// Temporal suggests it).
+pub const EVENTS_PER_RUN: u32 = 1_000;
 
 /// The Cart workflow's state.
 #[workflow]
@@ -43,6 +56,10 @@ pub struct Cart {
     /// Set by `checkout`: the order the cart became.
     order_id: Option<OrderId>,
     checking_out: bool,
+    /// After how long without a change the cart closes, in seconds (0: never).
+    expire_after_secs: u64,
+    /// When the cart last changed, by the workflow's clock (Unix milliseconds).
+    changed_at_ms: u64,
 }
 
 fn money_sum(amounts: impl IntoIterator<Item = Money>) -> Option<Money> {
@@ -116,8 +133,60 @@ impl Cart {
         })
     }
 
-    fn changed(&mut self) {
+    fn changed(&mut self, ctx: &SyncWorkflowContext<Self>) {
         self.version += 1;
+        self.changed_at_ms = ctx
+            .workflow_time()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    }
+
+    /// How long the cart has been left alone at `now_ms`.
+    fn idle_for(&self, now_ms: u64) -> Duration {
+        Duration::from_millis(now_ms.saturating_sub(self.changed_at_ms))
+    }
+
+    /// Whether the customer should be reminded of the cart now.
+    fn reminder_due(&self, now_ms: u64) -> bool {
+        !self.lines.is_empty()
+            && self.reminded_version != Some(self.version)
+            && self.idle_for(now_ms) >= Duration::from_secs(self.reminder_after_secs.max(1))
+    }
+
+    /// Whether the cart has been idle past its expiry.
+    fn expired(&self, now_ms: u64) -> bool {
+        self.expire_after_secs > 0
+            && self.idle_for(now_ms) >= Duration::from_secs(self.expire_after_secs)
+    }
+
+    /// How long until the next reminder or the expiry, whichever comes first; `None` when
+    /// neither will come without a change.
+    fn next_wake(&self, now_ms: u64) -> Option<Duration> {
+        let idle = self.idle_for(now_ms);
+        let remind = (!self.lines.is_empty() && self.reminded_version != Some(self.version))
+            .then(|| Duration::from_secs(self.reminder_after_secs.max(1)));
+        let expire =
+            (self.expire_after_secs > 0).then(|| Duration::from_secs(self.expire_after_secs));
+        [remind, expire]
+            .into_iter()
+            .flatten()
+            .map(|at| at.saturating_sub(idle).max(Duration::from_secs(1)))
+            .min()
+    }
+
+    /// What the next run starts from when this one continues as new.
+    fn carried(&self) -> CartInput {
+        CartInput {
+            customer_id: self.customer_id,
+            customer_email: self.customer_email.clone(),
+            reminder_after_secs: self.reminder_after_secs,
+            lines: self.lines.clone(),
+            coupon: self.coupon.clone(),
+            reminders_sent: self.reminders_sent,
+            expire_after_secs: self.expire_after_secs,
+            changed_at_ms: Some(self.changed_at_ms),
+            reminded: self.reminded_version == Some(self.version),
+        }
     }
 }
 
@@ -133,67 +202,23 @@ impl Cart {
             coupon: input.coupon,
             reminders_sent: input.reminders_sent,
             version: 0,
-            reminded_version: None,
+            reminded_version: input.reminded.then_some(0),
             order_id: None,
             checking_out: false,
+            expire_after_secs: input.expire_after_secs,
+            changed_at_ms: input.changed_at_ms.unwrap_or_default(),
         }
     }
 
-    /// Waits for changes and a checkout, reminding about an abandoned cart.
+    /// Waits for changes and a checkout, reminding about an abandoned cart, and closes the
+    /// cart after its idle expiry.
     #[run(name = CART_WORKFLOW)]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<CartView> {
         let queues = TaskQueues::from_workflow_queue(ctx.task_queue(), Service::Orders);
-        loop {
-            let (version, idle) =
-                ctx.state(|s| (s.version, Duration::from_secs(s.reminder_after_secs.max(1))));
-            let idle_elapsed = temporalio_workflow::select! {
-                _ = ctx.wait_condition(move |s: &Self| s.version != version || s.order_id.is_some()) => false,
-                _ = ctx.timer(idle) => true,
-            };
-            if ctx.state(|s| s.order_id.is_some()) {
-                break;
-            }
-            let remind = ctx.state(|s| {
-                idle_elapsed && !s.lines.is_empty() && s.reminded_version != Some(s.version)
-            });
-            if remind {
-                let (customer_id, email, number, view) = ctx.state_mut(|s| {
-                    s.reminded_version = Some(s.version);
-                    s.reminders_sent += 1;
-                    (
-                        s.customer_id,
-                        s.customer_email.clone(),
-                        s.reminders_sent,
-                        s.view(),
-                    )
-                });
-                notify(
-                    ctx,
-                    &queues,
-                    format!("cart-{customer_id}-reminder-{number}"),
-                    Recipient {
-                        email: Some(email),
-                        ..Recipient::default()
-                    },
-                    Template::AbandonedCart,
-                    TemplateData {
-                        amount: view.total,
-                        ..TemplateData::default()
-                    },
-                )
-                .await;
-            }
-            if ctx.continue_as_new_suggested() && ctx.all_handlers_finished() {
-                let input = ctx.state(|s| CartInput {
-                    customer_id: s.customer_id,
-                    customer_email: s.customer_email.clone(),
-                    reminder_after_secs: s.reminder_after_secs,
-                    lines: s.lines.clone(),
-                    coupon: s.coupon.clone(),
-                    reminders_sent: s.reminders_sent,
-                });
-                ctx.continue_as_new(input, ContinueAsNewOptions::default())?;
-            }
+        if ctx.patched(patches::CARTS_EXPIRE) {
+            Self::wait_expiring(ctx, &queues).await?;
+        } else {
+            Self::wait_legacy(ctx, &queues).await?;
         }
         let handlers = ctx.clone();
         ctx.wait_condition(move |_| handlers.all_handlers_finished())
@@ -237,7 +262,7 @@ impl Cart {
     #[update(name = UPDATE_ADD_ITEM)]
     pub fn add_item(
         &mut self,
-        _ctx: &mut SyncWorkflowContext<Self>,
+        ctx: &mut SyncWorkflowContext<Self>,
         add: AddItem,
     ) -> Result<CartView, HandlerError> {
         match self
@@ -248,7 +273,7 @@ impl Cart {
             Some(line) => *line = Self::line(add.product, line.quantity + add.quantity)?,
             None => self.lines.push(Self::line(add.product, add.quantity)?),
         }
-        self.changed();
+        self.changed(ctx);
         Ok(self.view())
     }
 
@@ -272,7 +297,7 @@ impl Cart {
     #[update(name = UPDATE_SET_QUANTITY)]
     pub fn set_quantity(
         &mut self,
-        _ctx: &mut SyncWorkflowContext<Self>,
+        ctx: &mut SyncWorkflowContext<Self>,
         set: SetQuantity,
     ) -> Result<CartView, HandlerError> {
         if set.quantity == 0 {
@@ -280,7 +305,7 @@ impl Cart {
         } else if let Some(line) = self.lines.iter_mut().find(|l| l.product.sku == set.sku) {
             *line = Self::line(line.product.clone(), set.quantity)?;
         }
-        self.changed();
+        self.changed(ctx);
         Ok(self.view())
     }
 
@@ -314,7 +339,7 @@ impl Cart {
             return Err(format!("coupon {} has expired", coupon.code).into());
         }
         self.coupon = Some(coupon);
-        self.changed();
+        self.changed(ctx);
         Ok(self.view())
     }
 
@@ -407,6 +432,102 @@ impl Cart {
             Err(err) => {
                 ctx.state_mut(|s| s.checking_out = false);
                 Err(format!("the order could not be started: {err}").into())
+            }
+        }
+    }
+}
+
+impl Cart {
+    /// Waits for a checkout or the expiry, reminding once per idle spell. The idle timer is
+    /// cancelled when the cart changes (a dropped timer would still fire, and cost history).
+    async fn wait_expiring(ctx: &WorkflowContext<Self>, queues: &TaskQueues) -> WorkflowResult<()> {
+        let started = now_ms(ctx);
+        ctx.state_mut(|s| {
+            if s.changed_at_ms == 0 {
+                s.changed_at_ms = started;
+            }
+        });
+        loop {
+            let now = now_ms(ctx);
+            if ctx.state(|s| s.order_id.is_some() || s.expired(now)) {
+                return Ok(());
+            }
+            if ctx.state(|s| s.reminder_due(now)) {
+                Self::remind(ctx, queues).await;
+            }
+            if (ctx.continue_as_new_suggested() || ctx.history_length() >= EVENTS_PER_RUN)
+                && ctx.all_handlers_finished()
+            {
+                ctx.continue_as_new(ctx.state(Self::carried), ContinueAsNewOptions::default())?;
+            }
+            let (version, wake) = ctx.state(|s| (s.version, s.next_wake(now)));
+            let changed = move |s: &Self| s.version != version || s.order_id.is_some();
+            match wake {
+                Some(wait) => {
+                    let mut timer = Box::pin(ctx.timer(wait));
+                    let woke_by_change = temporalio_workflow::select! {
+                        _ = ctx.wait_condition(changed) => true,
+                        _ = timer => false,
+                    };
+                    if woke_by_change {
+                        timer.cancel();
+                    }
+                }
+                None => ctx.wait_condition(changed).await?,
+            }
+        }
+    }
+
+    /// Sends the abandoned-cart reminder for the cart as it is (a SendNotification child:
+    /// a standalone message).
+    async fn remind(ctx: &WorkflowContext<Self>, queues: &TaskQueues) {
+        let (customer_id, email, number, view) = ctx.state_mut(|s| {
+            s.reminded_version = Some(s.version);
+            s.reminders_sent += 1;
+            (
+                s.customer_id,
+                s.customer_email.clone(),
+                s.reminders_sent,
+                s.view(),
+            )
+        });
+        notify(
+            ctx,
+            queues,
+            format!("cart-{customer_id}-reminder-{number}"),
+            Recipient {
+                email: Some(email),
+                ..Recipient::default()
+            },
+            Template::AbandonedCart,
+            TemplateData {
+                amount: view.total,
+                ..TemplateData::default()
+            },
+        )
+        .await;
+    }
+
+    /// The waiting of carts from before `CARTS_EXPIRE`, unchanged.
+    async fn wait_legacy(ctx: &WorkflowContext<Self>, queues: &TaskQueues) -> WorkflowResult<()> {
+        loop {
+            let (version, idle) =
+                ctx.state(|s| (s.version, Duration::from_secs(s.reminder_after_secs.max(1))));
+            let idle_elapsed = temporalio_workflow::select! {
+                _ = ctx.wait_condition(move |s: &Self| s.version != version || s.order_id.is_some()) => false,
+                _ = ctx.timer(idle) => true,
+            };
+            if ctx.state(|s| s.order_id.is_some()) {
+                return Ok(());
+            }
+            let remind = ctx.state(|s| {
+                idle_elapsed && !s.lines.is_empty() && s.reminded_version != Some(s.version)
+            });
+            if remind {
+                Self::remind(ctx, queues).await;
+            }
+            if ctx.continue_as_new_suggested() && ctx.all_handlers_finished() {
+                ctx.continue_as_new(ctx.state(Self::carried), ContinueAsNewOptions::default())?;
             }
         }
     }

@@ -16,6 +16,7 @@
 
 pub mod bench_baseline;
 pub mod cart;
+mod clock;
 pub mod daily_sales_report;
 pub mod fulfill_shipment;
 mod notify;

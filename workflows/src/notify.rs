@@ -1,16 +1,35 @@
-//! Starting a SendNotification from another workflow: fire and forget, exactly once.
+//! Telling someone from a workflow, exactly once: as a SendNotification child that outlives
+//! its parent (standalone messages, and orders from before the weeks-long patch), or as one
+//! `NotifyCustomer` activity (an order's messages since): the notification id is checked in the
+//! notifications schema either way, so a replayed or retried workflow cannot send it twice.
 
 use crate::SendNotification;
-use crate::options::child;
+use crate::options::{child, notification as notification_options};
 use contracts::notifications::{
-    Channel, Notification, Recipient, Template, TemplateData, workflow_id,
+    Notification, NotificationsActivities, Recipient, Template, TemplateData, workflow_id,
 };
 use contracts::{Service, TaskQueues};
 use temporalio_workflow::{ParentClosePolicy, WorkflowContext};
 
-/// Starts the notification `notification_id` as a child that outlives its parent, and waits
-/// only for the start. Its id makes it unique: a replay or a second start of the same
-/// notification cannot send it again. Channels: email, then SMS when there is a phone number.
+/// The notification `notification_id`, through every channel that can reach the recipient
+/// (email, then SMS, then a webhook).
+fn notification(
+    notification_id: String,
+    recipient: Recipient,
+    template: Template,
+    data: TemplateData,
+) -> Notification {
+    Notification {
+        notification_id,
+        channels: recipient.channels(),
+        recipient,
+        template,
+        data,
+    }
+}
+
+/// Starts the notification as a SendNotification child that outlives its parent, and waits
+/// only for the start. A failed start means the notification exists already.
 pub(crate) async fn notify<W>(
     ctx: &WorkflowContext<W>,
     queues: &TaskQueues,
@@ -19,31 +38,33 @@ pub(crate) async fn notify<W>(
     template: Template,
     data: TemplateData,
 ) {
-    let mut channels = Vec::new();
-    if recipient.email.is_some() {
-        channels.push(Channel::Email);
-    }
-    if recipient.phone.is_some() {
-        channels.push(Channel::Sms);
-    }
-    if recipient.webhook_url.is_some() {
-        channels.push(Channel::Webhook);
-    }
     let options = child(
         queues,
         Service::Notifications,
         workflow_id(&notification_id),
         ParentClosePolicy::Abandon,
     );
-    let notification = Notification {
-        notification_id,
-        recipient,
-        template,
-        data,
-        channels,
-    };
-    // A failed start means the notification exists already: nothing more to do.
+    let notification = notification(notification_id, recipient, template, data);
     let _ = ctx
         .start_child_workflow(SendNotification::run, notification, options)
+        .await;
+}
+
+/// Sends the notification as one durable `NotifyCustomer` activity on the notifications
+/// queue and waits until it is sent or recorded undeliverable. No workflow run per message;
+/// retries and the fallback to the next channel are the activity's, with Temporal's backoff.
+/// A notification never fails the caller: if even recording fails, it is let go.
+pub(crate) async fn notify_once<W>(
+    ctx: &WorkflowContext<W>,
+    queues: &TaskQueues,
+    notification_id: String,
+    recipient: Recipient,
+    template: Template,
+    data: TemplateData,
+) {
+    let notification = notification(notification_id, recipient, template, data);
+    let options = notification_options(queues, notification.channels.len());
+    let _ = ctx
+        .execute_activity(NotificationsActivities::notify, notification, options)
         .await;
 }

@@ -86,7 +86,25 @@ pub(crate) fn delivery(queues: &TaskQueues) -> ActivityOptions {
 }
 
 /// Attempts per channel before falling back to the next one.
-pub(crate) const DELIVERY_ATTEMPTS: u32 = 4;
+pub(crate) const DELIVERY_ATTEMPTS: u32 = contracts::notifications::ATTEMPTS_PER_CHANNEL;
+
+/// Options for a notification sent as one activity through all its channels
+/// (`NotifyCustomer`): [`DELIVERY_ATTEMPTS`] attempts per channel with backoff, the activity
+/// picking each attempt's channel, and never giving up early.
+pub(crate) fn notification(queues: &TaskQueues, channels: usize) -> ActivityOptions {
+    let channels = u32::try_from(channels.max(1)).unwrap_or(u32::MAX);
+    ActivityOptions::with_start_to_close_timeout(ATTEMPT_TIMEOUT)
+        .task_queue(queues.of(Service::Notifications))
+        .retry_policy(
+            RetryPolicy::builder()
+                .initial_interval(Duration::from_secs(1))
+                .backoff_coefficient(2.0)
+                .maximum_interval(Duration::from_secs(10))
+                .maximum_attempts(DELIVERY_ATTEMPTS.saturating_mul(channels))
+                .build(),
+        )
+        .build()
+}
 
 /// Options for polling a carrier: a short-lived step whose failure just waits for the next tick.
 pub(crate) fn poll(queues: &TaskQueues) -> ActivityOptions {
@@ -112,5 +130,21 @@ pub(crate) fn child(
         .workflow_id(workflow_id)
         .task_queue(queues.of(service))
         .parent_close_policy(parent_close_policy)
+        .build()
+}
+
+/// Options for an order's FulfillShipment child (it outlives the order if it must): its whole
+/// execution, across continue-as-new, may take at most `timeout`, so an order that waits for
+/// it waits with a deadline even if the shipment could not keep its own.
+pub(crate) fn shipment_child(
+    queues: &TaskQueues,
+    workflow_id: String,
+    timeout: Duration,
+) -> temporalio_workflow::ChildWorkflowOptions {
+    temporalio_workflow::ChildWorkflowOptions::builder()
+        .workflow_id(workflow_id)
+        .task_queue(queues.of(Service::Shipping))
+        .parent_close_policy(temporalio_workflow::ParentClosePolicy::Abandon)
+        .execution_timeout(timeout)
         .build()
 }

@@ -14,7 +14,8 @@ pub mod queries;
 
 use crate::failure::{IntoActivityError, non_retryable, refusal, retryable};
 use contracts::inventory::{
-    OUT_OF_STOCK, OutOfStock, RESERVATION_LOST, Reservation, ReserveStock, Restock, StockLine,
+    OUT_OF_STOCK, OutOfStock, RESERVATION_LOST, Reservation, ReservationStatus, ReserveStock,
+    Restock, StockLine,
 };
 use contracts::{OrderId, Sku};
 use sea_orm::{
@@ -36,6 +37,9 @@ pub enum InventoryError {
     /// The order's hold expired, was reclaimed, and the stock is gone.
     #[error("the reservation of order {0} expired and its stock was sold")]
     ReservationLost(OrderId),
+    /// A stored row holds a value no version of this code writes.
+    #[error("inventory data is corrupt: {0}")]
+    Corrupt(String),
     /// The database failed.
     #[error("inventory database error: {0}")]
     Db(#[from] DbErr),
@@ -50,10 +54,15 @@ impl IntoActivityError for InventoryError {
                 refusal(OUT_OF_STOCK, message, details)
             }
             InventoryError::ReservationLost(_) => non_retryable(RESERVATION_LOST, err.to_string()),
+            // Retrying cannot repair stored data; an operator must.
+            InventoryError::Corrupt(_) => non_retryable(INVENTORY_CORRUPT, err.to_string()),
             InventoryError::Db(err) => retryable(err),
         }
     }
 }
+
+/// Application-failure type of stored inventory data no code writes. Non-retryable.
+pub const INVENTORY_CORRUPT: &str = "InventoryDataCorrupt";
 
 /// Reservations refused for want of stock, by SKU.
 const STOCK_OUTS_TOTAL: &str = "emporium_stock_outs_total";
@@ -102,6 +111,18 @@ impl InventoryActivities {
             .map_err(IntoActivityError::into_activity_error)
     }
 
+    #[activity(definition = contracts::inventory::activities::AllocateStock)]
+    #[tracing::instrument(skip_all, fields(order.id = %order_id))]
+    pub async fn allocate_stock(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        order_id: OrderId,
+    ) -> Result<(), ActivityError> {
+        self.allocate(order_id)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+
     #[activity(definition = contracts::inventory::activities::CommitStock)]
     #[tracing::instrument(skip_all, fields(order.id = %order_id))]
     pub async fn commit_stock(
@@ -117,6 +138,32 @@ impl InventoryActivities {
 
 fn stmt(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
     Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+/// What moving a reservation line from `from` to `to` does to its stock row: `None` when the
+/// line is already there (or beyond), `Some(None)` when only the line's status changes, and
+/// `Some(Some(sql))` for the stock update (`$1` the SKU, `$2` the quantity) that must change
+/// exactly one row, or the stock is gone.
+fn stock_change(from: ReservationStatus, to: ReservationStatus) -> Option<Option<&'static str>> {
+    use ReservationStatus::{Allocated, Committed, Held, Released};
+    match (from, to) {
+        (Held, Allocated) => Some(None),
+        (Held | Allocated, Committed) => Some(Some(
+            "UPDATE inventory.stock
+                SET reserved = reserved - $2, on_hand = on_hand - $2, updated_at = now()
+              WHERE sku = $1",
+        )),
+        // Reclaimed by the expiry sweep while the order went on: take it again if we can.
+        (Released, Allocated) => Some(Some(
+            "UPDATE inventory.stock SET reserved = reserved + $2, updated_at = now()
+              WHERE sku = $1 AND on_hand - reserved >= $2",
+        )),
+        (Released, Committed) => Some(Some(
+            "UPDATE inventory.stock SET on_hand = on_hand - $2, updated_at = now()
+              WHERE sku = $1 AND on_hand - reserved >= $2",
+        )),
+        _ => None,
+    }
 }
 
 /// Serialises every inventory transaction of one order.
@@ -222,7 +269,7 @@ impl InventoryActivities {
         })
     }
 
-    /// Gives back everything still held for the order. A no-op when nothing is held.
+    /// Gives back everything still held or allocated for the order. A no-op when nothing is.
     pub async fn release(&self, order_id: OrderId) -> Result<(), InventoryError> {
         let released = self
             .settle(
@@ -230,7 +277,7 @@ impl InventoryActivities {
                 "WITH released AS (
                     UPDATE inventory.reservations
                        SET status = 'released', updated_at = now()
-                     WHERE order_id = $1 AND status = 'held'
+                     WHERE order_id = $1 AND status IN ('held', 'allocated')
                  RETURNING sku, quantity)
                  UPDATE inventory.stock s
                     SET reserved = s.reserved - r.quantity, updated_at = now()
@@ -242,10 +289,33 @@ impl InventoryActivities {
         Ok(())
     }
 
-    /// Turns what is held for the order into a sale; idempotent. If the hold expired and was
-    /// reclaimed, takes the stock again when it is still there, and fails with
+    /// Allocates what is held for the order to it (the order is confirmed): no expiry from
+    /// now on. Idempotent. A hold the sweep already reclaimed is taken again if the stock is
+    /// still free; otherwise [`InventoryError::ReservationLost`].
+    pub async fn allocate(&self, order_id: OrderId) -> Result<(), InventoryError> {
+        self.settle_lines(order_id, ReservationStatus::Allocated)
+            .await?;
+        tracing::info!("stock allocated to the confirmed order");
+        Ok(())
+    }
+
+    /// Turns what is held or allocated for the order into a sale; idempotent. If the hold
+    /// expired and was reclaimed, takes the stock again when it is still there, and fails with
     /// [`InventoryError::ReservationLost`] when it is not.
     pub async fn commit(&self, order_id: OrderId) -> Result<(), InventoryError> {
+        self.settle_lines(order_id, ReservationStatus::Committed)
+            .await?;
+        tracing::info!("reservation committed");
+        Ok(())
+    }
+
+    /// Moves every reservation line of the order forward to `target` (`allocated` or
+    /// `committed`) in one transaction, adjusting the stock row as each move requires.
+    async fn settle_lines(
+        &self,
+        order_id: OrderId,
+        target: ReservationStatus,
+    ) -> Result<(), InventoryError> {
         let txn = self.db.begin().await?;
         lock_order(&txn, order_id).await?;
         let rows = txn
@@ -262,43 +332,36 @@ impl InventoryActivities {
         for row in rows {
             let sku: String = row.try_get("", "sku")?;
             let quantity: i64 = row.try_get("", "quantity")?;
-            let status: String = row.try_get("", "status")?;
-            let taken = match status.as_str() {
-                "committed" => continue,
-                "held" => txn
-                    .execute(stmt(
-                        "UPDATE inventory.stock
-                            SET reserved = reserved - $2, on_hand = on_hand - $2, updated_at = now()
-                          WHERE sku = $1",
-                        [sku.clone().into(), quantity.into()],
-                    ))
+            let status: ReservationStatus = row
+                .try_get::<String>("", "status")?
+                .parse()
+                .map_err(|e: String| InventoryError::Corrupt(e))?;
+            let Some(change) = stock_change(status, target) else {
+                continue;
+            };
+            if status == ReservationStatus::Released {
+                tracing::warn!(%sku, "the hold had expired; taking the stock again");
+            }
+            let taken = match change {
+                Some(sql) => txn
+                    .execute(stmt(sql, [sku.clone().into(), quantity.into()]))
                     .await?
                     .rows_affected(),
-                // Released by the expiry sweep while the order went on: take it again if we can.
-                _ => {
-                    tracing::warn!(%sku, "reservation had expired; taking the stock again");
-                    txn.execute(stmt(
-                        "UPDATE inventory.stock SET on_hand = on_hand - $2, updated_at = now()
-                          WHERE sku = $1 AND on_hand - reserved >= $2",
-                        [sku.clone().into(), quantity.into()],
-                    ))
-                    .await?
-                    .rows_affected()
-                }
+                None => 1,
             };
             if taken == 0 {
                 txn.rollback().await?;
                 return Err(InventoryError::ReservationLost(order_id));
             }
             txn.execute(stmt(
-                "UPDATE inventory.reservations SET status = 'committed', updated_at = now()
+                "UPDATE inventory.reservations
+                    SET status = $3, expires_at = NULL, updated_at = now()
                   WHERE order_id = $1 AND sku = $2",
-                [order_id.0.into(), sku.into()],
+                [order_id.0.into(), sku.into(), target.as_str().into()],
             ))
             .await?;
         }
         txn.commit().await?;
-        tracing::info!("reservation committed");
         Ok(())
     }
 
@@ -334,7 +397,8 @@ impl InventoryActivities {
     }
 
     /// Releases every hold whose expiry has passed, giving its stock back. Returns how many
-    /// reservation lines were released. Run periodically by the inventory worker.
+    /// reservation lines were released. Run periodically by the inventory worker. Allocated
+    /// stock (confirmed orders) has no expiry and is never touched.
     pub async fn release_expired(&self) -> Result<u64, InventoryError> {
         let row = self
             .db

@@ -82,7 +82,7 @@ pub struct ReservationRow {
     pub sku: String,
     /// How many units.
     pub quantity: i64,
-    /// `held`, `committed` or `released`.
+    /// `held`, `allocated`, `committed` or `released`.
     pub status: String,
 }
 

@@ -13,7 +13,8 @@ pub mod templates;
 
 use crate::failure::{IntoActivityError, non_retryable, retryable};
 use contracts::notifications::{
-    CHANNEL_UNAVAILABLE, Channel, Deliver, Delivery, GiveUp, Notification,
+    ATTEMPTS_PER_CHANNEL, CHANNEL_UNAVAILABLE, Channel, Deliver, Delivery, GiveUp, Notification,
+    NotificationOutcome, channel_for_attempt,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
 pub use senders::{EmailSender, SendError, SmsGateway, SmtpConfig};
@@ -97,6 +98,19 @@ impl NotificationsActivities {
     ) -> Result<Delivery, ActivityError> {
         let attempt = ctx.info().attempt;
         self.send(&request.notification, request.channel, attempt)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+
+    #[activity(definition = contracts::notifications::activities::Notify)]
+    #[tracing::instrument(skip_all, fields(notification.id = %notification.notification_id, order.id = %order_of(&notification)))]
+    pub async fn notify(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        notification: Notification,
+    ) -> Result<NotificationOutcome, ActivityError> {
+        let attempt = ctx.info().attempt;
+        self.notify_attempt(&notification, attempt)
             .await
             .map_err(IntoActivityError::into_activity_error)
     }
@@ -268,6 +282,45 @@ impl NotificationsActivities {
                 })
             }
         }
+    }
+
+    /// One attempt of [`contracts::notifications::NotificationsActivities::notify`]: the channel
+    /// this attempt is due to use, or the next ones at once when a channel cannot reach the
+    /// recipient. A retryable failure is returned for Temporal to retry with backoff, except on
+    /// the last attempt, which records the notification undeliverable and completes.
+    pub async fn notify_attempt(
+        &self,
+        notification: &Notification,
+        attempt: u32,
+    ) -> Result<NotificationOutcome, NotificationsError> {
+        let channels = &notification.channels;
+        let last_attempt =
+            attempt >= ATTEMPTS_PER_CHANNEL * u32::try_from(channels.len()).unwrap_or(1);
+        let mut failure = "no channel can reach the recipient".to_owned();
+        let first = channel_for_attempt(channels, attempt).map_or(channels.len(), |(i, _)| i);
+        for &channel in &channels[first..] {
+            match self.send(notification, channel, attempt).await {
+                Ok(delivery) => {
+                    return Ok(NotificationOutcome {
+                        notification_id: notification.notification_id.clone(),
+                        delivered: Some(delivery),
+                    });
+                }
+                Err(err @ NotificationsError::ChannelUnavailable { .. }) => {
+                    failure = err.to_string();
+                }
+                Err(err @ NotificationsError::SendFailed { .. }) if last_attempt => {
+                    failure = err.to_string();
+                    break;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        self.mark_undeliverable(notification, &failure).await?;
+        Ok(NotificationOutcome {
+            notification_id: notification.notification_id.clone(),
+            delivered: None,
+        })
     }
 
     /// Records that no channel could deliver the notification.

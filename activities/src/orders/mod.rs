@@ -1,7 +1,8 @@
 //! The orders service (schema `orders`): the order read model and status history.
 //!
 //! PlaceOrder writes here through two activities: [`OrdersActivities::record`] when the order
-//! starts and [`OrdersActivities::set_status`] on every change. Both are idempotent: the order
+//! starts (`OpenOrder`, which also answers the service's [`OrderTerms`]) and
+//! [`OrdersActivities::set_status`] on every change. Both are idempotent: the order
 //! id and `(order_id, seq)` are natural keys, and a change is applied only by the write that
 //! inserted its history row, so a retried or late write can never move the status backwards.
 //!
@@ -15,7 +16,7 @@ pub mod queries;
 use crate::audit;
 use crate::failure::{IntoActivityError, retryable};
 use contracts::OrderId;
-use contracts::orders::{OrderStatus, PlaceOrderInput, StatusChange};
+use contracts::orders::{OrderStatus, OrderTerms, PlaceOrderInput, StatusChange};
 use entities::orders::{order, order_line, status_history};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -53,10 +54,30 @@ const ORDERS_FINISHED_TOTAL: &str = "emporium_orders_finished_total";
 /// The orders service's activities.
 pub struct OrdersActivities {
     db: DatabaseConnection,
+    terms: OrderTerms,
 }
+
+/// The orders service's terms by default: an order that needs attention waits a week for an
+/// operator.
+pub const DEFAULT_TERMS: OrderTerms = OrderTerms {
+    attention_timeout_secs: 7 * 24 * 60 * 60,
+};
 
 #[activities]
 impl OrdersActivities {
+    #[activity(definition = contracts::orders::activities::OpenOrder)]
+    #[tracing::instrument(skip_all, fields(order.id = %order.order_id))]
+    pub async fn open_order(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        order: PlaceOrderInput,
+    ) -> Result<OrderTerms, ActivityError> {
+        self.record(&order)
+            .await
+            .map_err(IntoActivityError::into_activity_error)?;
+        Ok(self.terms)
+    }
+
     #[activity(definition = contracts::orders::activities::RecordOrder)]
     #[tracing::instrument(skip_all, fields(order.id = %order.order_id))]
     pub async fn record_order(
@@ -83,9 +104,19 @@ impl OrdersActivities {
 }
 
 impl OrdersActivities {
-    /// Orders activities on this database.
+    /// Orders activities on this database, with the default terms.
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            terms: DEFAULT_TERMS,
+        }
+    }
+
+    /// The same, offering these terms to new orders.
+    #[must_use]
+    pub fn with_terms(mut self, terms: OrderTerms) -> Self {
+        self.terms = terms;
+        self
     }
 
     /// Writes the order, its lines and its first status. A no-op if the order exists.

@@ -5,6 +5,7 @@
 
 use async_trait::async_trait;
 use contracts::{Money, OrderId};
+use std::time::Duration;
 
 /// What the gateway is asked to authorise.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +44,10 @@ pub enum GatewayError {
 pub trait PaymentGateway: Send + Sync + 'static {
     /// Short name stored with each payment (`sandbox`, `stripe`).
     fn provider(&self) -> &'static str;
+
+    /// How long the provider holds an authorisation before it lapses (Stripe: 7 days for
+    /// online card payments); an order renews or captures before then.
+    fn authorization_validity(&self) -> Duration;
 
     /// Holds the amount; returns the provider's id of the payment.
     async fn authorize(&self, request: AuthorizeRequest<'_>) -> Result<String, GatewayError>;

@@ -15,8 +15,9 @@ pub mod stripe;
 use crate::audit;
 use crate::failure::{IntoActivityError, non_retryable, refusal, retryable};
 use contracts::payments::{
-    AuthorizePayment, IssueRefund, PAYMENT_DECLINED, PaymentAuthorization, PaymentDeclined,
-    REFUND_EXCEEDS_CAPTURED, Refunded, RiskAssessment, RiskCheck, SettlePayment,
+    AuthorizationValidity, AuthorizePayment, IssueRefund, OrderAuthorization, PAYMENT_DECLINED,
+    PaymentAuthorization, PaymentDeclined, REFUND_EXCEEDS_CAPTURED, Refunded, RenewalPolicy,
+    RiskAssessment, RiskCheck, SettlePayment,
 };
 use contracts::{Currency, Money, OrderId};
 use entities::payments::payment;
@@ -130,19 +131,37 @@ pub struct RiskPolicy {
 }
 
 impl RiskPolicy {
-    /// The policy's verdict on an order.
-    pub fn assess(&self, check: &RiskCheck) -> RiskAssessment {
-        let review_required = check.total.amount_minor > self.review_threshold_minor;
+    /// The policy's verdict on an order of this total.
+    pub fn assess(&self, total: &Money) -> RiskAssessment {
+        let review_required = total.amount_minor > self.review_threshold_minor;
         RiskAssessment {
             review_required,
             reason: review_required.then(|| {
                 format!(
                     "total {} is above the review threshold of {}",
-                    check.total,
-                    Money::new(self.review_threshold_minor, check.total.currency.clone())
+                    total,
+                    Money::new(self.review_threshold_minor, total.currency.clone())
                 )
             }),
             review_timeout_secs: self.review_timeout.as_secs(),
+        }
+    }
+}
+
+/// What an order does before its authorisation lapses, and how long before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenewalSettings {
+    /// How long before the provider's lapse the order acts.
+    pub renew_before: std::time::Duration,
+    /// Re-authorise, or capture.
+    pub policy: RenewalPolicy,
+}
+
+impl Default for RenewalSettings {
+    fn default() -> Self {
+        Self {
+            renew_before: std::time::Duration::from_secs(24 * 60 * 60),
+            policy: RenewalPolicy::Reauthorize,
         }
     }
 }
@@ -152,6 +171,7 @@ pub struct PaymentsActivities {
     db: DatabaseConnection,
     gateway: Arc<dyn PaymentGateway>,
     risk: RiskPolicy,
+    renewal: RenewalSettings,
 }
 
 #[activities]
@@ -163,11 +183,32 @@ impl PaymentsActivities {
         _ctx: ActivityContext,
         check: RiskCheck,
     ) -> Result<RiskAssessment, ActivityError> {
-        let assessment = self.risk.assess(&check);
+        let assessment = self.risk.assess(&check.total);
         if assessment.review_required {
             tracing::info!(total = %check.total, "order needs a manual review");
         }
         Ok(assessment)
+    }
+
+    #[activity(definition = contracts::payments::activities::AuthorizeOrder)]
+    #[tracing::instrument(skip_all, fields(order.id = %request.order_id, attempt = request.attempt))]
+    pub async fn authorize_order(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: AuthorizePayment,
+    ) -> Result<OrderAuthorization, ActivityError> {
+        let authorization = self
+            .authorize(&request)
+            .await
+            .map_err(IntoActivityError::into_activity_error)?;
+        let risk = self.risk.assess(&request.amount);
+        if risk.review_required {
+            tracing::info!(total = %request.amount, "order needs a manual review");
+        }
+        Ok(OrderAuthorization {
+            authorization,
+            risk,
+        })
     }
 
     #[activity(definition = contracts::payments::activities::AuthorizePayment)]
@@ -242,9 +283,38 @@ fn entry(
 }
 
 impl PaymentsActivities {
-    /// Payments activities on this database, through this gateway, with this risk policy.
+    /// Payments activities on this database, through this gateway, with this risk policy and
+    /// the default renewal of authorisations (re-authorise a day before the lapse).
     pub fn new(db: DatabaseConnection, gateway: Arc<dyn PaymentGateway>, risk: RiskPolicy) -> Self {
-        Self { db, gateway, risk }
+        Self {
+            db,
+            gateway,
+            risk,
+            renewal: RenewalSettings::default(),
+        }
+    }
+
+    /// The same, renewing authorisations as `renewal` says.
+    #[must_use]
+    pub fn with_renewal(mut self, renewal: RenewalSettings) -> Self {
+        self.renewal = renewal;
+        self
+    }
+
+    /// The authorisation a stored payment row stands for, with how long it holds.
+    fn authorization(&self, row: &payment::Model) -> Result<PaymentAuthorization, PaymentsError> {
+        Ok(PaymentAuthorization {
+            order_id: OrderId(row.order_id),
+            attempt: u32::try_from(row.attempt).unwrap_or_default(),
+            provider: row.provider.clone(),
+            provider_ref: row.provider_ref.clone().unwrap_or_default(),
+            amount: Money::new(row.amount_minor, currency(&row.currency)?),
+            validity: Some(AuthorizationValidity {
+                valid_for_secs: self.gateway.authorization_validity().as_secs(),
+                renew_before_secs: self.renewal.renew_before.as_secs(),
+                renewal: self.renewal.policy,
+            }),
+        })
     }
 
     /// Runs a status-changing `UPDATE`; when it changed the row, appends `entry` to the audit
@@ -327,7 +397,7 @@ impl PaymentsActivities {
         match row.status.as_str() {
             "authorized" | "captured" | "voided" => {
                 tracing::info!(status = %row.status, "payment already authorised");
-                return authorization(&row);
+                return self.authorization(&row);
             }
             "declined" => {
                 return Err(PaymentsError::Declined {
@@ -372,7 +442,7 @@ impl PaymentsActivities {
                 )
                 .await?;
                 tracing::info!(amount = %request.amount, "payment authorised");
-                authorization(&self.find(order_id, attempt).await?)
+                self.authorization(&self.find(order_id, attempt).await?)
             }
             Err(GatewayError::Declined { code, message }) => {
                 self.transition(
@@ -700,14 +770,4 @@ fn attempt_i32(attempt: u32) -> i32 {
 fn currency(code: &str) -> Result<Currency, PaymentsError> {
     Currency::new(code)
         .map_err(|e| PaymentsError::Db(DbErr::Custom(format!("stored currency: {e}"))))
-}
-
-fn authorization(row: &payment::Model) -> Result<PaymentAuthorization, PaymentsError> {
-    Ok(PaymentAuthorization {
-        order_id: OrderId(row.order_id),
-        attempt: u32::try_from(row.attempt).unwrap_or_default(),
-        provider: row.provider.clone(),
-        provider_ref: row.provider_ref.clone().unwrap_or_default(),
-        amount: Money::new(row.amount_minor, currency(&row.currency)?),
-    })
 }

@@ -16,10 +16,15 @@
 //! Any other `pm_…` or `tok_…` token is declined with `payment_method_unknown`. Card numbers
 //! never enter a workflow: [`normalize_payment_method`] turns a test card number into its
 //! PaymentMethod id at the API and refuses any other number.
+//!
+//! Like a real provider, the sandbox lets an authorisation lapse: after its validity (a
+//! setting, 7 days by default, as at Stripe) a capture is refused. A payment's id carries the
+//! moment it was authorised, so the sandbox needs no state to know.
 
 use super::gateway::{AuthorizeRequest, GatewayError, PaymentGateway};
 use async_trait::async_trait;
 use contracts::Money;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use uuid::Uuid;
 
 /// How a test payment method behaves.
@@ -118,9 +123,46 @@ pub fn test_method_outcome(payment_method: &str) -> Result<(), (&'static str, &'
     }
 }
 
-/// The sandbox gateway. Stateless: the same idempotency key always yields the same payment id.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SandboxGateway;
+/// The sandbox gateway. Stateless: the same idempotency key always yields the same payment
+/// (the id's first part), and the id's last part is when it was authorised.
+#[derive(Debug, Clone, Copy)]
+pub struct SandboxGateway {
+    validity: Duration,
+}
+
+impl Default for SandboxGateway {
+    fn default() -> Self {
+        Self::new(super::stripe::AUTHORIZATION_VALIDITY)
+    }
+}
+
+impl SandboxGateway {
+    /// A sandbox whose authorisations lapse after `validity`.
+    pub fn new(validity: Duration) -> Self {
+        Self { validity }
+    }
+
+    /// Refuses a payment that is not the sandbox's, or whose authorisation has lapsed.
+    fn holding(&self, provider_ref: &str) -> Result<(), GatewayError> {
+        let authorized_ms = parse_ref(provider_ref)?;
+        let now_ms = now_ms();
+        let validity_ms = u64::try_from(self.validity.as_millis()).unwrap_or(u64::MAX);
+        if now_ms.saturating_sub(authorized_ms) > validity_ms {
+            return Err(GatewayError::Rejected(format!(
+                "the authorisation {provider_ref} lapsed after {}s: it can no longer be captured",
+                self.validity.as_secs()
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or_default()
+}
 
 fn behaviour(payment_method: &str) -> Behaviour {
     TEST_METHODS
@@ -139,14 +181,19 @@ impl PaymentGateway for SandboxGateway {
         "sandbox"
     }
 
+    fn authorization_validity(&self) -> Duration {
+        self.validity
+    }
+
     async fn authorize(&self, request: AuthorizeRequest<'_>) -> Result<String, GatewayError> {
         if request.amount.amount_minor <= 0 {
             return Err(GatewayError::Rejected("amount must be positive".to_owned()));
         }
         match behaviour(request.payment_method) {
             Behaviour::Approve => Ok(format!(
-                "sbx_pi_{}",
-                Uuid::new_v5(&Uuid::NAMESPACE_OID, request.idempotency_key.as_bytes()).simple()
+                "sbx_pi_{}_{}",
+                Uuid::new_v5(&Uuid::NAMESPACE_OID, request.idempotency_key.as_bytes()).simple(),
+                now_ms()
             )),
             Behaviour::Decline(code, message) => Err(GatewayError::Declined {
                 code: code.to_owned(),
@@ -161,11 +208,12 @@ impl PaymentGateway for SandboxGateway {
         _amount: &Money,
         _idempotency_key: &str,
     ) -> Result<(), GatewayError> {
-        known(provider_ref)
+        self.holding(provider_ref)
     }
 
     async fn void(&self, provider_ref: &str, _idempotency_key: &str) -> Result<(), GatewayError> {
-        known(provider_ref)
+        // Voiding a lapsed authorisation has nothing left to do.
+        parse_ref(provider_ref).map(|_| ())
     }
 
     async fn refund(
@@ -174,7 +222,7 @@ impl PaymentGateway for SandboxGateway {
         amount: &Money,
         idempotency_key: &str,
     ) -> Result<String, GatewayError> {
-        known(provider_ref)?;
+        parse_ref(provider_ref)?;
         if amount.amount_minor <= 0 {
             return Err(GatewayError::Rejected(
                 "refund amount must be positive".to_owned(),
@@ -187,14 +235,17 @@ impl PaymentGateway for SandboxGateway {
     }
 }
 
-fn known(provider_ref: &str) -> Result<(), GatewayError> {
-    if provider_ref.starts_with("sbx_pi_") {
-        Ok(())
-    } else {
-        Err(GatewayError::Rejected(format!(
-            "`{provider_ref}` is not a sandbox payment"
-        )))
-    }
+/// When a sandbox payment was authorised (Unix milliseconds), from its id
+/// `sbx_pi_<key hash>_<ms>`. Ids from before authorisations lapsed carry no time: they count
+/// as authorised now.
+fn parse_ref(provider_ref: &str) -> Result<u64, GatewayError> {
+    let rest = provider_ref.strip_prefix("sbx_pi_").ok_or_else(|| {
+        GatewayError::Rejected(format!("`{provider_ref}` is not a sandbox payment"))
+    })?;
+    Ok(rest
+        .split_once('_')
+        .and_then(|(_, ms)| ms.parse().ok())
+        .unwrap_or_else(now_ms))
 }
 
 #[cfg(test)]
@@ -236,10 +287,14 @@ mod tests {
             payment_method,
             idempotency_key,
         };
-        let gateway = SandboxGateway;
-        let first = gateway.authorize(request("pm_card_visa", "k1")).await;
-        let again = gateway.authorize(request("pm_card_visa", "k1")).await;
-        let other = gateway.authorize(request("pm_card_visa", "k2")).await;
+        let gateway = SandboxGateway::default();
+        let payment = |id: Result<String, GatewayError>| {
+            let id = id.expect("approved");
+            id.rsplit_once('_').map(|(payment, _)| payment.to_owned())
+        };
+        let first = payment(gateway.authorize(request("pm_card_visa", "k1")).await);
+        let again = payment(gateway.authorize(request("pm_card_visa", "k1")).await);
+        let other = payment(gateway.authorize(request("pm_card_visa", "k2")).await);
         assert_eq!(first, again);
         assert_ne!(first, other);
         assert_eq!(
@@ -250,6 +305,34 @@ mod tests {
                 code: "insufficient_funds".into(),
                 message: "Your card has insufficient funds.".into()
             })
+        );
+    }
+
+    #[tokio::test]
+    async fn an_authorisation_can_be_captured_until_it_lapses() {
+        let eur = Currency::new("EUR").expect("valid");
+        let amount = Money::new(1000, eur);
+        let request = AuthorizeRequest {
+            order_id: OrderId::new(),
+            amount: &amount,
+            payment_method: "pm_card_visa",
+            idempotency_key: "lapse",
+        };
+        let lasting = SandboxGateway::new(Duration::from_secs(3600));
+        let id = lasting.authorize(request).await.expect("approved");
+        assert_eq!(lasting.capture(&id, &amount, "c").await, Ok(()));
+
+        let fleeting = SandboxGateway::new(Duration::from_millis(1));
+        let id = fleeting.authorize(request).await.expect("approved");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(matches!(
+            fleeting.capture(&id, &amount, "c").await,
+            Err(GatewayError::Rejected(reason)) if reason.contains("lapsed")
+        ));
+        assert_eq!(
+            fleeting.void(&id, "v").await,
+            Ok(()),
+            "a lapsed hold voids quietly"
         );
     }
 }

@@ -30,6 +30,9 @@ use stripe_shared::{
 /// Metadata key under which each PaymentIntent carries its order id.
 pub const ORDER_ID_METADATA: &str = "order_id";
 
+/// How long Stripe holds an uncaptured online card payment before it cancels it.
+pub const AUTHORIZATION_VALIDITY: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
 /// Payments through Stripe.
 #[derive(Clone)]
 pub struct StripeGateway {
@@ -111,6 +114,10 @@ fn currency(money: &Money) -> stripe_types::Currency {
 impl PaymentGateway for StripeGateway {
     fn provider(&self) -> &'static str {
         "stripe"
+    }
+
+    fn authorization_validity(&self) -> Duration {
+        AUTHORIZATION_VALIDITY
     }
 
     async fn authorize(&self, request: AuthorizeRequest<'_>) -> Result<String, GatewayError> {

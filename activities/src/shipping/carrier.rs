@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use contracts::shipping::{Label, Rate, ShipmentRequest, TrackingEvent};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 /// How a carrier call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -29,6 +30,9 @@ pub struct BoughtLabel {
 }
 
 /// A shipping carrier.
+///
+/// `now` is the caller's clock (the workflow's): a real carrier has its own and ignores it;
+/// the simulated carrier runs on it, so a test that skips time moves parcels too.
 #[async_trait]
 pub trait Carrier: Send + Sync + 'static {
     /// The carrier's name in rates, labels, the database and its webhook URL.
@@ -43,13 +47,23 @@ pub trait Carrier: Send + Sync + 'static {
         shipment: &ShipmentRequest,
         rate: &Rate,
         idempotency_key: &str,
+        now: SystemTime,
     ) -> Result<BoughtLabel, CarrierError>;
 
     /// Every tracking event so far.
-    async fn track(&self, label: &Label) -> Result<Vec<TrackingEvent>, CarrierError>;
+    async fn track(
+        &self,
+        label: &Label,
+        now: SystemTime,
+    ) -> Result<Vec<TrackingEvent>, CarrierError>;
 
     /// Cancels a label; refused once the carrier has the parcel.
-    async fn cancel_label(&self, label: &Label, idempotency_key: &str) -> Result<(), CarrierError>;
+    async fn cancel_label(
+        &self,
+        label: &Label,
+        idempotency_key: &str,
+        now: SystemTime,
+    ) -> Result<(), CarrierError>;
 }
 
 /// The carriers a deployment ships with, by name.

@@ -17,10 +17,12 @@ use super::carrier::{BoughtLabel, Carrier, CarrierError};
 use async_trait::async_trait;
 use contracts::shipping::{Label, Rate, ShipmentRequest, ShipmentStatus, TrackingEvent};
 use contracts::{Currency, Money};
+use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
-use std::time::Duration;
+use sha2::Sha256;
+use std::time::{Duration, SystemTime};
 
 /// A carrier behind the HTTP API above.
 #[derive(Clone)]
@@ -105,6 +107,51 @@ impl EventAnswer {
             occurred_at: self.occurred_at,
         })
     }
+}
+
+/// The header a carrier's webhook is signed in.
+pub const SIGNATURE_HEADER: &str = "x-carrier-signature";
+
+/// Why a carrier webhook's signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// The header is not `sha256=<hex>`.
+    #[error("the signature is not sha256=<hex>")]
+    Malformed,
+    /// It does not match the body.
+    #[error("the signature does not match the body")]
+    Mismatch,
+}
+
+/// The `X-Carrier-Signature` of a webhook body: `sha256=<hex>` of HMAC-SHA256 over the raw
+/// body with the carrier's shared secret.
+pub fn sign_webhook(secret: &SecretString, body: &[u8]) -> String {
+    let mut mac = webhook_mac(secret);
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Checks a webhook's `X-Carrier-Signature` against its raw body, in constant time.
+pub fn verify_webhook(
+    secret: &SecretString,
+    body: &[u8],
+    signature: &str,
+) -> Result<(), SignatureError> {
+    let given = signature
+        .strip_prefix("sha256=")
+        .and_then(|digest| hex::decode(digest).ok())
+        .ok_or(SignatureError::Malformed)?;
+    let mut mac = webhook_mac(secret);
+    mac.update(body);
+    mac.verify_slice(&given)
+        .map_err(|_| SignatureError::Mismatch)
+}
+
+fn webhook_mac(secret: &SecretString) -> Hmac<Sha256> {
+    let Ok(mac) = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes()) else {
+        unreachable!("HMAC takes a key of any length")
+    };
+    mac
 }
 
 fn network(err: reqwest::Error) -> CarrierError {
@@ -195,6 +242,7 @@ impl Carrier for HttpCarrier {
         shipment: &ShipmentRequest,
         rate: &Rate,
         idempotency_key: &str,
+        _now: SystemTime,
     ) -> Result<BoughtLabel, CarrierError> {
         let answer: LabelAnswer = self
             .send(
@@ -215,7 +263,11 @@ impl Carrier for HttpCarrier {
         })
     }
 
-    async fn track(&self, label: &Label) -> Result<Vec<TrackingEvent>, CarrierError> {
+    async fn track(
+        &self,
+        label: &Label,
+        _now: SystemTime,
+    ) -> Result<Vec<TrackingEvent>, CarrierError> {
         let answer: TrackingAnswer = self
             .send(self.http.get(format!(
                 "{}/v1/tracking/{}",
@@ -229,7 +281,12 @@ impl Carrier for HttpCarrier {
             .collect())
     }
 
-    async fn cancel_label(&self, label: &Label, idempotency_key: &str) -> Result<(), CarrierError> {
+    async fn cancel_label(
+        &self,
+        label: &Label,
+        idempotency_key: &str,
+        _now: SystemTime,
+    ) -> Result<(), CarrierError> {
         let _: serde_json::Value = self
             .send(
                 self.http

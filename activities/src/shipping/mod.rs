@@ -9,16 +9,19 @@ pub mod carrier;
 pub mod http;
 pub mod queries;
 pub mod simulated;
+pub mod simulated_webhooks;
 
 use crate::failure::{IntoActivityError, non_retryable, retryable};
 pub use carrier::{BoughtLabel, Carrier, CarrierError, Carriers};
 use contracts::OrderId;
-use contracts::shipping::{BuyLabel, Label, Rate, RecordTracking, ShipmentRequest, TrackingEvent};
+use contracts::shipping::{
+    BuyLabel, Label, Rate, RecordTracking, ShipOrder, ShipmentRequest, TrackParcel, TrackingEvent,
+};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value,
 };
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
@@ -63,10 +66,18 @@ impl IntoActivityError for ShippingError {
 /// How the shipping service follows parcels.
 #[derive(Debug, Clone, Copy)]
 pub struct TrackingPolicy {
-    /// How often to poll carriers that send no webhooks.
+    /// How long the first poll of a carrier waits (webhooks are the carriers' first way to
+    /// tell; polling is the fallback).
     pub poll_interval: Duration,
+    /// The longest wait between polls: the wait doubles up to it while no news comes.
+    pub poll_max_interval: Duration,
     /// After how long without delivery a parcel is presumed lost.
     pub delivery_deadline: Duration,
+}
+
+/// A time from the workflow's clock (Unix milliseconds), or this machine's when none is given.
+fn clock(as_of_ms: Option<u64>) -> SystemTime {
+    as_of_ms.map_or_else(SystemTime::now, |ms| UNIX_EPOCH + Duration::from_millis(ms))
 }
 
 /// The shipping service's activities.
@@ -76,12 +87,28 @@ pub struct ShippingActivities {
     policy: TrackingPolicy,
 }
 
+/// The label stored for an order (`$1`).
+const STORED_LABEL: &str = "SELECT carrier, service, label_id, tracking_number, label_url
+                              FROM shipping.shipments WHERE order_id = $1";
+
 fn stmt(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
     Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }
 
 #[activities]
 impl ShippingActivities {
+    #[activity(definition = contracts::shipping::activities::ShipOrder)]
+    #[tracing::instrument(skip_all, fields(order.id = %request.request.order_id))]
+    pub async fn ship_order(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: ShipOrder,
+    ) -> Result<Label, ActivityError> {
+        self.ship(&request)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+
     #[activity(definition = contracts::shipping::activities::QuoteRates)]
     #[tracing::instrument(skip_all, fields(order.id = %request.order_id))]
     pub async fn quote_rates(
@@ -107,13 +134,13 @@ impl ShippingActivities {
     }
 
     #[activity(definition = contracts::shipping::activities::TrackShipment)]
-    #[tracing::instrument(skip_all, fields(order.id = %label.order_id, tracking = %label.tracking_number))]
+    #[tracing::instrument(skip_all, fields(order.id = %request.label.order_id, tracking = %request.label.tracking_number))]
     pub async fn track_shipment(
         self: Arc<Self>,
         _ctx: ActivityContext,
-        label: Label,
+        request: TrackParcel,
     ) -> Result<Vec<TrackingEvent>, ActivityError> {
-        self.track(&label)
+        self.track(&request.label, clock(request.as_of_ms))
             .await
             .map_err(IntoActivityError::into_activity_error)
     }
@@ -193,11 +220,53 @@ impl ShippingActivities {
             label_url: row.try_get("", "label_url")?,
             poll_interval_secs: self.policy.poll_interval.as_secs().max(1),
             delivery_deadline_secs: self.policy.delivery_deadline.as_secs(),
+            poll_max_interval_secs: self
+                .policy
+                .poll_max_interval
+                .max(self.policy.poll_interval)
+                .as_secs()
+                .max(1),
         })
+    }
+
+    /// Rate-shops and buys the cheapest label, once per order: when the order has a label
+    /// already (a retry, or the shipment continued elsewhere) it is returned without asking
+    /// any carrier.
+    pub async fn ship(&self, request: &ShipOrder) -> Result<Label, ShippingError> {
+        if let Some(label) = self.stored_label(request.request.order_id).await? {
+            return Ok(label);
+        }
+        let cheapest = self
+            .rates(&request.request)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(ShippingError::NoCarrier)?;
+        self.buy(
+            &BuyLabel {
+                request: request.request.clone(),
+                rate: cheapest,
+                idempotency_key: request.idempotency_key.clone(),
+            },
+            clock(Some(request.as_of_ms)),
+        )
+        .await
+    }
+
+    async fn stored_label(&self, order_id: OrderId) -> Result<Option<Label>, ShippingError> {
+        let row = self
+            .db
+            .query_one(stmt(STORED_LABEL, [order_id.0.into()]))
+            .await?;
+        Ok(row.map(|row| self.label_of(order_id, &row)).transpose()?)
     }
 
     /// Buys the order's label, once: a second call returns the stored label.
     pub async fn label(&self, request: &BuyLabel) -> Result<Label, ShippingError> {
+        self.buy(request, SystemTime::now()).await
+    }
+
+    async fn buy(&self, request: &BuyLabel, now: SystemTime) -> Result<Label, ShippingError> {
         let order_id = request.request.order_id;
         let txn = self.db.begin().await?;
         txn.execute(stmt(
@@ -205,8 +274,7 @@ impl ShippingActivities {
             [order_id.0.into()],
         ))
         .await?;
-        let select = "SELECT carrier, service, label_id, tracking_number, label_url
-                        FROM shipping.shipments WHERE order_id = $1";
+        let select = STORED_LABEL;
         if let Some(row) = txn.query_one(stmt(select, [order_id.0.into()])).await? {
             txn.commit().await?;
             tracing::info!("label already bought");
@@ -214,7 +282,12 @@ impl ShippingActivities {
         }
         let carrier = self.carrier(&request.rate.carrier)?;
         let bought = carrier
-            .buy_label(&request.request, &request.rate, &request.idempotency_key)
+            .buy_label(
+                &request.request,
+                &request.rate,
+                &request.idempotency_key,
+                now,
+            )
             .await?;
         txn.execute(stmt(
             "INSERT INTO shipping.shipments
@@ -241,9 +314,13 @@ impl ShippingActivities {
         Ok(self.label_of(order_id, &row)?)
     }
 
-    /// The carrier's tracking events for the label.
-    pub async fn track(&self, label: &Label) -> Result<Vec<TrackingEvent>, ShippingError> {
-        Ok(self.carrier(&label.carrier)?.track(label).await?)
+    /// The carrier's tracking events for the label, as of `now` (see [`Carrier`]).
+    pub async fn track(
+        &self,
+        label: &Label,
+        now: SystemTime,
+    ) -> Result<Vec<TrackingEvent>, ShippingError> {
+        Ok(self.carrier(&label.carrier)?.track(label, now).await?)
     }
 
     /// Records a tracking event once and moves the shipment's status forward.
@@ -282,7 +359,11 @@ impl ShippingActivities {
     /// Cancels the label before pickup.
     pub async fn cancel(&self, label: &Label) -> Result<(), ShippingError> {
         self.carrier(&label.carrier)?
-            .cancel_label(label, &format!("shipment-{}/cancel", label.order_id))
+            .cancel_label(
+                label,
+                &format!("shipment-{}/cancel", label.order_id),
+                SystemTime::now(),
+            )
             .await?;
         self.db
             .execute(stmt(

@@ -1,16 +1,20 @@
-//! The built-in simulated carrier: no network, no state, and tracking that advances on timers.
+//! The built-in simulated carrier: no network, no state, and tracking that advances with time.
 //!
 //! The tracking number carries everything the simulation needs (scenario and the moment the
 //! label was bought), so tracking survives any restart. Every `step` the parcel moves on:
 //! picked up (`in_transit`), `out_for_delivery`, `delivered`. Like the payment sandbox's test
-//! cards, two postal codes misbehave on purpose:
+//! cards, some postal codes misbehave on purpose:
 //!
 //! | postal code | what happens |
 //! |---|---|
 //! | `00404` | picked up, then lost: `exception` ("parcel lost in transit") |
+//! | `00408` | picked up, then never heard of again (the delivery deadline declares it lost) |
 //! | `00500` | picked up, then `exception` ("address not found, returned to sender") |
 //!
-//! A label can be cancelled until the parcel is picked up.
+//! A label can be cancelled until the parcel is picked up. The carrier runs on the clock its
+//! caller passes (the workflow's), so a test that skips time moves parcels too. Like a real
+//! carrier it also tells by webhook: [`super::simulated_webhooks`] posts each event, signed, to
+//! the API's `POST /webhooks/carrier/simulated` once it is due.
 
 use super::carrier::{BoughtLabel, Carrier, CarrierError};
 use async_trait::async_trait;
@@ -22,6 +26,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub const LOST_POSTAL_CODE: &str = "00404";
 /// Postal code whose parcels cannot be delivered.
 pub const EXCEPTION_POSTAL_CODE: &str = "00500";
+/// Postal code whose parcels are picked up and then never heard of again.
+pub const SILENT_POSTAL_CODE: &str = "00408";
 
 /// The simulated carrier.
 #[derive(Debug, Clone)]
@@ -34,6 +40,7 @@ enum Scenario {
     Normal,
     Lost,
     Undeliverable,
+    Silent,
 }
 
 impl SimulatedCarrier {
@@ -48,6 +55,7 @@ impl SimulatedCarrier {
             "N" => Scenario::Normal,
             "L" => Scenario::Lost,
             "X" => Scenario::Undeliverable,
+            "S" => Scenario::Silent,
             _ => return None,
         };
         let created_ms = parts.next()?.parse().ok()?;
@@ -74,14 +82,39 @@ impl SimulatedCarrier {
                     "address not found, returned to sender",
                 ),
             ],
+            Scenario::Silent => vec![picked_up],
         }
     }
 
-    fn elapsed_since(created_ms: u64) -> Duration {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        now.saturating_sub(Duration::from_millis(created_ms))
+    fn elapsed_since(created_ms: u64, now: SystemTime) -> Duration {
+        now.duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .saturating_sub(Duration::from_millis(created_ms))
+    }
+
+    /// The parcel's events that have happened by `now`, oldest first.
+    pub fn events_due(
+        &self,
+        tracking_number: &str,
+        now: SystemTime,
+    ) -> Result<Vec<TrackingEvent>, CarrierError> {
+        let (scenario, created_ms) = Self::parse(tracking_number)
+            .ok_or_else(|| CarrierError::Rejected(format!("unknown parcel {tracking_number}")))?;
+        let elapsed = Self::elapsed_since(created_ms, now);
+        Ok(Self::timeline(scenario)
+            .into_iter()
+            .filter(|(steps, _, _)| elapsed >= self.step * *steps)
+            .map(|(steps, status, description)| {
+                let at = UNIX_EPOCH + Duration::from_millis(created_ms) + self.step * steps;
+                TrackingEvent {
+                    event_id: format!("{tracking_number}-{}", status.as_str()),
+                    tracking_number: tracking_number.to_owned(),
+                    status,
+                    description: description.to_owned(),
+                    occurred_at: chrono::DateTime::<chrono::Utc>::from(at).to_rfc3339(),
+                }
+            })
+            .collect())
     }
 }
 
@@ -121,13 +154,15 @@ impl Carrier for SimulatedCarrier {
         shipment: &ShipmentRequest,
         _rate: &Rate,
         idempotency_key: &str,
+        now: SystemTime,
     ) -> Result<BoughtLabel, CarrierError> {
         let scenario = match shipment.address.postal_code.as_str() {
             LOST_POSTAL_CODE => "L",
             EXCEPTION_POSTAL_CODE => "X",
+            SILENT_POSTAL_CODE => "S",
             _ => "N",
         };
-        let created_ms = SystemTime::now()
+        let created_ms = now
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis())
             .unwrap_or_default();
@@ -142,36 +177,24 @@ impl Carrier for SimulatedCarrier {
         })
     }
 
-    async fn track(&self, label: &Label) -> Result<Vec<TrackingEvent>, CarrierError> {
-        let (scenario, created_ms) = Self::parse(&label.tracking_number).ok_or_else(|| {
-            CarrierError::Rejected(format!("unknown parcel {}", label.tracking_number))
-        })?;
-        let elapsed = Self::elapsed_since(created_ms);
-        Ok(Self::timeline(scenario)
-            .into_iter()
-            .filter(|(steps, _, _)| elapsed >= self.step * *steps)
-            .map(|(steps, status, description)| {
-                let at = UNIX_EPOCH + Duration::from_millis(created_ms) + self.step * steps;
-                TrackingEvent {
-                    event_id: format!("{}-{}", label.tracking_number, status.as_str()),
-                    tracking_number: label.tracking_number.clone(),
-                    status,
-                    description: description.to_owned(),
-                    occurred_at: chrono::DateTime::<chrono::Utc>::from(at).to_rfc3339(),
-                }
-            })
-            .collect())
+    async fn track(
+        &self,
+        label: &Label,
+        now: SystemTime,
+    ) -> Result<Vec<TrackingEvent>, CarrierError> {
+        self.events_due(&label.tracking_number, now)
     }
 
     async fn cancel_label(
         &self,
         label: &Label,
         _idempotency_key: &str,
+        now: SystemTime,
     ) -> Result<(), CarrierError> {
         let (_, created_ms) = Self::parse(&label.tracking_number).ok_or_else(|| {
             CarrierError::Rejected(format!("unknown parcel {}", label.tracking_number))
         })?;
-        if Self::elapsed_since(created_ms) >= self.step {
+        if Self::elapsed_since(created_ms, now) >= self.step {
             Err(CarrierError::Rejected(
                 "the parcel was already picked up".to_owned(),
             ))

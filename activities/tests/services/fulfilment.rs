@@ -54,7 +54,11 @@ fn refund(order_id: OrderId, refund_id: Uuid, cents: Option<i64>) -> IssueRefund
 #[tokio::test]
 async fn a_refund_is_issued_once_per_refund_id() {
     let test_db = TestDb::create().await;
-    let payments = PaymentsActivities::new(test_db.db.clone(), Arc::new(SandboxGateway), RISK);
+    let payments = PaymentsActivities::new(
+        test_db.db.clone(),
+        Arc::new(SandboxGateway::default()),
+        RISK,
+    );
     let order = captured_order(&payments, 3000).await;
     let id = Uuid::now_v7();
 
@@ -80,7 +84,7 @@ async fn concurrent_refunds_never_return_more_than_was_captured() {
     let test_db = TestDb::create().await;
     let payments = Arc::new(PaymentsActivities::new(
         test_db.db.clone(),
-        Arc::new(SandboxGateway),
+        Arc::new(SandboxGateway::default()),
         RISK,
     ));
     let order = captured_order(&payments, 3000).await;
@@ -124,6 +128,9 @@ fn shipment(order_id: OrderId) -> ShipmentRequest {
             sku: Sku::from("MUG"),
             quantity: 1,
         }],
+        label: None,
+        parent_awaits_result: false,
+        progress: None,
     }
 }
 
@@ -135,6 +142,7 @@ async fn a_label_is_bought_once_per_order_and_tracking_recorded_once_per_event()
         Carriers::default().with(Arc::new(SimulatedCarrier::new(Duration::from_secs(60)))),
         TrackingPolicy {
             poll_interval: Duration::from_secs(5),
+            poll_max_interval: Duration::from_secs(5),
             delivery_deadline: Duration::from_secs(600),
         },
     );
@@ -191,6 +199,7 @@ async fn the_simulated_carrier_refuses_to_cancel_a_parcel_it_has_picked_up() {
         Carriers::default().with(Arc::new(SimulatedCarrier::new(Duration::from_millis(50)))),
         TrackingPolicy {
             poll_interval: Duration::from_secs(5),
+            poll_max_interval: Duration::from_secs(5),
             delivery_deadline: Duration::from_secs(600),
         },
     );
@@ -211,7 +220,10 @@ async fn the_simulated_carrier_refuses_to_cancel_a_parcel_it_has_picked_up() {
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let refused = shipping.cancel(&label).await;
-    let events = shipping.track(&label).await.expect("tracking");
+    let events = shipping
+        .track(&label, std::time::SystemTime::now())
+        .await
+        .expect("tracking");
 
     assert!(refused.is_err());
     let statuses: Vec<_> = events.iter().map(|e| e.status).collect();

@@ -235,7 +235,7 @@ struct CountingGateway {
 impl CountingGateway {
     fn new() -> Arc<Self> {
         Arc::new(Self {
-            inner: SandboxGateway,
+            inner: SandboxGateway::default(),
             authorizations: AtomicUsize::new(0),
             captures: AtomicUsize::new(0),
         })
@@ -246,6 +246,10 @@ impl CountingGateway {
 impl PaymentGateway for CountingGateway {
     fn provider(&self) -> &'static str {
         self.inner.provider()
+    }
+
+    fn authorization_validity(&self) -> std::time::Duration {
+        self.inner.authorization_validity()
     }
     async fn authorize(&self, request: AuthorizeRequest<'_>) -> Result<String, GatewayError> {
         self.authorizations.fetch_add(1, Ordering::SeqCst);
@@ -285,16 +289,11 @@ fn authorize_request(order_id: OrderId, cents: i64, payment_method: &str) -> Aut
 
 #[test]
 fn the_risk_policy_sends_orders_above_the_threshold_to_review() {
-    let check = |cents| contracts::payments::RiskCheck {
-        order_id: OrderId::new(),
-        customer_email: "ada@example.com".into(),
-        total: eur(cents),
-    };
     assert!(
-        !RISK.assess(&check(100_000)).review_required,
+        !RISK.assess(&eur(100_000)).review_required,
         "at the threshold: no review"
     );
-    let above = RISK.assess(&check(100_001));
+    let above = RISK.assess(&eur(100_001));
     assert!(above.review_required);
     assert_eq!(above.review_timeout_secs, 3600);
     assert!(above.reason.unwrap_or_default().contains("1000.01 EUR"));
@@ -362,7 +361,11 @@ async fn a_decline_is_remembered_and_the_provider_is_not_asked_again() {
 #[tokio::test]
 async fn a_payment_request_contradicting_the_stored_one_is_refused() {
     let test_db = TestDb::create().await;
-    let payments = PaymentsActivities::new(test_db.db.clone(), Arc::new(SandboxGateway), RISK);
+    let payments = PaymentsActivities::new(
+        test_db.db.clone(),
+        Arc::new(SandboxGateway::default()),
+        RISK,
+    );
     let order = OrderId::new();
     payments
         .authorize(&authorize_request(order, 2500, "pm_card_visa"))
@@ -386,7 +389,7 @@ async fn a_declined_payment_reaches_temporal_as_a_non_retryable_typed_failure() 
     let env = ActivityEnvironment::builder()
         .register_activities(PaymentsActivities::new(
             test_db.db.clone(),
-            Arc::new(SandboxGateway),
+            Arc::new(SandboxGateway::default()),
             RISK,
         ))
         .build();

@@ -121,6 +121,9 @@ pub(crate) async fn add(
         lines: Vec::new(),
         coupon: None,
         reminders_sent: 0,
+        expire_after_secs: state.cart_expire_after.as_secs(),
+        changed_at_ms: None,
+        reminded: false,
     };
     let add = AddItem {
         product,

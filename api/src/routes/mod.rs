@@ -50,6 +50,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::get))
         .routes(routes!(orders::cancel))
         .routes(routes!(orders::review))
+        .routes(routes!(orders::resolve))
         .routes(routes!(refunds::create, refunds::list))
         .routes(routes!(shipping::track))
         .routes(routes!(notifications::list))

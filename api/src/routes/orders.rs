@@ -1,6 +1,6 @@
 //! Orders: `POST /orders` places one (starts PlaceOrder), `GET /orders/{id}` shows one,
-//! `GET /orders` lists them, `POST /orders/{id}/cancel` and `POST /orders/{id}/review` steer
-//! one through PlaceOrder's updates.
+//! `GET /orders` lists them, `POST /orders/{id}/cancel`, `POST /orders/{id}/review` and
+//! `POST /orders/{id}/attention` steer one through PlaceOrder's updates.
 
 use crate::auth::Caller;
 use crate::extract::{ValidJson, ValidQuery};
@@ -17,8 +17,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use contracts::orders::{
-    CancelRequest, OrderOutcome, OrderSnapshot, OrderStatus, PlaceOrderInput, ReviewDecision, memo,
-    search, workflow_id,
+    CancelRequest, OrderOutcome, OrderSnapshot, OrderStatus, PlaceOrderInput, Resolution,
+    ResolutionAction, ReviewDecision, memo, search, workflow_id,
 };
 use contracts::{Money, OrderId, Service};
 use serde::{Deserialize, Serialize};
@@ -682,5 +682,76 @@ pub(crate) async fn review(
             }))
         }
         Err(err) => Err(update_error(&state, order_id, "review_refused", err).await),
+    }
+}
+
+/// The body of `POST /orders/{id}/attention`.
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResolveBody {
+    /// `retry_shipment` (follow the parcel again), `refund` (in full) or `mark_delivered`.
+    #[garde(skip)]
+    action: ResolutionAction,
+    /// Why, for the record.
+    #[garde(length(max = 1000))]
+    note: Option<String>,
+}
+
+/// The answer to a resolution.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ResolutionRecorded {
+    /// The order.
+    order_id: OrderId,
+    /// What was decided.
+    action: ResolutionAction,
+}
+
+/// Settles an order that needs attention (its shipment ended abnormally after the parcel left):
+/// follow the parcel again, refund in full, or mark it delivered (operators and admins); 409
+/// if it does not need attention.
+#[utoipa::path(
+    post, path = "/orders/{id}/attention", operation_id = "resolveOrder", tag = "orders",
+    params(("id" = Uuid, Path, description = "The order's id.")),
+    request_body = ResolveBody,
+    responses(
+        (status = 200, description = "The decision is recorded; the order goes on with it.", body = ResolutionRecorded),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+)]
+#[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("order-{id}")))]
+pub(crate) async fn resolve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<ResolveBody>,
+) -> Result<Json<ResolutionRecorded>, ApiError> {
+    caller.require(Role::Operator)?;
+    let order_id = parse_order_id(&id)?;
+    let resolution = Resolution {
+        action: body.action,
+        operator: format!("{} {}", caller.role, caller.email),
+        note: body.note,
+    };
+    let outcome = state
+        .temporal
+        .get_workflow_handle::<PlaceOrder>(workflow_id(order_id))
+        .execute_update(
+            PlaceOrder::resolve,
+            resolution,
+            WorkflowExecuteUpdateOptions::default(),
+        )
+        .await;
+    match outcome {
+        Ok(_) => {
+            tracing::info!(action = ?body.action, "order settled by an operator");
+            Ok(Json(ResolutionRecorded {
+                order_id,
+                action: body.action,
+            }))
+        }
+        Err(err) => Err(update_error(&state, order_id, "resolution_refused", err).await),
     }
 }

@@ -11,16 +11,14 @@ use crate::extract::RawBody;
 use crate::openapi::{BadRequest, InvalidInput, NotFound};
 use crate::routes::orders::visible_order;
 use crate::{ApiError, AppState};
-use activities::shipping::http::EventAnswer;
+use activities::shipping::http::{EventAnswer, SIGNATURE_HEADER, verify_webhook};
 use activities::shipping::queries::{ShipmentView, order_of_parcel, shipment_of};
 use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::HeaderMap;
 use contracts::OrderId;
-use hmac::{Hmac, Mac};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Serialize;
-use sha2::Sha256;
 use std::collections::HashMap;
 use std::sync::Arc;
 use temporalio_client::WorkflowSignalOptions;
@@ -99,7 +97,7 @@ pub(crate) async fn carrier_webhook(
         ApiError::not_found(format!("no carrier `{carrier}` sends webhooks here"))
     })?;
     let signature = headers
-        .get("x-carrier-signature")
+        .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
             signature_problem(
@@ -107,18 +105,8 @@ pub(crate) async fn carrier_webhook(
                 "the X-Carrier-Signature header is missing",
             )
         })?;
-    let given = signature
-        .strip_prefix("sha256=")
-        .and_then(|hex_digest| hex::decode(hex_digest).ok())
-        .ok_or_else(|| {
-            signature_problem("invalid_signature", "the signature is not sha256=<hex>")
-        })?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes())
-        .map_err(ApiError::internal)?;
-    mac.update(&body);
-    mac.verify_slice(&given).map_err(|_| {
-        signature_problem("invalid_signature", "the signature does not match the body")
-    })?;
+    verify_webhook(secret, &body, signature)
+        .map_err(|err| signature_problem("invalid_signature", &err.to_string()))?;
 
     let event: EventAnswer = crate::extract::parse_json(&body)?;
     let tracking_number = event

@@ -153,6 +153,7 @@ async fn http_carrier_app(poll: Duration) -> (TestApp, FakeCarrier) {
         carriers: Carriers::default().with(Arc::new(adapter)),
         tracking: TrackingPolicy {
             poll_interval: poll,
+            poll_max_interval: poll,
             delivery_deadline: Duration::from_secs(3600),
         },
         carrier_webhook_secrets: HashMap::from([(

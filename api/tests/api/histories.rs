@@ -6,14 +6,19 @@
 //! runs it. Re-record after changing a workflow only for new paths; keep the old files, they
 //! are what proves that running workflows survive the change.
 
-use contracts::notifications::{Template, order_notification_id};
-use contracts::{OrderId, Service};
+use activities::payments::RenewalSettings;
+use activities::payments::sandbox::SandboxGateway;
+use contracts::Service;
+use contracts::orders::OrderTerms;
+use contracts::payments::RenewalPolicy;
 use futures::StreamExt as _;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use temporalio_client::WorkflowListOptions;
+use temporalio_client::{WorkflowExecutionStatus, WorkflowTerminateOptions};
 use testkit::fake_sms::FakeSms;
 use testkit::{TestApp, TestAppOptions};
 
@@ -78,11 +83,6 @@ fn order(id: &str) -> String {
     format!("order-{id}")
 }
 
-fn notification_of(id: &str, template: Template) -> String {
-    let order_id: OrderId = id.parse().expect("an order id");
-    format!("notification-{}", order_notification_id(order_id, template))
-}
-
 /// Orders that complete, are declined, find no stock, lose their parcel; a partial refund; a
 /// cart checked out.
 async fn ordinary_paths() {
@@ -122,13 +122,6 @@ async fn ordinary_paths() {
         &app,
         &format!("shipment-{completed}"),
         "fulfill_shipment/delivered",
-        false,
-    )
-    .await;
-    record(
-        &app,
-        &notification_of(&completed, Template::OrderConfirmed),
-        "send_notification/first_try",
         false,
     )
     .await;
@@ -265,9 +258,26 @@ fn sms_gateway(sms: &FakeSms) -> Option<activities::notifications::SmsGateway> {
     )
 }
 
-/// A notification whose channel fails twice before it works, and one whose email never
-/// works and falls back to SMS.
+/// A notification sent at once, one whose channel fails twice before it works, and one whose
+/// email never works and falls back to SMS.
 async fn notification_paths() {
+    let app = TestApp::spawn().await;
+    let (status, sent) = app
+        .post_json_as(
+            Some(&app.admin_token),
+            "/notifications/send",
+            &json!({"email": app.customer_email, "subject": "Hi", "body": "Thanks for shopping."}),
+        )
+        .await;
+    assert_eq!(status, 202, "{sent}");
+    record(
+        &app,
+        sent["workflow_id"].as_str().expect("an id"),
+        "send_notification/first_try",
+        false,
+    )
+    .await;
+
     let sms = FakeSms::start().await;
     sms.fail_next(2);
     let app = TestApp::spawn_with(TestAppOptions {
@@ -345,6 +355,262 @@ async fn abandoned_cart_path() {
     .await;
 }
 
+/// Waits until `id` has `status`.
+async fn reach(app: &TestApp, id: &str, status: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (_, order) = app.get_json(&format!("/orders/{id}")).await;
+        if order["status"] == status {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{id} never became {status}: {order}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Terminates an order's shipment once it has started.
+async fn terminate_shipment(app: &TestApp, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let handle = app
+        .temporal
+        .get_workflow_handle::<workflows::FulfillShipment>(format!("shipment-{id}"));
+    while let Err(err) = handle
+        .terminate(
+            WorkflowTerminateOptions::builder()
+                .reason("recording: the shipment's worker lost it".to_owned())
+                .build(),
+        )
+        .await
+    {
+        assert!(
+            Instant::now() < deadline,
+            "terminating shipment-{id}: {err}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Orders whose shipment ended abnormally after pickup (retried by an operator; refunded when
+/// nobody decided) and before it (compensated).
+async fn attention_paths() {
+    let app = TestApp::spawn_with(
+        TestAppOptions {
+            order_terms: OrderTerms {
+                attention_timeout_secs: 3,
+            },
+            ..TestAppOptions::default()
+        }
+        .with_simulated_carrier(Duration::from_secs(3)),
+    )
+    .await;
+    app.seed_product("MUG", 1250, 10).await;
+    let retried = app.place_order("MUG", 1, "pm_card_visa").await;
+    let refunded = app.place_order("MUG", 1, "pm_card_visa").await;
+    for id in [&retried, &refunded] {
+        reach(&app, id, "shipped").await;
+        terminate_shipment(&app, id).await;
+        reach(&app, id, "needs_attention").await;
+    }
+    let (status, answer) = app
+        .post_json_as(
+            Some(&app.operator_token),
+            &format!("/orders/{retried}/attention"),
+            &json!({"action": "retry_shipment"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    for id in [&retried, &refunded] {
+        app.wait_for_final_order(id).await;
+    }
+    record(
+        &app,
+        &order(&retried),
+        "place_order/needs_attention_retried",
+        false,
+    )
+    .await;
+    record(
+        &app,
+        &order(&refunded),
+        "place_order/needs_attention_refunded",
+        false,
+    )
+    .await;
+
+    let app = TestApp::spawn_with(
+        TestAppOptions::default().with_simulated_carrier(Duration::from_secs(60)),
+    )
+    .await;
+    app.seed_product("MUG", 1250, 10).await;
+    let failed = app.place_order("MUG", 1, "pm_card_visa").await;
+    reach(&app, &failed, "label_created").await;
+    terminate_shipment(&app, &failed).await;
+    app.wait_for_final_order(&failed).await;
+    record(
+        &app,
+        &order(&failed),
+        "place_order/shipment_failed_before_pickup",
+        false,
+    )
+    .await;
+}
+
+fn renewing(policy: RenewalPolicy) -> TestAppOptions {
+    TestAppOptions {
+        payment_gateway: Arc::new(SandboxGateway::new(Duration::from_secs(5))),
+        renewal: RenewalSettings {
+            renew_before: Duration::from_secs(2),
+            policy,
+        },
+        ..TestAppOptions::default()
+    }
+    .with_simulated_carrier(Duration::from_secs(9))
+}
+
+/// Orders whose authorisation would lapse before pickup: renewed, and captured early.
+async fn renewal_paths() {
+    for (policy, path) in [
+        (
+            RenewalPolicy::Reauthorize,
+            "place_order/authorization_renewed",
+        ),
+        (RenewalPolicy::Capture, "place_order/captured_before_pickup"),
+    ] {
+        let app = TestApp::spawn_with(renewing(policy)).await;
+        app.seed_product("MUG", 1250, 10).await;
+        let id = app.place_order("MUG", 1, "pm_card_visa").await;
+        app.wait_for_final_order(&id).await;
+        record(&app, &order(&id), path, false).await;
+    }
+}
+
+/// The run of `workflow_id` that continued as new, and the last run.
+async fn runs_of(app: &TestApp, workflow_id: &str) -> (String, String) {
+    let query = format!("WorkflowId = '{workflow_id}'");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let runs: Vec<_> = app
+            .temporal
+            .list_workflows(query.clone(), WorkflowListOptions::default())
+            .filter_map(|found| async move { found.ok() })
+            .collect()
+            .await;
+        let continued = runs
+            .iter()
+            .find(|run| run.status() == WorkflowExecutionStatus::ContinuedAsNew);
+        let last = runs
+            .iter()
+            .find(|run| run.status() == WorkflowExecutionStatus::Completed);
+        if let (Some(continued), Some(last)) = (continued, last) {
+            return (continued.run_id().to_owned(), last.run_id().to_owned());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{workflow_id} never continued as new"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Records one run of a workflow.
+async fn record_run(app: &TestApp, workflow_id: &str, run_id: &str, file: &str) {
+    let json = workers::history::export_run(&app.temporal, workflow_id, Some(run_id))
+        .await
+        .unwrap_or_else(|err| panic!("exporting {workflow_id}/{run_id}: {err}"));
+    let path = histories_dir().join(format!("{file}.json"));
+    std::fs::create_dir_all(path.parent().expect("a folder")).expect("the folder");
+    std::fs::write(&path, format!("{json}\n")).expect("writing the history");
+    println!("recorded {workflow_id}/{run_id} as {}", path.display());
+}
+
+/// Shipments that continue as new under polling, that are cancelled before pickup, and whose
+/// parcel is never heard of again until the deadline.
+async fn long_shipment_paths() {
+    let app = TestApp::spawn_with(
+        TestAppOptions::default().with_simulated_carrier(Duration::from_secs(8)),
+    )
+    .await;
+    app.seed_product("MUG", 1250, 10).await;
+    let polled = app.place_order("MUG", 1, "pm_card_visa").await;
+    let cancelled = app.place_order("MUG", 1, "pm_card_visa").await;
+    reach(&app, &cancelled, "label_created").await;
+    let (status, answer) = app
+        .post_json(
+            &format!("/orders/{cancelled}/cancel"),
+            &json!({"reason": "ordered twice"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    app.wait_for_final_order(&polled).await;
+    let shipment = format!("shipment-{polled}");
+    let (first, last) = runs_of(&app, &shipment).await;
+    record_run(&app, &shipment, &first, "fulfill_shipment/continued_as_new").await;
+    record_run(
+        &app,
+        &shipment,
+        &last,
+        "fulfill_shipment/delivered_after_continuing",
+    )
+    .await;
+    record(
+        &app,
+        &order(&cancelled),
+        "place_order/cancelled_after_label",
+        false,
+    )
+    .await;
+    record(
+        &app,
+        &format!("shipment-{cancelled}"),
+        "fulfill_shipment/cancelled",
+        false,
+    )
+    .await;
+
+    let app = TestApp::spawn_with(TestAppOptions {
+        tracking: activities::shipping::TrackingPolicy {
+            poll_interval: Duration::from_secs(1),
+            poll_max_interval: Duration::from_secs(4),
+            delivery_deadline: Duration::from_secs(6),
+        },
+        ..TestAppOptions::default()
+    })
+    .await;
+    app.seed_product("MUG", 1250, 10).await;
+    let silent = app.place_order_to("MUG", 1, "00408").await;
+    app.wait_for_final_order(&silent).await;
+    record(
+        &app,
+        &format!("shipment-{silent}"),
+        "fulfill_shipment/lost_at_deadline",
+        false,
+    )
+    .await;
+}
+
+/// A cart that reminds its customer, then closes after its idle expiry.
+async fn expired_cart_path() {
+    let app = TestApp::spawn_with(TestAppOptions {
+        cart_reminder_after: Duration::from_secs(1),
+        cart_expire_after: Duration::from_secs(3),
+        ..TestAppOptions::default()
+    })
+    .await;
+    app.seed_product("MUG", 1000, 10).await;
+    app.post_json("/cart/items", &json!({"sku": "MUG", "quantity": 1}))
+        .await;
+    record(
+        &app,
+        &format!("cart-{}", app.customer.id),
+        "cart/expired",
+        false,
+    )
+    .await;
+}
+
 /// A sales report started by its Temporal Schedule (no day given: the day before the run),
 /// sent to the one admin.
 async fn daily_report_path() {
@@ -400,6 +666,10 @@ async fn record_workflow_histories() {
         when(core, review_timeout_path()),
         when(core, notification_paths()),
         when(core, abandoned_cart_path()),
+        when(core, attention_paths()),
+        when(core, renewal_paths()),
+        when(core, long_shipment_paths()),
+        when(core, expired_cart_path()),
         when(wanted("daily_sales_report"), daily_report_path()),
     );
 }

@@ -20,6 +20,7 @@ mod operations;
 mod operator;
 mod saga;
 mod webhooks;
+mod weeks;
 
 pub(crate) fn statuses(order: &Value) -> Vec<String> {
     order["history"]

@@ -11,7 +11,7 @@ use testkit::gateways::{Script, ScriptedGateway};
 use testkit::{TestApp, TestAppOptions};
 
 async fn app_with(script: Script) -> (TestApp, Arc<ScriptedGateway>) {
-    let gateway = ScriptedGateway::new(Arc::new(SandboxGateway), script);
+    let gateway = ScriptedGateway::new(Arc::new(SandboxGateway::default()), script);
     let app = TestApp::spawn_with(TestAppOptions {
         payment_gateway: gateway.clone(),
         ..TestAppOptions::default()
@@ -54,7 +54,7 @@ async fn a_refused_authorisation_releases_the_stock_and_fails_the_order() {
 
 #[tokio::test]
 async fn a_parcel_no_carrier_can_ship_voids_the_payment_then_releases_the_stock() {
-    let gateway = ScriptedGateway::new(Arc::new(SandboxGateway), Script::default());
+    let gateway = ScriptedGateway::new(Arc::new(SandboxGateway::default()), Script::default());
     let app = TestApp::spawn_with(TestAppOptions {
         payment_gateway: gateway.clone(),
         carriers: Carriers::default(),
@@ -97,7 +97,7 @@ async fn a_parcel_no_carrier_can_ship_voids_the_payment_then_releases_the_stock(
 #[tokio::test]
 async fn compensations_retry_until_they_succeed() {
     let gateway = ScriptedGateway::new(
-        Arc::new(SandboxGateway),
+        Arc::new(SandboxGateway::default()),
         Script {
             void_outages: 2,
             ..Script::default()

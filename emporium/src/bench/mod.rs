@@ -515,11 +515,13 @@ where
     (results.into_iter().map(|(_, r)| r).collect(), elapsed)
 }
 
-/// The task queue of each activity call PlaceOrder makes before its first child workflow (the
-/// confirmation notification), from a real order's history: activities scheduled through the
-/// server on their queue, local activities (markers) on the workflow's own queue. The ceiling
-/// makes all of them as plain activities, so work PlaceOrder saves by running some locally
-/// shows in the ratio.
+/// The task queue of each activity call PlaceOrder makes to confirm an order, up to and
+/// including the confirmation notice (a `NotifyCustomer` activity; for orders from before the
+/// weeks-long patch, the first child workflow, their SendNotification), from a real order's
+/// history: activities scheduled through the server on their queue, local activities
+/// (markers) on the workflow's own queue; the label, bought alongside, is not part of it. The
+/// ceiling makes all of them as plain activities, so work PlaceOrder saves by running some
+/// locally shows in the ratio.
 fn activities_until_confirmed(history: &Value) -> Vec<String> {
     let mut own_queue = String::new();
     let mut queues = Vec::new();
@@ -539,7 +541,13 @@ fn activities_until_confirmed(history: &Value) -> Vec<String> {
         if let Some(queue) =
             attributes["ActivityTaskScheduledEventAttributes"]["task_queue"]["name"].as_str()
         {
+            if queue.ends_with(Service::Shipping.as_str()) {
+                continue;
+            }
             queues.push(queue.to_owned());
+            if queue.ends_with(Service::Notifications.as_str()) {
+                break;
+            }
         }
         if attributes["MarkerRecordedEventAttributes"]["marker_name"] == "core_local_activity" {
             queues.push(own_queue.clone());

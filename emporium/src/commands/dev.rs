@@ -9,13 +9,24 @@
 use anyhow::{Context as _, bail};
 use contracts::{Service, TaskQueues};
 use platform::Settings;
+use platform::settings::SimulatedWebhookSettings;
 use platform::temporal::{DevServer, DevServerOptions, find_cli, target_url, try_connect};
 use secrecy::{ExposeSecret as _, SecretString};
 use std::time::Duration;
 
-pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
+pub(crate) async fn run(mut settings: Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+    // The simulated carrier tells this very API about its parcels, as a real carrier would.
+    if settings.shipping.simulated && settings.shipping.simulated_webhooks.is_none() {
+        settings.shipping.simulated_webhooks = Some(SimulatedWebhookSettings {
+            url: format!(
+                "http://127.0.0.1:{}/webhooks/carrier/simulated",
+                settings.api.bind.port()
+            ),
+            secret: local_secret(&settings.data_dir.join("carrier-webhook-secret"))?,
+        });
+    }
     let owner = super::migrate::database(&settings).await?;
     let _ = owner.close().await;
     let db =
@@ -54,6 +65,7 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
                 namespace: settings.temporal.namespace.clone(),
                 quiet: false,
                 search_attributes: search_attributes(),
+                dynamic_config: Vec::new(),
             })
             .await?;
             (server.client().clone(), Some(server))

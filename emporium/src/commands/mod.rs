@@ -88,6 +88,7 @@ pub(crate) fn api_parts(
         queues: contracts::TaskQueues::with_prefix(settings.temporal.task_queue_prefix.clone()),
         auth,
         cart_reminder_after: std::time::Duration::from_secs(settings.cart.reminder_after_secs),
+        cart_expire_after: std::time::Duration::from_secs(settings.cart.expire_after_secs),
     };
     let config = ::api::ApiConfig {
         max_body_bytes: settings.api.max_body_bytes,
@@ -97,6 +98,13 @@ pub(crate) fn api_parts(
             .http_carrier
             .iter()
             .map(|carrier| (carrier.name.clone(), carrier.webhook_secret.clone()))
+            .chain(
+                settings
+                    .shipping
+                    .simulated_webhooks
+                    .iter()
+                    .map(|hooks| ("simulated".to_owned(), hooks.secret.clone())),
+            )
             .collect(),
     };
     (state, config)

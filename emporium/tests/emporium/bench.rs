@@ -84,8 +84,9 @@ async fn the_bench_places_orders_runs_the_ceiling_and_writes_a_report_that_adds_
             of("inventory"),
             of("orders"),
             of("payments"),
-            of("payments"),
-            of("orders")
+            of("inventory"),
+            of("orders"),
+            of("notifications")
         ],
         "the ceiling mirrors PlaceOrder's calls up to confirmation"
     );

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-/// Units of one SKU held (or committed, or released) for one order.
+/// Units of one SKU held (or allocated, committed, released) for one order.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(schema_name = "inventory", table_name = "reservations")]
 pub struct Model {
@@ -11,9 +11,11 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub sku: String,
     pub quantity: i64,
-    /// `held`, `committed` or `released`.
+    /// `held`, `allocated`, `committed` or `released`
+    /// (`contracts::inventory::ReservationStatus`).
     pub status: String,
-    pub expires_at: DateTimeWithTimeZone,
+    /// When a `held` reservation may be reclaimed; none once allocated.
+    pub expires_at: Option<DateTimeWithTimeZone>,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
 }
