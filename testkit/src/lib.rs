@@ -3,8 +3,9 @@
 //! - [`TestDb`]: a fresh, migrated Postgres database per test (named with its creation time, so
 //!   databases left by earlier runs are dropped once they are an hour old).
 //! - [`temporal_address`]: one real Temporal CLI dev server per test binary, started through
-//!   the SDK's test environment with the installed CLI, on a free port; it dies with the test
-//!   process.
+//!   the SDK's test environment with the installed CLI, on a free port, with lowered history
+//!   limits ([`HISTORY_LIMITS`]); it dies with the test process. A binary that calls
+//!   [`use_time_skipping_server`] first gets Temporal's time-skipping test server instead.
 //! - [`TestApp`]: the real API router on a random port, plus real workers for every service,
 //!   on task queues private to the test, against the test's own database.
 //! - [`fake_stripe::FakeStripe`], [`fake_carrier::FakeCarrier`], [`fake_sms::FakeSms`]: local
@@ -22,10 +23,14 @@ pub mod fake_stripe;
 pub mod gateways;
 pub mod smtp;
 mod temporal;
+pub mod time_machine;
 
 pub use app::{TestApp, TestAppOptions};
 pub use db::TestDb;
-pub use temporal::{HISTORY_LIMITS, temporal_address, temporal_client};
+pub use temporal::{
+    HISTORY_LIMITS, server_time, sleep_skipping, temporal_address, temporal_client,
+    use_time_skipping_server,
+};
 
 /// Installs a test log subscriber when `EMPORIUM_TEST_LOG` is set (to a `tracing` filter).
 pub fn init_logs() {

@@ -60,6 +60,8 @@ pub struct Cart {
     expire_after_secs: u64,
     /// When the cart last changed, by the workflow's clock (Unix milliseconds).
     changed_at_ms: u64,
+    /// Closed after its idle expiry.
+    expired: bool,
 }
 
 fn money_sum(amounts: impl IntoIterator<Item = Money>) -> Option<Money> {
@@ -110,11 +112,14 @@ impl Cart {
             discount,
             total,
             order_id: self.order_id,
+            expired: self.expired,
         }
     }
 
     fn open(&self) -> Result<(), HandlerError> {
-        if self.checking_out || self.order_id.is_some() {
+        if self.expired {
+            Err("the cart expired".into())
+        } else if self.checking_out || self.order_id.is_some() {
             Err("the cart was checked out".into())
         } else {
             Ok(())
@@ -154,7 +159,7 @@ impl Cart {
     }
 
     /// Whether the cart has been idle past its expiry.
-    fn expired(&self, now_ms: u64) -> bool {
+    fn idle_past_expiry(&self, now_ms: u64) -> bool {
         self.expire_after_secs > 0
             && self.idle_for(now_ms) >= Duration::from_secs(self.expire_after_secs)
     }
@@ -207,6 +212,7 @@ impl Cart {
             checking_out: false,
             expire_after_secs: input.expire_after_secs,
             changed_at_ms: input.changed_at_ms.unwrap_or_default(),
+            expired: false,
         }
     }
 
@@ -449,7 +455,11 @@ impl Cart {
         });
         loop {
             let now = now_ms(ctx);
-            if ctx.state(|s| s.order_id.is_some() || s.expired(now)) {
+            let expired = ctx.state_mut(|s| {
+                s.expired = s.order_id.is_none() && s.idle_past_expiry(now);
+                s.expired
+            });
+            if expired || ctx.state(|s| s.order_id.is_some()) {
                 return Ok(());
             }
             if ctx.state(|s| s.reminder_due(now)) {

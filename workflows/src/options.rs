@@ -119,6 +119,17 @@ pub(crate) fn poll(queues: &TaskQueues) -> ActivityOptions {
     .build()
 }
 
+/// [`poll`] as a *local* activity, for a workflow on the shipping worker itself: a poll is a
+/// marker in the history instead of a round trip through the server (a parcel waiting weeks
+/// is polled hundreds of times).
+pub(crate) fn local_poll() -> LocalActivityOptions {
+    LocalActivityOptions::builder()
+        .start_to_close_timeout(ATTEMPT_TIMEOUT)
+        .schedule_to_close_timeout(Duration::from_secs(60))
+        .retry_policy(retry_policy())
+        .build()
+}
+
 /// Options for a child workflow on a service's queue with a fixed id.
 pub(crate) fn child(
     queues: &TaskQueues,

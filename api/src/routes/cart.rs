@@ -37,6 +37,7 @@ fn empty(caller: &Caller) -> CartView {
         discount: None,
         total: None,
         order_id: None,
+        expired: false,
     }
 }
 
@@ -57,7 +58,7 @@ async fn current(state: &AppState, caller: &Caller) -> Result<CartView, ApiError
         .query(Cart::cart, (), WorkflowQueryOptions::default())
         .await
     {
-        Ok(view) if view.order_id.is_none() => Ok(view),
+        Ok(view) if view.order_id.is_none() && !view.expired => Ok(view),
         Ok(_) | Err(WorkflowQueryError::NotFound(_)) => Ok(empty(caller)),
         Err(WorkflowQueryError::Rejected { .. }) => Ok(empty(caller)),
         Err(other) => Err(ApiError::unavailable(other)),

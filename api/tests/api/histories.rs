@@ -529,8 +529,10 @@ async fn record_run(app: &TestApp, workflow_id: &str, run_id: &str, file: &str) 
 /// Shipments that continue as new under polling, that are cancelled before pickup, and whose
 /// parcel is never heard of again until the deadline.
 async fn long_shipment_paths() {
+    // Polled every second for a parcel that moves every 12: well past the test server's
+    // suggestion to continue as new (150 events).
     let app = TestApp::spawn_with(
-        TestAppOptions::default().with_simulated_carrier(Duration::from_secs(8)),
+        TestAppOptions::default().with_simulated_carrier(Duration::from_secs(12)),
     )
     .await;
     app.seed_product("MUG", 1250, 10).await;
