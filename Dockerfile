@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # One image for every process: `emporium api`, `emporium worker --service <name>`,
-# `emporium migrate`. Built in release mode; the runtime stage holds the binary, CA roots and
-# curl (for health checks), and runs as an unprivileged user.
+# `emporium migrate`. Built in release mode without the benchmark (`--no-default-features`);
+# the runtime stage holds the binary, CA roots and curl (for health checks), and runs as an
+# unprivileged user.
 
 FROM rust:1.95-bookworm AS build
 # The Temporal SDK compiles its protos: protoc and Google's well-known types.
@@ -12,7 +13,7 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked --package emporium \
+    cargo build --release --locked --package emporium --no-default-features \
  && cp target/release/emporium /usr/local/bin/emporium
 
 FROM debian:bookworm-slim AS runtime

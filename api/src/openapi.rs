@@ -92,7 +92,7 @@ problem_responses! {
         (name = "cart", description = "The caller's cart, a long-running Cart workflow."),
         (name = "orders", description = "Placing, following, cancelling and reviewing orders (PlaceOrder)."),
         (name = "refunds", description = "Refunding captured payments (RefundPayment)."),
-        (name = "shipping", description = "Parcels and carrier webhooks (FulfillShipment)."),
+        (name = "shipping", description = "Parcels and carrier webhooks (FollowParcel)."),
         (name = "notifications", description = "Notification history and operator messages (SendNotification)."),
         (name = "webhooks", description = "Payment-provider events."),
         (name = "reporting", description = "Sales reports and analytics (the reporting service)."),

@@ -8,7 +8,6 @@
 //!
 //! This crate must stay deterministic and free of I/O: the `workflows` crate depends on it.
 
-pub mod bench;
 pub mod cart;
 pub mod ids;
 pub mod inventory;

@@ -20,7 +20,8 @@ pub enum Service {
     Inventory,
     /// Payment authorisation, capture, void and refunds through a payment gateway.
     Payments,
-    /// FulfillShipment workflows; rate shopping, labels and tracking across carriers.
+    /// FollowParcel (and FulfillShipment) workflows; rate shopping, labels and tracking across
+    /// carriers.
     Shipping,
     /// SendNotification workflows; email, SMS and webhook delivery.
     Notifications,

@@ -1,5 +1,5 @@
-//! The shipping domain: the FulfillShipment workflow's contract and the shipping service's
-//! activities (rate shopping, labels, tracking) across carriers.
+//! The shipping domain: the FollowParcel and FulfillShipment workflows' contracts and the
+//! shipping service's activities (rate shopping, labels, tracking) across carriers.
 
 use crate::inventory::StockLine;
 use crate::{Money, OrderId};
@@ -10,11 +10,11 @@ use temporalio_macros::activity_definitions;
 
 /// Workflow type name of FulfillShipment.
 pub const FULFILL_SHIPMENT_WORKFLOW: &str = "FulfillShipment";
-/// FulfillShipment's signal carrying a carrier's tracking event ([`TrackingEvent`]).
+/// The shipment workflows' signal carrying a carrier's tracking event ([`TrackingEvent`]).
 pub const SIGNAL_CARRIER_EVENT: &str = "carrier_event";
-/// FulfillShipment's signal asking it to cancel the label before pickup (a reason).
+/// The shipment workflows' signal asking it to cancel the label before pickup (a reason).
 pub const SIGNAL_CANCEL_SHIPMENT: &str = "cancel_shipment";
-/// FulfillShipment's query for its live state ([`ShipmentSnapshot`]).
+/// The shipment workflows' query for its live state ([`ShipmentSnapshot`]).
 pub const QUERY_SHIPMENT: &str = "shipment";
 
 /// The workflow id of an order's shipment: `shipment-<order id>`.
@@ -39,7 +39,8 @@ pub struct Address {
     pub country: String,
 }
 
-/// What FulfillShipment ships.
+/// What an order ships: what a label is bought for (and what FulfillShipment, for orders from
+/// before the weeks-long patch, starts from).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShipmentRequest {
     /// The order.
@@ -50,21 +51,29 @@ pub struct ShipmentRequest {
     pub address: Address,
     /// What is in the parcel.
     pub lines: Vec<StockLine>,
-    /// The label, when the order bought it already (since the weeks-long patch the order buys
-    /// it and the shipment only follows the parcel); otherwise the shipment buys it.
-    #[serde(default)]
-    pub label: Option<Label>,
-    /// The order learns how the parcel's story ended from the shipment's result, so the end
-    /// is not also signalled. Unset by orders from before the weeks-long patch.
-    #[serde(default)]
-    pub parent_awaits_result: bool,
-    /// Where a shipment that continued as new had got to.
+}
+
+/// Workflow type name of FollowParcel, which follows an order's parcel from the label the order
+/// bought to its end (`shipment-<order id>`, like the FulfillShipment of older orders).
+pub const FOLLOW_PARCEL_WORKFLOW: &str = "FollowParcel";
+
+/// What FollowParcel follows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParcelToFollow {
+    /// The order.
+    pub order_id: OrderId,
+    /// The order's workflow, told of the news polling finds (the carrier's webhooks tell it
+    /// themselves).
+    pub order_workflow_id: String,
+    /// The parcel's label.
+    pub label: Label,
+    /// Where a run that continued as new had got to.
     #[serde(default)]
     pub progress: Option<TrackingProgress>,
 }
 
-/// What a FulfillShipment run hands to the next when it continues as new: everything it
-/// knows about the parcel, so the next run goes on exactly where it stopped.
+/// What a FollowParcel run hands to the next when it continues as new: everything it knows
+/// about the parcel, so the next run goes on exactly where it stopped.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackingProgress {
     /// Where the parcel stands.
@@ -207,6 +216,15 @@ impl ShipmentStatus {
         }
     }
 
+    /// News the order acts on while the parcel travels (the pickup, the van). The order
+    /// learns the end of the story from its shipment's result, and the label it bought itself.
+    pub const fn is_progress(self) -> bool {
+        matches!(
+            self,
+            ShipmentStatus::InTransit | ShipmentStatus::OutForDelivery
+        )
+    }
+
     /// True once nothing more will happen to the parcel.
     pub const fn is_final(self) -> bool {
         matches!(
@@ -257,7 +275,8 @@ pub struct RecordTracking {
     pub event: TrackingEvent,
 }
 
-/// What FulfillShipment tells the order about its parcel.
+/// What the order hears about its parcel: from its shipment workflow, or straight from the
+/// carrier's webhook (`POST /webhooks/carrier/{carrier}` tells both the shipment and the order).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShipmentUpdate {
     /// The parcel's new status.
@@ -270,7 +289,19 @@ pub struct ShipmentUpdate {
     pub description: String,
 }
 
-/// How FulfillShipment ended.
+impl ShipmentUpdate {
+    /// The update a carrier's tracking event makes.
+    pub fn of_event(carrier: &str, event: &TrackingEvent) -> Self {
+        Self {
+            status: event.status,
+            carrier: carrier.to_owned(),
+            tracking_number: event.tracking_number.clone(),
+            description: event.description.clone(),
+        }
+    }
+}
+
+/// How a shipment workflow (FollowParcel, FulfillShipment) ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShipmentOutcome {
     /// The order.
@@ -283,7 +314,7 @@ pub struct ShipmentOutcome {
     pub reason: Option<String>,
 }
 
-/// FulfillShipment's live state.
+/// A shipment workflow's live state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShipmentSnapshot {
     /// Where the parcel stands (`None` before the label).

@@ -13,9 +13,9 @@
 //! - `emporium history export <workflow-id>` / `emporium history replay FILE...`: write a
 //!   workflow's history as JSON; replay histories against this build's workflow code.
 //! - `emporium bench --orders N --concurrency C [--rate R] [--baseline]`: load a running
-//!   platform over HTTP and measure it against Temporal's own ceiling ([`bench`]).
+//!   platform over HTTP and measure it against Temporal's own ceiling (the `bench` crate,
+//!   built in with the `bench` feature, on by default).
 
-pub mod bench;
 mod commands;
 pub mod demo;
 
@@ -60,6 +60,7 @@ pub enum Command {
     /// Place orders against a running platform over HTTP and measure throughput, latency,
     /// history size and the processes' memory and CPU; with `--baseline`, also Temporal's own
     /// ceiling on the same server and workers (docs/BENCHMARKS.md).
+    #[cfg(feature = "bench")]
     Bench(bench::BenchOptions),
     /// Export and replay workflow histories.
     History {
@@ -93,6 +94,15 @@ fn parse_service(name: &str) -> Result<Service, String> {
         .map_err(|e: contracts::queues::UnknownService| e.to_string())
 }
 
+/// What the workers serve besides the services: with the `bench` feature, the benchmark's
+/// ceiling, so that `emporium bench --baseline` measures these very workers.
+pub(crate) fn extra_registrations() -> Option<workers::ExtraRegistrations> {
+    #[cfg(feature = "bench")]
+    return Some(bench::ceiling::register);
+    #[cfg(not(feature = "bench"))]
+    return None;
+}
+
 /// Runs a parsed command with loaded settings.
 pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command {
@@ -107,6 +117,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::History {
             command: HistoryCommand::Replay { files },
         } => commands::history::replay(&files).await,
+        #[cfg(feature = "bench")]
         Command::Bench(options) => commands::bench::run(&settings, &options).await,
         Command::Openapi => {
             let document = api::openapi_document()

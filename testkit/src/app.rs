@@ -64,6 +64,8 @@ pub struct TestAppOptions {
     /// The simulated carrier posts its events to the test API's carrier webhook, as
     /// `emporium dev`'s does (with the carriers' own simulated carrier, if there is one).
     pub simulated_webhooks: bool,
+    /// More for the workers to serve (the benchmark's ceiling).
+    pub extra: Option<workers::ExtraRegistrations>,
     /// Login attempts per account per minute.
     pub logins_per_account_per_minute: u32,
     /// Login attempts per client address per minute.
@@ -99,6 +101,7 @@ impl Default for TestAppOptions {
             renewal: RenewalSettings::default(),
             order_terms: activities::orders::DEFAULT_TERMS,
             simulated_webhooks: false,
+            extra: None,
             logins_per_account_per_minute: 5,
             logins_per_address_per_minute: 1000,
         }
@@ -667,6 +670,7 @@ async fn spawn_workers(
                     simulated_webhooks: simulated,
                     email,
                     sms: options.sms,
+                    extra: options.extra,
                 };
                 let _ = ready_tx.send(());
                 if let Err(err) =

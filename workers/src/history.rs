@@ -20,8 +20,7 @@ use temporalio_sdk::workflow_replayer::{
     WorkflowReplayError, WorkflowReplayer, WorkflowReplayerOptions,
 };
 use workflows::{
-    BenchBaseline, Cart, DailySalesReport, FulfillShipment, PlaceOrder, RefundPayment,
-    SendNotification,
+    Cart, DailySalesReport, FollowParcel, FulfillShipment, PlaceOrder, RefundPayment, SendNotification,
 };
 
 /// Why a history did not replay.
@@ -130,6 +129,8 @@ pub fn options(task_queue: &str) -> Result<WorkflowReplayerOptions, ReplayError>
         .map_err(registration)?
         .register_workflow::<Cart>()
         .map_err(registration)?
+        .register_workflow::<FollowParcel>()
+        .map_err(registration)?
         .register_workflow::<FulfillShipment>()
         .map_err(registration)?
         .register_workflow::<RefundPayment>()
@@ -137,8 +138,6 @@ pub fn options(task_queue: &str) -> Result<WorkflowReplayerOptions, ReplayError>
         .register_workflow::<SendNotification>()
         .map_err(registration)?
         .register_workflow::<DailySalesReport>()
-        .map_err(registration)?
-        .register_workflow::<BenchBaseline>()
         .map_err(registration)?
         .build())
 }

@@ -6,7 +6,6 @@
 //! connects implementations to queues. [`history`] exports workflow histories and replays them
 //! through the same workflow code.
 
-pub mod bench;
 pub mod history;
 pub mod ops;
 pub mod schedules;
@@ -37,9 +36,12 @@ use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio_util::sync::CancellationToken;
 use workflows::{
-    BenchBaseline, Cart, DailySalesReport, FulfillShipment, PlaceOrder, RefundPayment,
-    SendNotification,
+    Cart, DailySalesReport, FollowParcel, FulfillShipment, PlaceOrder, RefundPayment, SendNotification,
 };
+
+/// More workflows and activities to serve beside a service's own, for tools built into the
+/// binary (the benchmark's ceiling): called with each service's worker options.
+pub type ExtraRegistrations = fn(Service, &mut WorkerOptions) -> anyhow::Result<()>;
 
 /// What the services' activities need from the outside world.
 #[derive(Clone)]
@@ -68,6 +70,8 @@ pub struct ServiceDeps {
     pub email: EmailSender,
     /// The SMS gateway, if any.
     pub sms: Option<SmsGateway>,
+    /// Anything else the workers serve (see [`ExtraRegistrations`]).
+    pub extra: Option<ExtraRegistrations>,
 }
 
 impl ServiceDeps {
@@ -132,6 +136,7 @@ impl ServiceDeps {
                 .as_ref()
                 .map(|sms| SmsGateway::new(&sms.base_url, sms.api_key.clone()))
                 .transpose()?,
+            extra: None,
         })
     }
 }
@@ -180,16 +185,11 @@ pub fn worker_options(
     queues: &TaskQueues,
     deps: &ServiceDeps,
 ) -> anyhow::Result<WorkerOptions> {
-    // Every worker also serves the benchmark's no-op activity (it touches nothing), so the
-    // ceiling run measures these very workers.
-    let builder =
-        WorkerOptions::new(queues.of(service)).register_activities(bench::BenchActivities);
-    let options = match service {
+    let builder = WorkerOptions::new(queues.of(service));
+    let mut options = match service {
         Service::Orders => builder
             .register_workflow::<PlaceOrder>()
             .context("registering PlaceOrder")?
-            .register_workflow::<BenchBaseline>()
-            .context("registering BenchBaseline")?
             .register_workflow::<Cart>()
             .context("registering Cart")?
             .register_activities(
@@ -197,6 +197,8 @@ pub fn worker_options(
             )
             .build(),
         Service::Shipping => builder
+            .register_workflow::<FollowParcel>()
+            .context("registering FollowParcel")?
             .register_workflow::<FulfillShipment>()
             .context("registering FulfillShipment")?
             .register_activities(ShippingActivities::new(
@@ -234,6 +236,9 @@ pub fn worker_options(
             .register_activities(ReportingActivities::new(deps.db.clone()))
             .build(),
     };
+    if let Some(extra) = deps.extra {
+        extra(service, &mut options)?;
+    }
     Ok(options)
 }
 

@@ -38,12 +38,15 @@ const PATHS: &[&str] = &[
     "place_order/shipment_failed_before_pickup",
     "place_order/authorization_renewed",
     "place_order/captured_before_pickup",
+    "follow_parcel/delivered",
+    "follow_parcel/exception",
+    "follow_parcel/cancelled",
+    "follow_parcel/continued_as_new",
+    "follow_parcel/delivered_after_continuing",
+    "follow_parcel/lost_at_deadline",
+    // Shipments of orders from before the weeks-long patch (FulfillShipment buys the label).
     "fulfill_shipment/delivered",
     "fulfill_shipment/exception",
-    "fulfill_shipment/cancelled",
-    "fulfill_shipment/continued_as_new",
-    "fulfill_shipment/delivered_after_continuing",
-    "fulfill_shipment/lost_at_deadline",
     "refund_payment/full",
     "refund_payment/partial_with_restock",
     "send_notification/first_try",
@@ -57,7 +60,6 @@ const PATHS: &[&str] = &[
     // From before the weeks-long patch: orders, shipments, carts and refunds of that time.
     "place_order/before_weeks_long_orders/completed",
     "place_order/before_weeks_long_orders/shipment_exception_refunded",
-    "fulfill_shipment/before_weeks_long_orders/delivered",
     "cart/before_carts_expire/abandoned",
     "refund_payment/before_notifications_as_activities/full",
 ];
@@ -311,21 +313,44 @@ async fn orders_from_before_and_after_the_local_read_model_writes_patch_both_rep
 
 /// How many child workflows a history started.
 fn children(recorded: &History) -> usize {
+    child_types(recorded).len()
+}
+
+/// The workflow types of the children a history started, in order.
+fn child_types(recorded: &History) -> Vec<String> {
     recorded
         .events
         .iter()
-        .filter(|event| {
-            matches!(
-                event.attributes,
-                Some(Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(_))
-            )
+        .filter_map(|event| match &event.attributes {
+            Some(Attributes::StartChildWorkflowExecutionInitiatedEventAttributes(started)) => {
+                started.workflow_type.as_ref().map(|kind| kind.name.clone())
+            }
+            _ => None,
         })
-        .count()
+        .collect()
+}
+
+#[test]
+fn orders_from_before_the_weeks_long_patch_ship_with_fulfill_shipment_and_newer_with_follow_parcel()
+{
+    let before = history::parse(&read("place_order/before_weeks_long_orders/completed"))
+        .expect("a history")
+        .0;
+    let after = history::parse(&read("place_order/completed"))
+        .expect("a history")
+        .0;
+    let before = child_types(&before);
+    assert_eq!(
+        before.iter().filter(|kind| *kind == "FulfillShipment").count(),
+        1,
+        "{before:?}"
+    );
+    assert_eq!(child_types(&after), ["FollowParcel"]);
 }
 
 #[tokio::test]
 async fn workflows_from_before_and_after_the_weeks_long_patches_both_replay() {
-    use workflows::{cart, fulfill_shipment, place_order, refund_payment};
+    use workflows::{cart, place_order, refund_payment};
     // (path, its patch, marked, child workflows started)
     let cases = [
         // A shipment and a SendNotification per message (five) before; the shipment alone after.
@@ -340,18 +365,6 @@ async fn workflows_from_before_and_after_the_weeks_long_patches_both_replay() {
             place_order::patches::WEEKS_LONG_ORDERS,
             true,
             1,
-        ),
-        (
-            "fulfill_shipment/before_weeks_long_orders/delivered",
-            fulfill_shipment::patches::WEEKS_LONG_ORDERS,
-            false,
-            0,
-        ),
-        (
-            "fulfill_shipment/delivered",
-            fulfill_shipment::patches::WEEKS_LONG_ORDERS,
-            true,
-            0,
         ),
         (
             "cart/before_carts_expire/abandoned",

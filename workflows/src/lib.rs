@@ -6,28 +6,30 @@
 //! definitions in `contracts`, on the task queue of the service that owns them.
 //!
 //! - [`PlaceOrder`] (`order-<id>`, queue `orders`): the order saga.
-//! - [`FulfillShipment`] (`shipment-<order id>`, queue `shipping`): label and tracking.
+//! - [`FollowParcel`] (`shipment-<order id>`, queue `shipping`): a parcel, from its label to its
+//!   end.
+//! - [`FulfillShipment`] (`shipment-<order id>`, queue `shipping`): label and tracking, for the
+//!   orders from before the weeks-long patch.
 //! - [`RefundPayment`] (`refund-<id>`, queue `payments`): money back, restock, notify.
 //! - [`SendNotification`] (`notification-<id>`, queue `notifications`): one message, once.
 //! - [`Cart`] (`cart-<customer id>`, queue `orders`): a customer's cart, until checkout.
-//! - [`BenchBaseline`] (queue `orders`): the benchmark's ceiling, no-op activities only.
 //! - [`DailySalesReport`] (schedule `daily-sales-report`, queue `reporting`): yesterday's sales,
 //!   emailed to the admins.
 
-pub mod bench_baseline;
 pub mod cart;
 mod clock;
 pub mod daily_sales_report;
+pub mod follow_parcel;
 pub mod fulfill_shipment;
 mod notify;
-mod options;
+pub mod options;
 pub mod place_order;
 pub mod refund_payment;
 pub mod send_notification;
 
-pub use bench_baseline::BenchBaseline;
 pub use cart::Cart;
 pub use daily_sales_report::DailySalesReport;
+pub use follow_parcel::FollowParcel;
 pub use fulfill_shipment::FulfillShipment;
 pub use place_order::PlaceOrder;
 pub use refund_payment::RefundPayment;

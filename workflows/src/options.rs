@@ -28,12 +28,12 @@ fn retry_policy() -> RetryPolicy {
 
 /// Options for a step that may give up, on the given service's queue.
 pub(crate) fn forward(queues: &TaskQueues, service: Service) -> ActivityOptions {
-    activity_on(queues.of(service))
+    forward_on(queues.of(service))
 }
 
 /// [`forward`]'s timeouts and retries on any task queue (for the benchmark's ceiling, which
 /// mirrors a recorded run's queues).
-pub(crate) fn activity_on(task_queue: String) -> ActivityOptions {
+pub fn forward_on(task_queue: String) -> ActivityOptions {
     ActivityOptions::with_close_timeouts(
         temporalio_workflow::ActivityCloseTimeouts::ScheduleAndStartToClose {
             schedule_to_close: FORWARD_STEP_DEADLINE,
@@ -144,7 +144,7 @@ pub(crate) fn child(
         .build()
 }
 
-/// Options for an order's FulfillShipment child (it outlives the order if it must): its whole
+/// Options for an order's FollowParcel child (it outlives the order if it must): its whole
 /// execution, across continue-as-new, may take at most `timeout`, so an order that waits for
 /// it waits with a deadline even if the shipment could not keep its own.
 pub(crate) fn shipment_child(

@@ -128,9 +128,6 @@ fn shipment(order_id: OrderId) -> ShipmentRequest {
             sku: Sku::from("MUG"),
             quantity: 1,
         }],
-        label: None,
-        parent_awaits_result: false,
-        progress: None,
     }
 }
 

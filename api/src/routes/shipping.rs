@@ -3,8 +3,12 @@
 //!
 //! A carrier webhook is verified before anything is read: its `X-Carrier-Signature` header must
 //! be `sha256=<hex>` of HMAC-SHA256 over the raw body with the carrier's shared secret. The event
-//! is then handed to the parcel's FulfillShipment as the `carrier_event` signal; the workflow
-//! applies each event id once, so redeliveries are harmless.
+//! is then handed to the parcel's workflow (`shipment-<order id>`: FollowParcel, or the
+//! FulfillShipment of an order from before the weeks-long patch; both take the same
+//! `carrier_event` signal), and when it is
+//! progress (picked up, out for delivery) to its PlaceOrder too (`shipment_update`), which acts
+//! on it without the shipment relaying it; both apply an event once, so redeliveries are
+//! harmless.
 
 use crate::auth::Caller;
 use crate::extract::RawBody;
@@ -17,13 +21,14 @@ use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::HeaderMap;
 use contracts::OrderId;
+use contracts::shipping::ShipmentUpdate;
 use secrecy::SecretString;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 use temporalio_client::WorkflowSignalOptions;
 use temporalio_client::errors::WorkflowInteractionError;
-use workflows::FulfillShipment;
+use workflows::{FollowParcel, PlaceOrder};
 
 /// The shared webhook secrets of the HTTP carriers, by carrier name.
 #[derive(Clone, Default)]
@@ -132,24 +137,53 @@ pub(crate) async fn carrier_webhook(
             delivered_to: None,
         }));
     };
+    let update = ShipmentUpdate::of_event(&carrier, &tracking_event);
     let delivered = state
         .temporal
-        .get_workflow_handle::<FulfillShipment>(contracts::shipping::workflow_id(order_id))
+        .get_workflow_handle::<FollowParcel>(contracts::shipping::workflow_id(order_id))
         .signal(
-            FulfillShipment::carrier_event,
+            FollowParcel::carrier_event,
             tracking_event,
             WorkflowSignalOptions::default(),
         )
         .await;
     match delivered {
-        Ok(()) => Ok(Json(CarrierReceipt {
-            received: true,
-            delivered_to: Some(order_id),
-        })),
+        Ok(()) => {
+            if update.status.is_progress() {
+                tell_the_order(&state, order_id, update).await?;
+            }
+            Ok(Json(CarrierReceipt {
+                received: true,
+                delivered_to: Some(order_id),
+            }))
+        }
         Err(WorkflowInteractionError::NotFound(_)) => Ok(Json(CarrierReceipt {
             received: true,
             delivered_to: None,
         })),
+        Err(err) => Err(ApiError::unavailable(err)),
+    }
+}
+
+/// Hands the parcel's progress to its order too, which acts on it at once (the pickup is the
+/// point of no return) without the shipment relaying it. A failure answers 503, so the carrier
+/// delivers the event again; the shipment and the order both apply it once.
+async fn tell_the_order(
+    state: &AppState,
+    order_id: OrderId,
+    update: ShipmentUpdate,
+) -> Result<(), ApiError> {
+    let told = state
+        .temporal
+        .get_workflow_handle::<PlaceOrder>(contracts::orders::workflow_id(order_id))
+        .signal(
+            PlaceOrder::shipment_update,
+            update,
+            WorkflowSignalOptions::default(),
+        )
+        .await;
+    match told {
+        Ok(()) | Err(WorkflowInteractionError::NotFound(_)) => Ok(()),
         Err(err) => Err(ApiError::unavailable(err)),
     }
 }

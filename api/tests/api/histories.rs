@@ -121,7 +121,7 @@ async fn ordinary_paths() {
     record(
         &app,
         &format!("shipment-{completed}"),
-        "fulfill_shipment/delivered",
+        "follow_parcel/delivered",
         false,
     )
     .await;
@@ -145,7 +145,7 @@ async fn ordinary_paths() {
     record(
         &app,
         &format!("shipment-{lost}"),
-        "fulfill_shipment/exception",
+        "follow_parcel/exception",
         false,
     )
     .await;
@@ -376,7 +376,7 @@ async fn terminate_shipment(app: &TestApp, id: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     let handle = app
         .temporal
-        .get_workflow_handle::<workflows::FulfillShipment>(format!("shipment-{id}"));
+        .get_workflow_handle::<workflows::FollowParcel>(format!("shipment-{id}"));
     while let Err(err) = handle
         .terminate(
             WorkflowTerminateOptions::builder()
@@ -549,12 +549,12 @@ async fn long_shipment_paths() {
     app.wait_for_final_order(&polled).await;
     let shipment = format!("shipment-{polled}");
     let (first, last) = runs_of(&app, &shipment).await;
-    record_run(&app, &shipment, &first, "fulfill_shipment/continued_as_new").await;
+    record_run(&app, &shipment, &first, "follow_parcel/continued_as_new").await;
     record_run(
         &app,
         &shipment,
         &last,
-        "fulfill_shipment/delivered_after_continuing",
+        "follow_parcel/delivered_after_continuing",
     )
     .await;
     record(
@@ -567,7 +567,7 @@ async fn long_shipment_paths() {
     record(
         &app,
         &format!("shipment-{cancelled}"),
-        "fulfill_shipment/cancelled",
+        "follow_parcel/cancelled",
         false,
     )
     .await;
@@ -587,7 +587,7 @@ async fn long_shipment_paths() {
     record(
         &app,
         &format!("shipment-{silent}"),
-        "fulfill_shipment/lost_at_deadline",
+        "follow_parcel/lost_at_deadline",
         false,
     )
     .await;
@@ -655,7 +655,7 @@ async fn when(wanted: bool, scenario: impl std::future::Future<Output = ()>) {
 async fn record_workflow_histories() {
     let core = [
         "place_order",
-        "fulfill_shipment",
+        "follow_parcel",
         "refund_payment",
         "send_notification",
         "cart",

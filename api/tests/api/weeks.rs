@@ -50,7 +50,7 @@ async fn wait_until_status(app: &TestApp, id: &str, wanted: &[&str], within: Dur
 async fn terminate_shipment(app: &TestApp, id: &str) {
     let shipment = app
         .temporal
-        .get_workflow_handle::<workflows::FulfillShipment>(contracts::shipping::workflow_id(
+        .get_workflow_handle::<workflows::FollowParcel>(contracts::shipping::workflow_id(
             order_id(id),
         ));
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -105,7 +105,7 @@ async fn with_history_limits_an_order_polled_every_second_for_minutes_completes(
     let runs = app.assert_histories_bounded(events_limit(), &[]).await;
     let shipment_runs = runs
         .iter()
-        .filter(|(kind, _, _)| kind == "FulfillShipment")
+        .filter(|(kind, _, _)| kind == "FollowParcel")
         .count();
     assert!(
         shipment_runs >= 3,

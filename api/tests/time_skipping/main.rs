@@ -147,7 +147,7 @@ async fn a_parcel_never_heard_of_again_is_refunded_after_thirty_days_of_polling(
     );
     for (events, _) in &runs {
         assert!(
-            *events <= workflows::fulfill_shipment::EVENTS_PER_RUN as usize + 20,
+            *events <= workflows::follow_parcel::EVENTS_PER_RUN as usize + 20,
             "a run stays within its budget: {runs:?}"
         );
     }

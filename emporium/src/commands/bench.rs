@@ -1,8 +1,9 @@
-//! `emporium bench`: runs [`crate::bench`] against the platform the settings point at, prints
-//! the table and writes the JSON report.
+//! `emporium bench`: runs the `bench` crate against the platform the settings point at (and the
+//! API `--api` names), prints the table and writes the JSON report.
 
-use crate::bench::{self, BenchOptions};
 use anyhow::Context as _;
+use bench::BenchOptions;
+use bench::processes::Platform;
 use contracts::TaskQueues;
 use platform::Settings;
 
@@ -27,7 +28,8 @@ pub(crate) async fn run(settings: &Settings, options: &BenchOptions) -> anyhow::
             .await
             .context("connecting to Temporal")?;
     let queues = TaskQueues::with_prefix(settings.temporal.task_queue_prefix.clone());
-    let report = bench::run(options, &admin_password, temporal, queues).await?;
+    let platform = platform_under_test(settings, options)?;
+    let report = bench::run(options, &admin_password, temporal, queues, &platform).await?;
     println!("{}", bench::table(&report));
     let out = options.out.clone().unwrap_or_else(|| {
         settings.data_dir.join(format!(
@@ -42,4 +44,18 @@ pub(crate) async fn run(settings: &Settings, options: &BenchOptions) -> anyhow::
         .with_context(|| format!("writing {}", out.display()))?;
     println!("  report: {}", out.display());
     Ok(())
+}
+
+/// The ports and database that tell the platform's processes from any other on the machine.
+fn platform_under_test(settings: &Settings, options: &BenchOptions) -> anyhow::Result<Platform> {
+    use secrecy::ExposeSecret as _;
+    let api = url::Url::parse(&options.api).context("--api must be a URL")?;
+    let temporal = platform::temporal::target_url(&settings.temporal.address)?;
+    let database = url::Url::parse(settings.database.url.expose_secret())
+        .context("DATABASE_URL must be a URL")?;
+    Ok(Platform {
+        api_port: api.port_or_known_default().unwrap_or(80),
+        temporal_port: temporal.port().unwrap_or(7233),
+        database: database.path().trim_start_matches('/').to_owned(),
+    })
 }

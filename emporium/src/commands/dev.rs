@@ -78,7 +78,8 @@ pub(crate) async fn run(mut settings: Settings) -> anyhow::Result<()> {
     workers::schedules::ensure_daily_sales_report(&temporal, &queues, &settings.reports.daily_cron)
         .await
         .context("creating the daily sales report's schedule")?;
-    let deps = workers::ServiceDeps::from_settings(db.clone(), &settings)?;
+    let mut deps = workers::ServiceDeps::from_settings(db.clone(), &settings)?;
+    deps.extra = crate::extra_registrations();
     let shutdown = super::shutdown_on_signal();
 
     let jwt_secret = match settings.auth.jwt_secret.clone() {

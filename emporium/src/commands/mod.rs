@@ -1,6 +1,7 @@
 //! One module per subcommand, plus what they share.
 
 pub(crate) mod api;
+#[cfg(feature = "bench")]
 pub(crate) mod bench;
 pub(crate) mod dev;
 pub(crate) mod history;

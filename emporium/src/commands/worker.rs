@@ -17,7 +17,8 @@ pub(crate) async fn run(settings: Settings, services: &[Service]) -> anyhow::Res
     let shutdown = super::shutdown_on_signal();
     let sdk_metrics =
         super::start_worker_ops(&settings, db.clone(), temporal.clone(), shutdown.clone()).await?;
-    let deps = workers::ServiceDeps::from_settings(db, &settings)?;
+    let mut deps = workers::ServiceDeps::from_settings(db, &settings)?;
+    deps.extra = crate::extra_registrations();
     let queues = TaskQueues::with_prefix(settings.temporal.task_queue_prefix.clone());
     workers::run(
         temporal,

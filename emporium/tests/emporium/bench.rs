@@ -3,11 +3,18 @@
 //! asserted: this machine's speed is not the test's business, the report's soundness is.
 
 use serde_json::Value;
-use testkit::TestApp;
+use testkit::{TestApp, TestAppOptions};
 
 #[tokio::test]
 async fn the_bench_places_orders_runs_the_ceiling_and_writes_a_report_that_adds_up() {
-    let app = TestApp::spawn().await;
+    // The workers serve the ceiling, as `emporium dev`'s and `emporium worker`'s do, and the
+    // simulated carrier tells the API by webhook, as it does under `emporium dev`.
+    let app = TestApp::spawn_with(TestAppOptions {
+        extra: Some(bench::ceiling::register),
+        simulated_webhooks: true,
+        ..TestAppOptions::default()
+    })
+    .await;
     let report_file = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
         "bench-{}.json",
         app.queues.prefix().trim_end_matches('-')
@@ -92,6 +99,22 @@ async fn the_bench_places_orders_runs_the_ceiling_and_writes_a_report_that_adds_
     );
     assert!(baseline["history_events"].as_u64().expect("events") > 20);
     assert!(report["ratio"].as_f64().expect("a ratio") > 0.0);
+
+    // What a delivered order asked of Temporal: every run of every workflow it made.
+    let cost = &report["cost_per_delivered_order"];
+    let runs = cost["runs"].as_f64().expect("runs");
+    let all_events = cost["events"].as_f64().expect("events");
+    assert!((2.0..=3.0).contains(&runs), "PlaceOrder and its shipment: {cost}");
+    assert!(all_events > events, "the shipment's events count too: {cost}");
+    let by_kind: f64 = cost["events_by_kind"]
+        .as_object()
+        .expect("kinds")
+        .values()
+        .filter_map(Value::as_f64)
+        .sum();
+    assert!((by_kind - all_events).abs() < 0.5, "the kinds add up: {cost}");
+    // The test's Temporal server is this process's, so no Temporal row: no CPU ratio.
+    assert!(report["temporal_cpu"].is_null() || report["temporal_cpu"]["ratio"].as_f64().is_some());
 
     // Only the run's own data: its products were made by the admin, its stock adjusted.
     let (status, products) = app.get_json("/products?q=Benchmark").await;

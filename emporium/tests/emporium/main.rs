@@ -5,6 +5,7 @@
 //! - [`deployment`]: docker-compose.yml, the Kubernetes manifests and the Grafana dashboard
 //!   name only real subcommands, settings, ports and metrics.
 
+#[cfg(feature = "bench")]
 mod bench;
 mod deployment;
 mod e2e;

@@ -16,7 +16,7 @@ use contracts::payments::{
     AuthorizePayment, PaymentAuthorization, PaymentsActivities, RiskCheck, SettlePayment,
     idempotency_key,
 };
-use contracts::shipping::{ShipmentRequest, ShipmentStatus};
+use contracts::shipping::ShipmentStatus;
 use contracts::{Service, TaskQueues};
 use temporalio_workflow::{
     ActivityExecutionError, ParentClosePolicy, SignalWorkflowOptions, WorkflowContext,
@@ -110,15 +110,7 @@ impl PlaceOrder {
         authorization: PaymentAuthorization,
         done: &mut Vec<Compensation>,
     ) -> Result<(), Stop> {
-        let request = ShipmentRequest {
-            order_id: order.order_id,
-            notify_workflow_id: ctx.workflow_id().to_owned(),
-            address: order.shipping_address.clone(),
-            lines: Self::stock_lines(order),
-            label: None,
-            parent_awaits_result: false,
-            progress: None,
-        };
+        let request = Self::shipment_request(ctx, order);
         let shipment = ctx
             .start_child_workflow(
                 FulfillShipment::run,
@@ -222,6 +214,11 @@ impl PlaceOrder {
                     Self::tell(ctx, queues, Template::Shipped, shipped).await;
                 }
                 ShipmentStatus::OutForDelivery => {
+                    // Since carrier webhooks also tell the order, the news can come twice (an
+                    // order's history from before has it once: replay is unchanged).
+                    if ctx.state(|s| s.status == OrderStatus::OutForDelivery) {
+                        continue;
+                    }
                     Self::step_status(ctx, queues, OrderStatus::OutForDelivery, None).await?;
                     Self::tell(ctx, queues, Template::OutForDelivery, shipped).await;
                 }

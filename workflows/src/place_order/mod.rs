@@ -3,7 +3,7 @@
 //!
 //! open the order → reserve stock → authorise payment and check risk (manual review above the
 //! threshold: wait for an approve/reject decision, reject on timeout) → confirm: allocate the
-//! stock, tell the customer, buy the label → FulfillShipment follows the parcel (a child) →
+//! stock, tell the customer, buy the label → FollowParcel follows the parcel (a child) →
 //! capture payment and commit stock when the carrier has the parcel → delivered → completed.
 //! The customer hears about each step (one `NotifyCustomer` activity per message).
 //!
@@ -32,7 +32,9 @@
 //! service's policy says).
 //!
 //! The workflow keeps the search attributes `OrderStatus`, `CustomerId`, `OrderTotalCents` and
-//! `TrackingNumber` current, and answers the `status` query with its live state. Orders started
+//! `TrackingNumber` current (`OrderStatus` skips the statuses that last only until the next
+//! step: `reserved`, `confirmed`, `delivered`), and answers the `status` query with its live
+//! state. Orders started
 //! before the weeks-long patch run the code in [`legacy`] to their end.
 
 mod legacy;
@@ -383,7 +385,8 @@ impl PlaceOrder {
         self.payment_events.push(event);
     }
 
-    /// News from the order's FulfillShipment.
+    /// News of the order's parcel: from its carrier's webhook, or from FollowParcel's polling
+    /// (FulfillShipment, for an order from before the weeks-long patch).
     #[signal(name = SIGNAL_SHIPMENT_UPDATE)]
     pub fn shipment_update(
         &mut self,
@@ -709,7 +712,34 @@ impl PlaceOrder {
         reason: Option<String>,
         more: Vec<SearchAttributeUpdate>,
     ) -> Result<(), ActivityExecutionError> {
-        let change = ctx.state_mut(|s| {
+        let change = Self::change(ctx, status, reason);
+        ctx.upsert_search_attributes(
+            std::iter::once(search::ORDER_STATUS.value_set(status.as_str().to_owned())).chain(more),
+        );
+        Self::write_status(ctx, queues, change).await
+    }
+
+    /// Records `status` here and in the read model, leaving the search attributes to the
+    /// status that follows in the next step: `reserved` (authorising follows), `confirmed` (the
+    /// label follows), `delivered` (`completed` follows). A visibility update fewer each.
+    async fn pass_status(
+        ctx: &WorkflowContext<Self>,
+        queues: &TaskQueues,
+        status: OrderStatus,
+    ) -> Result<(), Stop> {
+        let change = Self::change(ctx, status, None);
+        Self::write_status(ctx, queues, change)
+            .await
+            .map_err(|err| Stop::Unexpected(format!("recording status: {err}")))
+    }
+
+    /// Makes `status` the workflow's own and numbers the change.
+    fn change(
+        ctx: &WorkflowContext<Self>,
+        status: OrderStatus,
+        reason: Option<String>,
+    ) -> StatusChange {
+        ctx.state_mut(|s| {
             s.status = status;
             s.reason = reason.clone();
             s.changes += 1;
@@ -719,10 +749,15 @@ impl PlaceOrder {
                 status,
                 reason,
             }
-        });
-        ctx.upsert_search_attributes(
-            std::iter::once(search::ORDER_STATUS.value_set(status.as_str().to_owned())).chain(more),
-        );
+        })
+    }
+
+    /// Writes a status change to the read model (locally since `LOCAL_READ_MODEL_WRITES`).
+    async fn write_status(
+        ctx: &WorkflowContext<Self>,
+        queues: &TaskQueues,
+        change: StatusChange,
+    ) -> Result<(), ActivityExecutionError> {
         let local = ctx.state(|s| s.shape == Shape::WeeksLong)
             || ctx.patched(patches::LOCAL_READ_MODEL_WRITES);
         if local {

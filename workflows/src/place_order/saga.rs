@@ -25,7 +25,7 @@ impl PlaceOrder {
         Self::interrupted(ctx)?;
         Self::reserve(ctx, queues, order).await?;
         done.push(Compensation::ReleaseStock);
-        Self::step_status(ctx, queues, OrderStatus::Reserved, None).await?;
+        Self::pass_status(ctx, queues, OrderStatus::Reserved).await?;
 
         Self::interrupted(ctx)?;
         let risk = Self::authorize(ctx, queues, order).await?;
@@ -80,7 +80,7 @@ impl PlaceOrder {
     ) -> Result<Label, Stop> {
         ctx.state_mut(|s| s.told_confirmed = true);
         let ship = ShipOrder {
-            request: Self::shipment_request(ctx, order, None),
+            request: Self::shipment_request(ctx, order),
             idempotency_key: format!("{}/label", contracts::shipping::workflow_id(order.order_id)),
             as_of_ms: now_ms(ctx),
         };
@@ -116,32 +116,29 @@ impl PlaceOrder {
         })
     }
 
-    /// Records `status` and tells the customer with `template`.
+    /// Records `status` and tells the customer with `template` (the search attribute follows
+    /// with the label, the next step).
     pub(super) async fn announce(
         ctx: &WorkflowContext<Self>,
         queues: &TaskQueues,
         status: OrderStatus,
         template: Template,
     ) -> Result<(), Stop> {
-        Self::step_status(ctx, queues, status, None).await?;
+        Self::pass_status(ctx, queues, status).await?;
         Self::tell(ctx, queues, template, |_| {}).await;
         Ok(())
     }
 
-    /// What the order's shipment is to follow (`label` once bought).
+    /// What the label is bought for.
     pub(super) fn shipment_request(
         ctx: &WorkflowContext<Self>,
         order: &PlaceOrderInput,
-        label: Option<Label>,
     ) -> ShipmentRequest {
         ShipmentRequest {
             order_id: order.order_id,
             notify_workflow_id: ctx.workflow_id().to_owned(),
             address: order.shipping_address.clone(),
             lines: Self::stock_lines(order),
-            label,
-            parent_awaits_result: true,
-            progress: None,
         }
     }
 }

@@ -1,10 +1,10 @@
-//! PlaceOrder from the label to the door: the FulfillShipment child follows the parcel; the
+//! PlaceOrder from the label to the door: the FollowParcel child follows the parcel; the
 //! order handles its news (the pickup is the point of no return), keeps the authorisation from
 //! lapsing while the parcel waits, learns from the child's result how the story ended, and when
 //! it ended abnormally after pickup waits for an operator (`needs_attention`).
 
 use super::{Compensation, PlaceOrder, Stop};
-use crate::FulfillShipment;
+use crate::FollowParcel;
 use crate::clock::now_ms;
 use crate::options::{forward, must_finish, shipment_child};
 use contracts::inventory::InventoryActivities;
@@ -14,7 +14,7 @@ use contracts::payments::{
     AuthorizePayment, PaymentAuthorization, PaymentsActivities, RenewalPolicy, SettlePayment,
     idempotency_key,
 };
-use contracts::shipping::{Label, ShipmentOutcome, ShipmentStatus, ShipmentUpdate};
+use contracts::shipping::{Label, ParcelToFollow, ShipmentOutcome, ShipmentStatus, ShipmentUpdate};
 use contracts::{Service, TaskQueues};
 use std::pin::Pin;
 use std::time::Duration;
@@ -99,7 +99,7 @@ impl PlaceOrder {
         Ok(())
     }
 
-    /// Starts a FulfillShipment run for the label, with a fresh delivery deadline, and answers
+    /// Starts a FollowParcel run for the label, with a fresh delivery deadline, and answers
     /// its result to come (signals reach it by workflow id, whichever run it is in by then).
     async fn start_shipment(
         ctx: &WorkflowContext<Self>,
@@ -112,8 +112,13 @@ impl PlaceOrder {
         // Past the shipment's own deadline, so that it is the one to declare the parcel lost.
         let timeout = deadline + deadline / 10 + Duration::from_secs(60);
         ctx.start_child_workflow(
-            FulfillShipment::run,
-            Self::shipment_request(ctx, order, Some(label.clone())),
+            FollowParcel::run,
+            ParcelToFollow {
+                order_id: order.order_id,
+                order_workflow_id: ctx.workflow_id().to_owned(),
+                label: label.clone(),
+                progress: None,
+            },
             shipment_child(
                 queues,
                 contracts::shipping::workflow_id(order.order_id),
@@ -154,7 +159,7 @@ impl PlaceOrder {
                 let _ = ctx
                     .external_workflow(contracts::shipping::workflow_id(order.order_id), None)
                     .signal(
-                        FulfillShipment::cancel_shipment,
+                        FollowParcel::cancel_shipment,
                         "order cancelled".to_owned(),
                         SignalWorkflowOptions::default(),
                     )
@@ -171,8 +176,9 @@ impl PlaceOrder {
             && (self.cancel.is_some() || self.authorization_revoked.is_some())
     }
 
-    /// Applies the shipment updates received: the pickup, then the van. The end of the story
-    /// comes with the result (updates about it, from shipments of older orders, are skipped).
+    /// Applies the shipment updates received (from the carrier's webhook or from the shipment):
+    /// the pickup, then the van, each once. The end of the story comes with the result (updates
+    /// about it, from shipments of older orders, are skipped).
     async fn handle_news(
         ctx: &WorkflowContext<Self>,
         queues: &TaskQueues,
@@ -186,7 +192,8 @@ impl PlaceOrder {
                 ShipmentStatus::InTransit => Self::pickup(ctx, queues, order, done).await?,
                 ShipmentStatus::OutForDelivery => {
                     Self::pickup(ctx, queues, order, done).await?;
-                    if ctx.state(|s| s.status) != OrderStatus::OutForDelivery {
+                    // Once: it may come from the carrier's webhook and from the shipment.
+                    if ctx.state(|s| s.status) == OrderStatus::Shipped {
                         Self::step_status(ctx, queues, OrderStatus::OutForDelivery, None).await?;
                         Self::tell(ctx, queues, Template::OutForDelivery, |data| {
                             parcel_update(data, &update);
@@ -351,10 +358,11 @@ impl PlaceOrder {
         }
     }
 
-    /// `delivered`, and the customer told.
+    /// `delivered`, and the customer told (`completed` follows at once, with the search
+    /// attribute).
     async fn deliver(ctx: &WorkflowContext<Self>, queues: &TaskQueues) -> Result<(), Stop> {
         let label = ctx.state(|s| s.label.clone());
-        Self::step_status(ctx, queues, OrderStatus::Delivered, None).await?;
+        Self::pass_status(ctx, queues, OrderStatus::Delivered).await?;
         Self::tell(ctx, queues, Template::Delivered, |data| {
             if let Some(label) = &label {
                 parcel(data, label);
