@@ -31,6 +31,12 @@ pub mod memo {
     pub const TOTAL: &str = "total";
     /// SHA-256 of the request that created the order under an `Idempotency-Key`.
     pub const REQUEST_SHA256: &str = "request_sha256";
+    /// Whose order it is ([`CustomerId`](crate::CustomerId)).
+    pub const CUSTOMER_ID: &str = "customer_id";
+    /// What it contains ([`OrderLine`](super::OrderLine)s): with the rest of the memo, the
+    /// API shows an order from its workflow's description in the moment before the read model
+    /// has it, without asking a worker.
+    pub const LINES: &str = "lines";
 }
 
 /// Search attributes PlaceOrder keeps current, so operators can list orders in the Web UI

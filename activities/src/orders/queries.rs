@@ -1,8 +1,11 @@
 //! The orders service's reads: the order read model as the API shows it.
 
 use contracts::{Currency, Money, OrderId};
-use entities::orders::{order, order_line, status_history};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use entities::orders::order;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, Statement,
+};
 use serde::Serialize;
 
 /// An order as stored in the read model.
@@ -66,57 +69,98 @@ fn money(amount_minor: i64, currency: &str) -> Result<Money, DbErr> {
         .map_err(|e| DbErr::Custom(format!("stored currency: {e}")))
 }
 
-/// The order with its lines and history, if it is in the read model.
+/// The order with its lines and history, if it is in the read model: one round trip, the lines
+/// and the history aggregated as JSON next to the order's row.
 pub async fn get_order(db: &DatabaseConnection, id: OrderId) -> Result<Option<OrderView>, DbErr> {
-    let Some(row) = order::Entity::find_by_id(id.0).one(db).await? else {
+    let statement = Statement::from_sql_and_values(DbBackend::Postgres, ORDER_WITH_ALL, [id.0.into()]);
+    let Some(mut row) = OrderRow::find_by_statement(statement).one(db).await? else {
         return Ok(None);
     };
-    let lines = order_line::Entity::find()
-        .filter(order_line::Column::OrderId.eq(id.0))
-        .order_by_asc(order_line::Column::LineNo)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|line| {
-            Ok(OrderLineView {
-                unit_price: money(line.unit_price_minor, &line.currency)?,
-                line_total: money(line.line_total_minor, &line.currency)?,
-                sku: line.sku,
-                name: line.name,
-                quantity: line.quantity,
-            })
-        })
-        .collect::<Result<Vec<_>, DbErr>>()?;
-    let history = status_history::Entity::find()
-        .filter(status_history::Column::OrderId.eq(id.0))
-        .order_by_asc(status_history::Column::Seq)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|change| StatusView {
-            status: change.status,
-            reason: change.reason,
-            at: change.recorded_at.to_rfc3339(),
-        })
-        .collect();
+    let lines: Vec<LineRow> = from_json(std::mem::take(&mut row.lines), "lines")?;
+    let history: Vec<StatusRow> = from_json(std::mem::take(&mut row.history), "history")?;
+    let order = row;
     Ok(Some(OrderView {
         id,
-        total: money(row.total_minor, &row.currency)?,
-        shipping_address: row
-            .shipping_address
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| DbErr::Custom(format!("stored address: {e}")))?,
-        customer_phone: row.customer_phone,
-        customer_id: row.customer_id.map(contracts::CustomerId),
-        customer_email: row.customer_email,
-        status: row.status,
-        reason: row.reason,
-        lines,
-        history,
-        created_at: row.created_at.to_rfc3339(),
-        updated_at: row.updated_at.to_rfc3339(),
+        total: money(order.total_minor, &order.currency)?,
+        shipping_address: order.shipping_address.map(|a| from_json(a, "address")).transpose()?,
+        customer_phone: order.customer_phone,
+        customer_id: order.customer_id.map(contracts::CustomerId),
+        customer_email: order.customer_email,
+        status: order.status,
+        reason: order.reason,
+        lines: lines
+            .into_iter()
+            .map(|line| {
+                Ok(OrderLineView {
+                    unit_price: money(line.unit_price_minor, &line.currency)?,
+                    line_total: money(line.line_total_minor, &line.currency)?,
+                    sku: line.sku,
+                    name: line.name,
+                    quantity: line.quantity,
+                })
+            })
+            .collect::<Result<_, DbErr>>()?,
+        history: history
+            .into_iter()
+            .map(|change| StatusView {
+                status: change.status,
+                reason: change.reason,
+                at: change.recorded_at.to_rfc3339(),
+            })
+            .collect(),
+        created_at: order.created_at.to_rfc3339(),
+        updated_at: order.updated_at.to_rfc3339(),
     }))
+}
+
+/// The order's row, its lines (by line number) and its history (oldest first), in one query.
+const ORDER_WITH_ALL: &str = r#"
+SELECT o.*,
+       COALESCE((SELECT json_agg(l ORDER BY l.line_no) FROM orders.order_lines l
+                 WHERE l.order_id = o.id), '[]') AS lines,
+       COALESCE((SELECT json_agg(h ORDER BY h.seq) FROM orders.status_history h
+                 WHERE h.order_id = o.id), '[]') AS history
+FROM orders.orders o
+WHERE o.id = $1"#;
+
+/// A row of [`ORDER_WITH_ALL`].
+#[derive(FromQueryResult)]
+struct OrderRow {
+    customer_id: Option<uuid::Uuid>,
+    customer_email: String,
+    status: String,
+    reason: Option<String>,
+    total_minor: i64,
+    currency: String,
+    customer_phone: Option<String>,
+    shipping_address: Option<serde_json::Value>,
+    created_at: chrono::DateTime<chrono::FixedOffset>,
+    updated_at: chrono::DateTime<chrono::FixedOffset>,
+    lines: serde_json::Value,
+    history: serde_json::Value,
+}
+
+/// An order line, as `json_agg` renders its row.
+#[derive(serde::Deserialize)]
+struct LineRow {
+    sku: String,
+    name: String,
+    quantity: i32,
+    unit_price_minor: i64,
+    line_total_minor: i64,
+    currency: String,
+}
+
+/// A status change, as `json_agg` renders its row.
+#[derive(serde::Deserialize)]
+struct StatusRow {
+    status: String,
+    reason: Option<String>,
+    recorded_at: chrono::DateTime<chrono::FixedOffset>,
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value, what: &str) -> Result<T, DbErr> {
+    serde_json::from_value(value).map_err(|e| DbErr::Custom(format!("stored {what}: {e}")))
 }
 
 /// An order in a list.

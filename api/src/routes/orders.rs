@@ -24,7 +24,9 @@ use contracts::{Money, OrderId, Service};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use temporalio_client::errors::{WorkflowQueryError, WorkflowStartError, WorkflowUpdateError};
+use temporalio_client::errors::{
+    WorkflowInteractionError, WorkflowQueryError, WorkflowStartError, WorkflowUpdateError,
+};
 use temporalio_client::{
     WorkflowDescribeOptions, WorkflowExecuteUpdateOptions, WorkflowIdReusePolicy,
     WorkflowQueryOptions, WorkflowStartOptions,
@@ -279,6 +281,8 @@ pub(crate) async fn place(
     let mut memo_values = MemoValues::new();
     memo_values.insert(memo::CUSTOMER_EMAIL, caller.email.clone());
     memo_values.insert(memo::TOTAL, quote.total.clone());
+    memo_values.insert(memo::CUSTOMER_ID, caller.id);
+    memo_values.insert(memo::LINES, quote.lines.clone());
     if key.is_some() {
         memo_values.insert(memo::REQUEST_SHA256, request_hash.clone());
     }
@@ -440,21 +444,69 @@ pub(crate) async fn get(
         }
         return Ok(Json(OrderResponse::Stored(Box::new(view))));
     }
-    let snapshot = state
+    let live = live_order(&state, order_id).await?;
+    if !caller.may_see(Some(live.customer_id)) {
+        return Err(ApiError::not_found(format!("no order with id {order_id}")));
+    }
+    Ok(Json(OrderResponse::Live(live.order)))
+}
+
+/// The order from its description, if it was started with the intake's memo.
+fn described(
+    order_id: OrderId,
+    description: &temporalio_client::WorkflowExecutionDescription,
+) -> Option<Live> {
+    let memo = description.memo();
+    Some(Live {
+        customer_id: memo.get(memo::CUSTOMER_ID).ok()??,
+        order: LiveOrder {
+            id: order_id,
+            customer_email: memo.get(memo::CUSTOMER_EMAIL).ok()??,
+            status: description
+                .search_attributes()
+                .get(&search::ORDER_STATUS)
+                .unwrap_or_else(|| OrderStatus::Pending.as_str().to_owned()),
+            reason: None,
+            lines: memo.get(memo::LINES).ok()??,
+            total: memo.get(memo::TOTAL).ok()??,
+            history: Vec::new(),
+        },
+    })
+}
+
+/// An order not yet in the read model, with whose it is.
+struct Live {
+    customer_id: contracts::CustomerId,
+    order: LiveOrder,
+}
+
+/// The order as its workflow's description shows it (memo and search attributes: no worker
+/// involved, so it answers at once even before the workflow's first task has run). An order
+/// started without the memo (by a cart from before the one intake) is asked with a query.
+async fn live_order(state: &AppState, order_id: OrderId) -> Result<Live, ApiError> {
+    let handle = state
         .temporal
-        .get_workflow_handle::<PlaceOrder>(workflow_id(order_id))
+        .get_workflow_handle::<PlaceOrder>(workflow_id(order_id));
+    let not_found = || ApiError::not_found(format!("no order with id {order_id}"));
+    let description = match handle.describe(WorkflowDescribeOptions::default()).await {
+        Ok(description) => description,
+        Err(WorkflowInteractionError::NotFound(_)) => return Err(not_found()),
+        Err(err) => return Err(ApiError::unavailable(err)),
+    };
+    if let Some(live) = described(order_id, &description) {
+        return Ok(live);
+    }
+    let snapshot = handle
         .query(PlaceOrder::status, (), WorkflowQueryOptions::default())
         .await
         .map_err(|err| match err {
-            WorkflowQueryError::NotFound(_) => {
-                ApiError::not_found(format!("no order with id {order_id}"))
-            }
+            WorkflowQueryError::NotFound(_) => not_found(),
             other => ApiError::unavailable(other),
         })?;
-    if !caller.may_see(Some(snapshot.order.customer_id)) {
-        return Err(ApiError::not_found(format!("no order with id {order_id}")));
-    }
-    Ok(Json(OrderResponse::Live(snapshot.into())))
+    Ok(Live {
+        customer_id: snapshot.order.customer_id,
+        order: snapshot.into(),
+    })
 }
 
 /// The query of `GET /orders`.

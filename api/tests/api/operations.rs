@@ -615,3 +615,31 @@ async fn app_wait_for_subject(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn an_order_shows_from_its_workflow_before_any_worker_ran_it() {
+    // No worker: the order's workflow has not run a single task, so only its description
+    // (memo and search attributes) knows it; a query would wait for a worker.
+    let app = api_only().await;
+    app.seed_product("MUG", 1250, 10).await;
+    let id = app.place_order("MUG", 2, "pm_card_visa").await;
+
+    let asked = Instant::now();
+    let (status, order) = app.get_json(&format!("/orders/{id}")).await;
+    assert_eq!(status, 200, "{order}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "answered without waiting for a worker"
+    );
+    assert_eq!(order["status"], "pending");
+    assert_eq!(order["total"]["amount_minor"], 2500);
+    assert_eq!(order["lines"][0]["sku"], "MUG");
+    assert_eq!(order["lines"][0]["quantity"], 2);
+    assert_eq!(order["history"], json!([]));
+
+    let (_, stranger) = app.another_customer("Mallory").await;
+    let (status, problem) = app
+        .get_json_as(Some(&stranger), &format!("/orders/{id}"))
+        .await;
+    assert_eq!(status, 404, "another customer's order is not found: {problem}");
+}
