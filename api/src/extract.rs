@@ -1,8 +1,9 @@
 //! Request extractors that refuse bad input with a problem naming the field.
 //!
 //! [`ValidJson`] reads a JSON body and refuses, in this order: a non-JSON content type (415),
-//! an oversized body (413), malformed JSON (400), a missing, unknown or mistyped field (422),
-//! and a value that breaks a validation rule (422). Nothing reaches the handler unless all of
+//! an oversized body (413), malformed JSON (400), a string holding U+0000, which no text column
+//! can store (422, like a query parameter holding one in [`ValidQuery`]), a missing, unknown or
+//! mistyped field (422), and a value that breaks a validation rule (422). Nothing reaches the handler unless all of
 //! that passed, so no workflow can start from bad input.
 
 use crate::error::{ApiError, FieldError};
@@ -83,6 +84,7 @@ where
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
+        refuse_nul_in_query(query)?;
         let deserializer =
             serde_urlencoded::Deserializer::new(url::form_urlencoded::parse(query.as_bytes()));
         let value: T = serde_path_to_error::deserialize(deserializer).map_err(|err| {
@@ -118,6 +120,7 @@ fn is_json(req: &Request) -> bool {
 
 /// Deserializes `body`, naming the offending field of any error.
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    refuse_nul_in_json(body)?;
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
@@ -139,6 +142,66 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
         .end()
         .map_err(|err| ApiError::malformed_json(format!("the body is not valid JSON: {err}")))?;
     Ok(value)
+}
+
+/// What no text column can store: PostgreSQL refuses U+0000 in `text`, so a string holding it
+/// would otherwise fail as a server error after the handler had begun its work.
+const NUL: char = '\0';
+
+fn nul_refused(field: String) -> ApiError {
+    ApiError::invalid_field(
+        "invalid_character",
+        field,
+        "must not contain the NUL character (U+0000)".to_owned(),
+    )
+}
+
+/// Refuses a body whose strings or keys hold U+0000, naming where. JSON can only carry it
+/// escaped (`\u0000`), so bodies without that escape are not walked.
+fn refuse_nul_in_json(body: &[u8]) -> Result<(), ApiError> {
+    const ESCAPE: &[u8] = b"\\u0000";
+    if !body.windows(ESCAPE.len()).any(|w| w == ESCAPE) {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Ok(()); // malformed: parsing reports it
+    };
+    match nul_path(&value, String::new()) {
+        Some(path) => Err(nul_refused(path)),
+        None => Ok(()),
+    }
+}
+
+/// The path, as `a.b[0].c`, of the first string or key holding U+0000.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) => text.contains(NUL).then_some(path),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(n, item)| nul_path(item, format!("{path}[{n}]"))),
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let name = key.replace(NUL, "\\u0000");
+            let inner = if path.is_empty() {
+                name
+            } else {
+                format!("{path}.{name}")
+            };
+            if key.contains(NUL) {
+                Some(inner)
+            } else {
+                nul_path(item, inner)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// Refuses a query string whose decoded names or values hold U+0000, naming the parameter.
+fn refuse_nul_in_query(query: &str) -> Result<(), ApiError> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(name, value)| name.contains(NUL) || value.contains(NUL))
+        .map_or(Ok(()), |(name, _)| Err(nul_refused(name.replace(NUL, "\\u0000"))))
 }
 
 /// Where a data error points: serde reports a missing or unknown field at its parent's path,
@@ -208,6 +271,26 @@ mod tests {
             field(r#"{"name": "a", "lines": [{"quantity": -1}]}"#),
             "lines[0].quantity"
         );
+    }
+
+    #[test]
+    fn a_nul_anywhere_is_refused_naming_where() {
+        assert_eq!(field(r#"{"name": "a\u0000b", "lines": []}"#), "name");
+        assert_eq!(
+            field(r#"{"name": "a", "lines": [{"quantity": 1}, {"quantity": 1, "x\u0000": 1}]}"#),
+            r"lines[1].x\u0000"
+        );
+        assert_eq!(error_of(r#"{"name": "\u0000"}"#).code(), "invalid_character");
+        // An escaped backslash followed by `u0000` is text, not a NUL.
+        assert!(parse_json::<Body>(br#"{"name": "\\u0000", "lines": []}"#).is_ok());
+    }
+
+    #[test]
+    fn a_nul_in_a_query_is_refused_naming_the_parameter() {
+        let err = refuse_nul_in_query("page=1&customer=ab%00c").expect_err("refused");
+        assert_eq!(err.field_errors()[0].field, "customer");
+        assert_eq!(err.code(), "invalid_character");
+        assert!(refuse_nul_in_query("customer=abc&page=2").is_ok());
     }
 
     #[test]
