@@ -69,6 +69,11 @@ pub struct WorkerSettings {
     /// Where a worker process answers `/healthz`, `/readyz` and `/metrics`.
     #[serde(default = "defaults::worker_ops_bind")]
     pub ops_bind: SocketAddr,
+    /// Workflow runs each worker keeps in memory between their tasks (the sticky cache). A run
+    /// that is not cached is replayed from its history at its next task: fewer cached runs
+    /// cost memory less and the Temporal server and CPU more. See docs/OPERATIONS.md.
+    #[serde(default = "defaults::max_cached_workflows")]
+    pub max_cached_workflows: usize,
 }
 
 /// Daily sales report settings.
@@ -266,6 +271,37 @@ pub struct TemporalSettings {
     /// Port of the Web UI of the dev server `emporium dev` starts.
     #[serde(default = "defaults::ui_port")]
     pub ui_port: u16,
+    /// gRPC compression to the frontend: `none` (the default) or `gzip`. The SDK's own
+    /// default is gzip, which makes the Temporal server compress every response, CPU it spends
+    /// for nothing on a local network (docs/BENCHMARKS.md measured it); `gzip` pays off only on
+    /// a slow or metered link, such as to Temporal Cloud from outside its region.
+    #[serde(default)]
+    pub grpc_compression: GrpcCompression,
+}
+
+/// gRPC compression to the Temporal frontend.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrpcCompression {
+    /// Plain messages.
+    #[default]
+    None,
+    /// Gzip both ways.
+    Gzip,
+}
+
+impl TemporalSettings {
+    /// The default settings for the server at `address` (the tests' servers).
+    pub fn at(address: &str) -> Self {
+        Self {
+            address: address.to_owned(),
+            namespace: defaults::namespace(),
+            task_queue_prefix: String::new(),
+            cli: None,
+            ui_port: defaults::ui_port(),
+            grpc_compression: GrpcCompression::None,
+        }
+    }
 }
 
 /// HTTP API settings.
@@ -401,6 +437,9 @@ mod defaults {
     }
     pub(super) fn worker_ops_bind() -> SocketAddr {
         SocketAddr::from(([0, 0, 0, 0], 9090))
+    }
+    pub(super) fn max_cached_workflows() -> usize {
+        200
     }
     pub(super) fn daily_report_cron() -> String {
         "0 6 * * *".to_owned()

@@ -6,7 +6,7 @@
 //! `setpriv --pdeathsig`, so the server dies with the process that started it even when that
 //! process is killed and cannot clean up.
 
-use crate::settings::TemporalSettings;
+use crate::settings::{GrpcCompression, TemporalSettings};
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -123,19 +123,23 @@ pub fn target_url(address: &str) -> Result<Url, TemporalError> {
     Ok(url)
 }
 
-/// Connects a namespace-bound client.
-pub async fn connect(address: &str, namespace: &str) -> Result<Client, TemporalError> {
-    connect_with_timeout(address, namespace, None).await
+/// Connects a namespace-bound client to the server `settings` name.
+pub async fn connect(settings: &TemporalSettings) -> Result<Client, TemporalError> {
+    connect_with_timeout(settings, None).await
 }
 
 async fn connect_with_timeout(
-    address: &str,
-    namespace: &str,
+    settings: &TemporalSettings,
     timeout: Option<Duration>,
 ) -> Result<Client, TemporalError> {
+    let address = &settings.address;
     let options = ConnectionOptions::new(target_url(address)?)
         .identity(format!("emporium@{}", std::process::id()))
         .maybe_connect_timeout(timeout)
+        .grpc_compression(match settings.grpc_compression {
+            GrpcCompression::None => temporalio_client::GrpcCompression::None,
+            GrpcCompression::Gzip => temporalio_client::GrpcCompression::Gzip,
+        })
         .build();
     let connection = match timeout {
         Some(limit) => tokio::time::timeout(limit, Connection::connect(options))
@@ -150,7 +154,7 @@ async fn connect_with_timeout(
         address: address.to_owned(),
         reason: e.to_string(),
     })?;
-    Client::new(connection, ClientOptions::new(namespace).build()).map_err(|e| {
+    Client::new(connection, ClientOptions::new(&settings.namespace).build()).map_err(|e| {
         TemporalError::Connect {
             address: address.to_owned(),
             reason: e.to_string(),
@@ -160,9 +164,7 @@ async fn connect_with_timeout(
 
 /// Connects if a server answers at `address` within `timeout`.
 pub async fn try_connect(settings: &TemporalSettings, timeout: Duration) -> Option<Client> {
-    connect_with_timeout(&settings.address, &settings.namespace, Some(timeout))
-        .await
-        .ok()
+    connect_with_timeout(settings, Some(timeout)).await.ok()
 }
 
 /// The Temporal CLI: the configured path, else `temporal` on the `PATH`.

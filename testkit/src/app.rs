@@ -671,6 +671,7 @@ async fn spawn_workers(
                     email,
                     sms: options.sms,
                     extra: options.extra,
+                    max_cached_workflows: 100,
                 };
                 let _ = ready_tx.send(());
                 if let Err(err) =

@@ -203,7 +203,7 @@ async fn register_search_attributes(address: &str) {
 async fn connect_when_up(address: &str) -> Client {
     let mut last = None;
     for _ in 0..100 {
-        match platform::temporal::connect(address, "default").await {
+        match platform::temporal::connect(&platform::settings::TemporalSettings::at(address)).await {
             Ok(client) => return client,
             Err(err) => last = Some(err),
         }
@@ -215,7 +215,7 @@ async fn connect_when_up(address: &str) -> Client {
 /// A client to the test binary's Temporal server, in the `default` namespace.
 pub async fn temporal_client() -> Client {
     let address = temporal_address();
-    platform::temporal::connect(address, "default")
+    platform::temporal::connect(&platform::settings::TemporalSettings::at(address))
         .await
         .expect("connecting to the test Temporal server")
 }

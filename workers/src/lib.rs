@@ -72,6 +72,8 @@ pub struct ServiceDeps {
     pub sms: Option<SmsGateway>,
     /// Anything else the workers serve (see [`ExtraRegistrations`]).
     pub extra: Option<ExtraRegistrations>,
+    /// Workflow runs each worker keeps cached between their tasks.
+    pub max_cached_workflows: usize,
 }
 
 impl ServiceDeps {
@@ -136,6 +138,7 @@ impl ServiceDeps {
                 .as_ref()
                 .map(|sms| SmsGateway::new(&sms.base_url, sms.api_key.clone()))
                 .transpose()?,
+            max_cached_workflows: settings.worker.max_cached_workflows,
             extra: None,
         })
     }
@@ -185,7 +188,8 @@ pub fn worker_options(
     queues: &TaskQueues,
     deps: &ServiceDeps,
 ) -> anyhow::Result<WorkerOptions> {
-    let builder = WorkerOptions::new(queues.of(service));
+    let builder =
+        WorkerOptions::new(queues.of(service)).max_cached_workflows(deps.max_cached_workflows);
     let mut options = match service {
         Service::Orders => builder
             .register_workflow::<PlaceOrder>()

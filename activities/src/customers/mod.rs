@@ -1,17 +1,15 @@
 //! The customers service (schema `customers`): accounts, argon2 password hashes and roles.
 //!
-//! Emails are stored lower-case and unique. Passwords are hashed with argon2id (the crate's
-//! defaults, a fresh random salt each) on a blocking thread, and checked in constant time; a
-//! login for an unknown email still spends the time of a hash check, so timing does not tell
-//! which emails have accounts.
+//! Emails are stored lower-case and unique. Passwords are hashed with argon2id ([`passwords`])
+//! and checked in constant time; a login for an unknown email still spends the time of a hash
+//! check, so timing does not tell which emails have accounts.
 //!
 //! Logins (successful or not) and role changes are appended to the audit log.
 
+mod passwords;
+
 use crate::audit;
-use argon2::Argon2;
-use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-};
+use passwords::{decoy_hash, hash, verify};
 use contracts::CustomerId;
 use entities::customers::customer;
 use sea_orm::sea_query::OnConflict;
@@ -23,7 +21,6 @@ use serde::Serialize;
 use serde_json::json;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::OnceLock;
 
 /// What an account may do.
 #[derive(
@@ -125,42 +122,6 @@ pub enum CustomersError {
     /// The database failed.
     #[error("customers database error: {0}")]
     Db(#[from] DbErr),
-}
-
-async fn hash(password: String) -> Result<String, CustomersError> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|e| CustomersError::Hashing(e.to_string()))
-    })
-    .await
-    .map_err(|e| CustomersError::Hashing(e.to_string()))?
-}
-
-async fn verify(password: String, stored: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&stored)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
-}
-
-/// A hash of nothing, checked against when the email is unknown so that a miss costs the same.
-async fn decoy_hash() -> &'static str {
-    static DECOY: OnceLock<String> = OnceLock::new();
-    if let Some(decoy) = DECOY.get() {
-        return decoy;
-    }
-    let computed = hash("decoy password".to_owned()).await.unwrap_or_default();
-    DECOY.get_or_init(|| computed)
 }
 
 /// Creates a customer account. The email is lower-cased.

@@ -14,7 +14,7 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
             .await
             .context("connecting to the database")?;
     let temporal =
-        platform::temporal::connect(&settings.temporal.address, &settings.temporal.namespace)
+        platform::temporal::connect(&settings.temporal)
             .await
             .context("connecting to Temporal")?;
     let listener = tokio::net::TcpListener::bind(settings.api.bind)

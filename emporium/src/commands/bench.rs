@@ -24,7 +24,7 @@ pub(crate) async fn run(settings: &Settings, options: &BenchOptions) -> anyhow::
         }
     };
     let temporal =
-        platform::temporal::connect(&settings.temporal.address, &settings.temporal.namespace)
+        platform::temporal::connect(&settings.temporal)
             .await
             .context("connecting to Temporal")?;
     let queues = TaskQueues::with_prefix(settings.temporal.task_queue_prefix.clone());

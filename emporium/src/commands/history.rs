@@ -13,7 +13,7 @@ pub(crate) async fn export(
     out: Option<&Path>,
 ) -> anyhow::Result<()> {
     let temporal =
-        platform::temporal::connect(&settings.temporal.address, &settings.temporal.namespace)
+        platform::temporal::connect(&settings.temporal)
             .await
             .context("connecting to Temporal")?;
     let json = workers::history::export(&temporal, workflow_id)

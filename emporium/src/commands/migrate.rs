@@ -10,7 +10,7 @@ use sea_orm::DatabaseConnection;
 pub(crate) async fn run(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
     let db = database(settings).await?;
     let temporal =
-        platform::temporal::connect(&settings.temporal.address, &settings.temporal.namespace)
+        platform::temporal::connect(&settings.temporal)
             .await
             .context("connecting to Temporal to register search attributes")?;
     platform::temporal::ensure_search_attributes(&temporal, &contracts::orders::search::ALL)

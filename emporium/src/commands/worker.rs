@@ -11,7 +11,7 @@ pub(crate) async fn run(settings: Settings, services: &[Service]) -> anyhow::Res
             .await
             .context("connecting to the database")?;
     let temporal =
-        platform::temporal::connect(&settings.temporal.address, &settings.temporal.namespace)
+        platform::temporal::connect(&settings.temporal)
             .await
             .context("connecting to Temporal")?;
     let shutdown = super::shutdown_on_signal();
