@@ -40,7 +40,7 @@ use contracts::{Service, TaskQueues};
 use histories::{OrderCost, activities_until_confirmed};
 use load::{Api, PRODUCTS, Placed, Shop, closed_loop, completed_count, finish, place_one, set_up};
 use processes::{Platform, Sampler};
-use report::{Baseline, Latencies, Machine, OrderCounts, Throughput};
+use report::{Baseline, Latencies, Machine, OrderCounts, Paced, Throughput};
 use serde_json::Value;
 use stats::{Percentiles, per_second, round};
 use std::path::PathBuf;
@@ -82,6 +82,16 @@ pub struct BenchOptions {
     /// How long to wait for the orders to be delivered and completed, seconds (0: do not wait).
     #[arg(long, default_value_t = 300)]
     pub completion_timeout_secs: u64,
+    /// Lines in each order, each a different product (1 to 50).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=50))]
+    pub lines: u8,
+    /// Before the capacity run, this many orders at a pace the machine sustains
+    /// (`--paced-rate`), for the latencies a shop sees when it is not saturated.
+    #[arg(long, default_value_t = 0)]
+    pub paced_orders: usize,
+    /// Orders started per second in the paced run.
+    #[arg(long, default_value_t = 2.0)]
+    pub paced_rate: f64,
     /// Where to write the JSON report (default: `<data dir>/bench-<time>.json`).
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -109,13 +119,15 @@ pub async fn run(
         base: options.api.clone(),
     });
     let started_at = chrono::Utc::now().to_rfc3339();
-    eprintln!("setting up {PRODUCTS} products and the customers (run {run})");
+    let products = PRODUCTS.max(usize::from(options.lines));
+    eprintln!("setting up {products} products and the customers (run {run})");
     let shop = Arc::new(set_up(&api, options, admin_password, &run).await?);
+    let paced = paced_phase(&api, &shop, options, &run, platform).await?;
     let completed_before = completed_count(&api, &shop.admin).await?;
     let sampler = Arc::new(Mutex::new(Sampler::start(processes::find(platform))));
 
     let first_order = Instant::now();
-    let (placed, order_phase) = place_orders(&api, &shop, options, &run, &sampler).await;
+    let (placed, order_phase) = place_orders(&api, &shop, options, &run, &sampler, None).await;
     let (mut counts, latency) = tally(&placed);
     let mut throughput = Throughput {
         accepted_per_sec: per_second(counts.accepted, order_phase),
@@ -130,6 +142,7 @@ pub async fn run(
             counts.confirmed,
             completed_before,
             &sampler,
+            "delivered",
         )
         .await?;
         throughput.completed_per_sec = Some(per_second(counts.completed, first_order.elapsed()));
@@ -167,6 +180,8 @@ pub async fn run(
         orders: counts,
         throughput,
         latency,
+        paced,
+        lines: options.lines,
         history_events_per_order: sample.place_order_events,
         cost_per_delivered_order: sample.cost,
         temporal_cpu,
@@ -176,17 +191,50 @@ pub async fn run(
     })
 }
 
-/// The order phase: `concurrency` clients placing and following orders.
+/// The paced run, if asked for: `paced_orders` orders at `paced_rate` per second, then a wait
+/// for their deliveries, so that the capacity run starts on a quiet platform.
+async fn paced_phase(
+    api: &Arc<Api>,
+    shop: &Arc<Shop>,
+    options: &BenchOptions,
+    run: &str,
+    platform: &Platform,
+) -> anyhow::Result<Option<Paced>> {
+    if options.paced_orders == 0 {
+        return Ok(None);
+    }
+    let sampler = Arc::new(Mutex::new(Sampler::start(processes::find(platform))));
+    let completed_before = completed_count(api, &shop.admin).await?;
+    let pace = Some((options.paced_orders, options.paced_rate));
+    let paced_run = format!("{run}-paced");
+    let (placed, _) = place_orders(api, shop, options, &paced_run, &sampler, pace).await;
+    let (orders, latency) = tally(&placed);
+    if options.completion_timeout_secs > 0 && orders.confirmed > 0 {
+        let (confirmed, label) = (orders.confirmed, "paced, delivered");
+        wait_for_deliveries(api, shop, options, confirmed, completed_before, &sampler, label).await?;
+    }
+    Ok(Some(Paced {
+        rate: options.paced_rate,
+        orders,
+        latency,
+        processes: finish(sampler).await,
+    }))
+}
+
+/// The order phase: `concurrency` clients placing and following orders; `pace` overrides the
+/// count and the rate (the paced run).
 async fn place_orders(
     api: &Arc<Api>,
     shop: &Arc<Shop>,
     options: &BenchOptions,
     run: &str,
     sampler: &Arc<Mutex<Sampler>>,
+    pace: Option<(usize, f64)>,
 ) -> (Vec<Placed>, Duration) {
     let (api, shop, options, run) = (api.clone(), shop.clone(), options.clone(), run.to_owned());
-    let (count, concurrency, rate) = (options.orders, options.concurrency, options.rate);
-    closed_loop(count, concurrency, rate, "orders", sampler, move |n| {
+    let (count, rate) = pace.map_or((options.orders, options.rate), |(n, r)| (n, Some(r)));
+    let label = if pace.is_some() { "paced" } else { "orders" };
+    closed_loop(count, options.concurrency, rate, label, sampler, move |n| {
         let (api, shop, options, run) = (api.clone(), shop.clone(), options.clone(), run.clone());
         async move { place_one(&api, &shop, &options, &run, n).await }
     })
@@ -229,8 +277,9 @@ async fn wait_for_deliveries(
     confirmed: usize,
     completed_before: u64,
     sampler: &Arc<Mutex<Sampler>>,
+    label: &str,
 ) -> anyhow::Result<usize> {
-    let progress = load::bar(confirmed, "delivered");
+    let progress = load::bar(confirmed, label);
     let deadline = Instant::now() + Duration::from_secs(options.completion_timeout_secs);
     loop {
         let done = usize::try_from(

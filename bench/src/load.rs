@@ -29,7 +29,7 @@ pub(crate) const CONFIRMED_OR_LATER: [&str; 7] = [
 const POLL_EVERY: Duration = Duration::from_millis(250);
 /// How long an order may take to be confirmed or refused before it counts as stuck.
 const CONFIRM_DEADLINE: Duration = Duration::from_secs(120);
-/// Products the orders are spread over.
+/// Products the orders are spread over (more when an order has more lines).
 pub(crate) const PRODUCTS: usize = 3;
 
 /// An HTTP client for the API.
@@ -132,7 +132,7 @@ pub(crate) async fn set_up(
 ) -> anyhow::Result<Shop> {
     let admin = api.login(&options.admin_email, admin_password).await?;
     let mut skus = Vec::new();
-    for n in 0..PRODUCTS {
+    for n in 0..PRODUCTS.max(usize::from(options.lines)) {
         let sku = format!("BENCH-{run}-{n}");
         api.expect(
             reqwest::Method::POST,
@@ -148,7 +148,8 @@ pub(crate) async fn set_up(
             reqwest::Method::POST,
             "/inventory/adjustments",
             Some(&admin),
-            &json!({"sku": sku, "delta": options.orders + 10, "reason": "emporium bench"}),
+            &json!({"sku": sku, "delta": options.orders + options.paced_orders + 10,
+                    "reason": "emporium bench"}),
             StatusCode::OK,
         )
         .await?;
@@ -215,7 +216,9 @@ pub(crate) async fn place_one(
     let body = json!({
         "shipping_address": {"name": "Bench Customer", "line1": "1 Main St", "city": "London",
                              "postal_code": "N1", "country": "GB"},
-        "lines": [{"sku": shop.skus[n % shop.skus.len()], "quantity": 1}],
+        "lines": (0..usize::from(options.lines))
+            .map(|line| json!({"sku": shop.skus[(n + line) % shop.skus.len()], "quantity": 1}))
+            .collect::<Vec<_>>(),
         "payment_method": if declined { "pm_card_chargeDeclined" } else { "pm_card_visa" },
     });
     let started = Instant::now();

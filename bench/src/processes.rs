@@ -4,8 +4,8 @@
 //! process listening on the API's port, the one listening on the Temporal frontend's port, the
 //! `emporium` processes connected to that frontend (the workers; with `emporium dev`, the API
 //! is one of them), and the Postgres backends of the platform's database. Sockets and their
-//! owners come from `/proc` through `procfs`. Memory is `VmRSS`, sampled during the run; CPU
-//! is `utime + stime` of every thread.
+//! owners come from `/proc` through `procfs`. Memory is `VmRSS`, and `RssAnon`, the part not
+//! shared with other processes, sampled during the run; CPU is `utime + stime` of every thread.
 
 use procfs::net::TcpState;
 use procfs::process::{FDTarget, Process as ProcProcess};
@@ -44,6 +44,9 @@ pub struct Usage {
     pub rss_peak_mib: f64,
     /// Resident memory at the end, MiB.
     pub rss_end_mib: f64,
+    /// Highest private resident memory seen (`RssAnon`: heap and stacks, without the pages of
+    /// the binary and libraries every process of the platform shares), MiB.
+    pub anon_peak_mib: f64,
     /// CPU time used during the run, seconds.
     pub cpu_secs: f64,
 }
@@ -175,8 +178,13 @@ pub fn find(platform: &Platform) -> Vec<Process> {
 
 /// Resident memory now, bytes.
 pub fn rss_bytes(pid: i32) -> Option<u64> {
+    memory(pid).map(|(rss, _)| rss)
+}
+
+/// Resident and private (anonymous) resident memory now, bytes.
+fn memory(pid: i32) -> Option<(u64, u64)> {
     let status = ProcProcess::new(pid).ok()?.status().ok()?;
-    status.vmrss.map(|kib| kib * 1024)
+    Some((status.vmrss? * 1024, status.rssanon.unwrap_or_default() * 1024))
 }
 
 /// CPU time used so far by every thread of the process, living or gone.
@@ -194,6 +202,7 @@ pub struct Sampler {
     processes: Vec<Process>,
     cpu_at_start: BTreeMap<i32, Duration>,
     rss_peak: BTreeMap<i32, u64>,
+    anon_peak: BTreeMap<i32, u64>,
 }
 
 impl Sampler {
@@ -207,6 +216,7 @@ impl Sampler {
             processes,
             cpu_at_start,
             rss_peak: BTreeMap::new(),
+            anon_peak: BTreeMap::new(),
         };
         sampler.sample();
         sampler
@@ -215,9 +225,11 @@ impl Sampler {
     /// Records each process's memory now.
     pub fn sample(&mut self) {
         for process in &self.processes {
-            if let Some(rss) = rss_bytes(process.pid) {
+            if let Some((rss, anon)) = memory(process.pid) {
                 let peak = self.rss_peak.entry(process.pid).or_default();
                 *peak = (*peak).max(rss);
+                let peak = self.anon_peak.entry(process.pid).or_default();
+                *peak = (*peak).max(anon);
             }
         }
     }
@@ -243,6 +255,7 @@ impl Sampler {
                 role: process.role.clone(),
                 rss_peak_mib: mib(self.rss_peak.get(&process.pid).copied().unwrap_or_default()),
                 rss_end_mib: mib(rss_bytes(process.pid).unwrap_or_default()),
+                anon_peak_mib: mib(self.anon_peak.get(&process.pid).copied().unwrap_or_default()),
                 cpu_secs: super::stats::round(used.as_secs_f64()),
             };
             if process.role == "postgres" {
@@ -251,10 +264,13 @@ impl Sampler {
                     role: "postgres (the platform's backends)".to_owned(),
                     rss_peak_mib: 0.0,
                     rss_end_mib: 0.0,
+                    anon_peak_mib: 0.0,
                     cpu_secs: 0.0,
                 });
                 total.rss_peak_mib = super::stats::round(total.rss_peak_mib + line.rss_peak_mib);
                 total.rss_end_mib = super::stats::round(total.rss_end_mib + line.rss_end_mib);
+                total.anon_peak_mib =
+                    super::stats::round(total.anon_peak_mib + line.anon_peak_mib);
                 total.cpu_secs = super::stats::round(total.cpu_secs + line.cpu_secs);
             } else {
                 usage.push(line);

@@ -24,6 +24,10 @@ pub struct Report {
     pub throughput: Throughput,
     /// Latencies.
     pub latency: Latencies,
+    /// The paced run (`--paced-orders`), if there was one.
+    pub paced: Option<Paced>,
+    /// Lines per order.
+    pub lines: u8,
     /// History events per PlaceOrder (a completed order's full history), mean over a sample.
     pub history_events_per_order: Option<f64>,
     /// Everything a delivered order asked of Temporal (every run of every workflow it made),
@@ -90,6 +94,19 @@ pub struct Latencies {
     pub get_order: Percentiles,
     /// Placed (`pending`) → `confirmed`, from the order's status history.
     pub placed_to_confirmed: Percentiles,
+}
+
+/// The paced run: orders at a rate the machine sustains, before the capacity run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Paced {
+    /// Orders started per second.
+    pub rate: f64,
+    /// What happened to them.
+    pub orders: OrderCounts,
+    /// Their latencies.
+    pub latency: Latencies,
+    /// The platform's processes during the paced run, until its orders were delivered.
+    pub processes: Vec<Usage>,
 }
 
 /// The ceiling run.
@@ -179,8 +196,9 @@ pub fn table(report: &Report) -> String {
     let l = &report.latency;
     let _ = writeln!(
         out,
-        "\n{} orders, {} clients{} on {} CPUs",
+        "\n{} orders of {} line(s), {} clients{} on {} CPUs",
         report.orders_requested,
+        report.lines,
         report.concurrency,
         report
             .rate
@@ -223,6 +241,12 @@ pub fn table(report: &Report) -> String {
     if let Some(b) = &report.baseline {
         line("ceiling workflow", &b.latency);
     }
+    if let Some(paced) = &report.paced {
+        let p = &paced.latency;
+        line(&format!("paced {}/s: POST /orders", paced.rate), &p.post_orders);
+        line(&format!("paced {}/s: GET /orders/{{id}}", paced.rate), &p.get_order);
+        line(&format!("paced {}/s: placed -> confirmed", paced.rate), &p.placed_to_confirmed);
+    }
     if let Some(events) = report.history_events_per_order {
         let _ = writeln!(out, "\n  history events per PlaceOrder {events}");
     }
@@ -258,19 +282,22 @@ pub fn table(report: &Report) -> String {
         }
         let _ = writeln!(
             out,
-            "\n  {:<34} {:>8} {:>12} {:>11} {:>9} {:>11}",
-            title, "pid", "RSS peak MiB", "RSS end MiB", "CPU s", "CPU ms/each"
+            "\n  {:<34} {:>8} {:>12} {:>11} {:>13} {:>9} {:>11}",
+            title, "pid", "RSS peak MiB", "RSS end MiB", "anon peak MiB", "CPU s", "CPU ms/each"
         );
         for p in processes {
             #[expect(clippy::cast_precision_loss, reason = "counts are small")]
             let each = round(p.cpu_secs * 1000.0 / per.max(1) as f64);
             let _ = writeln!(
                 out,
-                "  {:<34} {:>8} {:>12} {:>11} {:>9} {:>11}",
-                p.role, p.pid, p.rss_peak_mib, p.rss_end_mib, p.cpu_secs, each
+                "  {:<34} {:>8} {:>12} {:>11} {:>13} {:>9} {:>11}",
+                p.role, p.pid, p.rss_peak_mib, p.rss_end_mib, p.anon_peak_mib, p.cpu_secs, each
             );
         }
     };
+    if let Some(paced) = &report.paced {
+        usage("paced: process", &paced.processes, paced.orders.accepted);
+    }
     usage("orders: process", &report.processes, report.orders.accepted);
     if let Some(b) = &report.baseline {
         usage("ceiling: process", &b.processes, b.workflows);
