@@ -12,9 +12,15 @@
 //! JSON body can be malformed (400), too large (413), not JSON (415) or invalid (422); a query
 //! string can be invalid (422); a secured operation needs a valid token (401); and anything
 //! can fail on our side (500) or find a backing service down (503).
+//!
+//! Every constraint the API enforces is in the document, so that a request the document allows
+//! is accepted: each `garde` rule on a request field has its twin in the field's `#[schema]` or
+//! `#[param]` (lengths counted in characters on both sides), and [`forbid_nul`] states the one
+//! rule every string shares: no U+0000, which [`crate::extract`] refuses.
 
 use crate::error::{FieldError, ProblemDocument};
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToResponse};
@@ -124,6 +130,68 @@ impl Modify for BearerScheme {
     }
 }
 
+/// What every string the API accepts must match when it has no pattern of its own: no U+0000
+/// (no text column can store it). Patterns of their own already exclude it.
+const NO_NUL: &str = r"^[^\u0000]*$";
+
+/// Adds [`NO_NUL`] to every string schema and parameter without a pattern, an enum or a format
+/// (dates, UUIDs, emails and URIs cannot hold U+0000 anyway).
+pub(crate) fn forbid_nul(openapi: &mut Document) {
+    if let Some(components) = openapi.components.as_mut() {
+        components.schemas.values_mut().for_each(no_nul_in);
+    }
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            item.get.as_mut(),
+            item.put.as_mut(),
+            item.post.as_mut(),
+            item.delete.as_mut(),
+            item.patch.as_mut(),
+        ];
+        let parameters = item.parameters.iter_mut().flatten().chain(
+            operations
+                .into_iter()
+                .flatten()
+                .flat_map(|operation| operation.parameters.iter_mut().flatten()),
+        );
+        parameters
+            .filter_map(|parameter| parameter.schema.as_mut())
+            .for_each(no_nul_in);
+    }
+}
+
+fn no_nul_in(schema: &mut RefOr<Schema>) {
+    let RefOr::T(schema) = schema else {
+        return; // a component, done on its own
+    };
+    match schema {
+        Schema::Object(object) => {
+            let is_string = match &object.schema_type {
+                SchemaType::Type(kind) => *kind == Type::String,
+                SchemaType::Array(kinds) => kinds.contains(&Type::String),
+                SchemaType::AnyValue => false,
+            };
+            if is_string
+                && object.pattern.is_none()
+                && object.enum_values.is_none()
+                && object.format.is_none()
+            {
+                object.pattern = Some(NO_NUL.to_owned());
+            }
+            object.properties.values_mut().for_each(no_nul_in);
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                no_nul_in(items);
+            }
+        }
+        Schema::OneOf(one_of) => one_of.items.iter_mut().for_each(no_nul_in),
+        Schema::AllOf(all_of) => all_of.items.iter_mut().for_each(no_nul_in),
+        Schema::AnyOf(any_of) => any_of.items.iter_mut().for_each(no_nul_in),
+        _ => {}
+    }
+}
+
 /// Adds the errors an operation has by its shape (see the module documentation).
 pub(crate) fn document_common_errors(openapi: &mut Document) {
     for (path, item) in &mut openapi.paths.paths {
@@ -181,3 +249,4 @@ fn add_common_errors(path: &str, operation: &mut Operation) {
             .or_insert_with(|| Ref::from_response_name(response).into());
     }
 }
+

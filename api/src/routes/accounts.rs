@@ -33,13 +33,16 @@ fn from_customers(err: CustomersError) -> ApiError {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegisterBody {
     /// Email, the login.
-    #[garde(email, length(max = 254))]
+    #[garde(email, length(chars, max = 254))]
+    #[schema(format = "email", max_length = 254)]
     email: String,
     /// Name.
-    #[garde(length(min = 1, max = 200))]
+    #[garde(length(chars, min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
     /// At least 10 characters.
-    #[garde(length(min = 10, max = 128))]
+    #[garde(length(chars, min = 10, max = 128))]
+    #[schema(min_length = 10, max_length = 128)]
     password: String,
 }
 
@@ -68,10 +71,12 @@ pub(crate) async fn register(
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginBody {
     /// Email.
-    #[garde(length(min = 1, max = 254))]
+    #[garde(length(chars, min = 1, max = 254))]
+    #[schema(min_length = 1, max_length = 254)]
     email: String,
     /// Password.
-    #[garde(length(min = 1, max = 128))]
+    #[garde(length(chars, min = 1, max = 128))]
+    #[schema(min_length = 1, max_length = 128)]
     password: String,
 }
 
@@ -172,9 +177,11 @@ pub(crate) async fn get(
 pub(crate) struct PageParams {
     /// Page number, from 1.
     #[garde(inner(range(min = 1, max = 100_000)))]
+    #[param(minimum = 1, maximum = 100_000)]
     page: Option<u64>,
     /// Per page, 1 to 100 (20 by default).
     #[garde(inner(range(min = 1, max = 100)))]
+    #[param(minimum = 1, maximum = 100)]
     per_page: Option<u64>,
 }
 

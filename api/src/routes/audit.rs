@@ -20,13 +20,16 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub(crate) struct LogParams {
     /// Only this actor (an account's email, or `workflow order-<id>`).
-    #[garde(length(min = 1, max = 300))]
+    #[garde(length(chars, min = 1, max = 300))]
+    #[param(min_length = 1, max_length = 300)]
     actor: Option<String>,
     /// Only this action (`order.status_changed`), or every action of an area (`payment.*`).
     #[garde(pattern(r"^[a-z_]+\.([a-z_]+|\*)$"))]
+    #[param(pattern = r"^[a-z_]+\.([a-z_]+|\*)$")]
     action: Option<String>,
     /// Only this subject (`order:<id>`, `product:<sku>`, `account:<email>`, `stock:<sku>`).
-    #[garde(length(min = 1, max = 300))]
+    #[garde(length(chars, min = 1, max = 300))]
+    #[param(min_length = 1, max_length = 300)]
     subject: Option<String>,
     /// Only entries about this order.
     #[garde(skip)]
@@ -39,9 +42,11 @@ pub(crate) struct LogParams {
     to: Option<DateTime<Utc>>,
     /// Page number, from 1.
     #[garde(range(min = 1, max = 100_000))]
+    #[param(minimum = 1, maximum = 100_000)]
     page: Option<u64>,
     /// Entries per page, 1 to 200 (50 by default).
     #[garde(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200)]
     per_page: Option<u64>,
 }
 

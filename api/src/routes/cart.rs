@@ -84,10 +84,12 @@ pub(crate) async fn get(
 #[serde(deny_unknown_fields)]
 pub(crate) struct AddBody {
     /// Which product.
-    #[garde(length(min = 1, max = 64))]
+    #[garde(length(chars, min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     sku: String,
     /// How many units to add, 1 to 1000 (a line holds at most 1000).
     #[garde(range(min = 1, max = 1000))]
+    #[schema(minimum = 1, maximum = 1000)]
     quantity: i64,
 }
 
@@ -175,6 +177,7 @@ where
 pub(crate) struct QuantityBody {
     /// The new quantity, 0 to 1000; 0 removes the line.
     #[garde(range(min = 0, max = 1000))]
+    #[schema(minimum = 0, maximum = 1000)]
     quantity: i64,
 }
 
@@ -236,7 +239,8 @@ pub(crate) async fn remove(
 #[serde(deny_unknown_fields)]
 pub(crate) struct CouponBody {
     /// The coupon's code (case-insensitive).
-    #[garde(length(min = 1, max = 32))]
+    #[garde(length(chars, min = 1, max = 32))]
+    #[schema(min_length = 1, max_length = 32)]
     code: String,
 }
 
@@ -279,10 +283,12 @@ pub(crate) struct CheckoutBody {
     #[garde(dive)]
     shipping_address: AddressRequest,
     /// A payment-provider token such as `pm_card_visa`.
-    #[garde(length(min = 1, max = 255))]
+    #[garde(length(chars, min = 1, max = 255))]
+    #[schema(min_length = 1, max_length = 255, pattern = r"^(pm|tok)_[A-Za-z0-9_]*$")]
     payment_method: String,
     /// A phone number in E.164 form, for SMS when email fails.
     #[garde(inner(custom(e164)))]
+    #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
     customer_phone: Option<String>,
 }
 

@@ -26,9 +26,11 @@ use workflows::SendNotification;
 pub(crate) struct HistoryParams {
     /// The customer's email.
     #[garde(email)]
+    #[param(format = "email")]
     customer: String,
     /// At most this many, newest first (50 by default).
     #[garde(inner(range(min = 1, max = 200)))]
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u64>,
 }
 
@@ -64,21 +66,27 @@ pub(crate) async fn list(
 pub(crate) struct SendBody {
     /// Email address.
     #[garde(inner(email))]
+    #[schema(format = "email")]
     email: Option<String>,
     /// Phone (E.164).
-    #[garde(inner(length(min = 8, max = 16)))]
+    #[garde(inner(length(chars, min = 8, max = 16)))]
+    #[schema(min_length = 8, max_length = 16)]
     phone: Option<String>,
     /// URL for the webhook channel.
     #[garde(inner(url))]
+    #[schema(format = "uri")]
     webhook_url: Option<String>,
     /// Subject.
-    #[garde(length(min = 1, max = 200))]
+    #[garde(length(chars, min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     subject: String,
     /// Text.
-    #[garde(length(min = 1, max = 5000))]
+    #[garde(length(chars, min = 1, max = 5000))]
+    #[schema(min_length = 1, max_length = 5000)]
     body: String,
     /// Channels in order of preference (default: every channel the recipient has).
     #[garde(length(max = 3))]
+    #[schema(max_items = 3)]
     #[serde(default)]
     channels: Vec<Channel>,
 }

@@ -45,15 +45,18 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub(crate) struct PlaceOrderRequest {
     /// A phone number in E.164 form (`+4915112345678`), for SMS when email fails.
     #[garde(inner(custom(e164)))]
+    #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
     customer_phone: Option<String>,
     /// Where the parcel goes.
     #[garde(dive)]
     shipping_address: AddressRequest,
     /// What is ordered: 1 to 50 lines, one per SKU.
     #[garde(length(min = 1, max = 50), dive)]
+    #[schema(min_items = 1, max_items = 50)]
     lines: Vec<LineRequest>,
     /// A payment-provider token such as `pm_card_visa` (or, in the sandbox, a test card number).
-    #[garde(length(min = 1, max = 255))]
+    #[garde(length(chars, min = 1, max = 255))]
+    #[schema(min_length = 1, max_length = 255, pattern = r"^(pm|tok)_[A-Za-z0-9_]*$")]
     payment_method: String,
 }
 
@@ -62,22 +65,28 @@ pub(crate) struct PlaceOrderRequest {
 #[serde(deny_unknown_fields)]
 pub(crate) struct AddressRequest {
     /// Recipient.
-    #[garde(length(min = 1, max = 200))]
+    #[garde(length(chars, min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
     /// Street and number.
-    #[garde(length(min = 1, max = 200))]
+    #[garde(length(chars, min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     line1: String,
     /// More of it.
-    #[garde(length(max = 200))]
+    #[garde(length(chars, max = 200))]
+    #[schema(max_length = 200)]
     line2: Option<String>,
     /// City.
-    #[garde(length(min = 1, max = 100))]
+    #[garde(length(chars, min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     city: String,
     /// Postal code.
-    #[garde(length(min = 1, max = 20))]
+    #[garde(length(chars, min = 1, max = 20))]
+    #[schema(min_length = 1, max_length = 20)]
     postal_code: String,
     /// ISO 3166-1 alpha-2 country code, such as `DE`.
     #[garde(custom(country_code))]
+    #[schema(pattern = r"^[A-Z]{2}$")]
     country: String,
 }
 
@@ -123,10 +132,12 @@ pub(crate) fn e164(phone: &str, _: &()) -> garde::Result {
 #[serde(deny_unknown_fields)]
 pub(crate) struct LineRequest {
     /// Which product.
-    #[garde(length(min = 1, max = 64))]
+    #[garde(length(chars, min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     sku: String,
     /// How many units, 1 to 1000.
     #[garde(range(min = 1, max = 1000))]
+    #[schema(minimum = 1, maximum = 1000)]
     quantity: i64,
 }
 
@@ -516,15 +527,19 @@ async fn live_order(state: &AppState, order_id: OrderId) -> Result<Live, ApiErro
 pub(crate) struct ListParams {
     /// Only orders with this status.
     #[garde(custom(known_status))]
+    #[param(value_type = Option<OrderStatus>)]
     status: Option<String>,
     /// Only orders of this customer (email).
-    #[garde(length(min = 1, max = 254))]
+    #[garde(length(chars, min = 1, max = 254))]
+    #[param(min_length = 1, max_length = 254)]
     customer: Option<String>,
     /// Page number, from 1.
     #[garde(range(min = 1, max = 100_000))]
+    #[param(minimum = 1, maximum = 100_000)]
     page: Option<u64>,
     /// Orders per page, 1 to 100 (20 by default).
     #[garde(range(min = 1, max = 100))]
+    #[param(minimum = 1, maximum = 100)]
     per_page: Option<u64>,
 }
 
@@ -580,7 +595,8 @@ pub(crate) async fn list(
 #[serde(deny_unknown_fields)]
 pub(crate) struct CancelBody {
     /// Why the order is cancelled.
-    #[garde(length(min = 1, max = 500))]
+    #[garde(length(chars, min = 1, max = 500))]
+    #[schema(min_length = 1, max_length = 500)]
     reason: String,
 }
 
@@ -661,10 +677,12 @@ pub(crate) struct ReviewBody {
     #[garde(skip)]
     decision: Decision,
     /// Who decides.
-    #[garde(length(min = 1, max = 200))]
+    #[garde(length(chars, min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     reviewer: String,
     /// Why.
-    #[garde(length(max = 1000))]
+    #[garde(length(chars, max = 1000))]
+    #[schema(max_length = 1000)]
     note: Option<String>,
 }
 
@@ -745,7 +763,8 @@ pub(crate) struct ResolveBody {
     #[garde(skip)]
     action: ResolutionAction,
     /// Why, for the record.
-    #[garde(length(max = 1000))]
+    #[garde(length(chars, max = 1000))]
+    #[schema(max_length = 1000)]
     note: Option<String>,
 }
 

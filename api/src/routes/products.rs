@@ -65,16 +65,20 @@ pub(crate) struct ProductListResponse {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ProductParams {
     /// Name contains this.
-    #[garde(inner(length(max = 100)))]
+    #[garde(inner(length(chars, max = 100)))]
+    #[param(max_length = 100)]
     q: Option<String>,
     /// In this category (slug).
-    #[garde(inner(length(min = 1, max = 64)))]
+    #[garde(inner(length(chars, min = 1, max = 64)))]
+    #[param(min_length = 1, max_length = 64)]
     category: Option<String>,
     /// Page number, from 1.
     #[garde(inner(range(min = 1, max = 100_000)))]
+    #[param(minimum = 1, maximum = 100_000)]
     page: Option<u64>,
     /// Per page, 1 to 100 (50 by default).
     #[garde(inner(range(min = 1, max = 100)))]
+    #[param(minimum = 1, maximum = 100)]
     per_page: Option<u64>,
 }
 
@@ -168,9 +172,11 @@ pub(crate) async fn get(
 pub(crate) struct PriceBody {
     /// Minor units (cents for EUR), 0 to 100 000 000.
     #[garde(range(min = 0, max = 100_000_000))]
+    #[schema(minimum = 0, maximum = 100_000_000)]
     amount_minor: i64,
     /// ISO 4217 code, such as `EUR`.
     #[garde(custom(currency_code))]
+    #[schema(pattern = r"^[A-Z]{3}$")]
     currency: String,
 }
 
@@ -214,12 +220,15 @@ impl PriceBody {
 pub(crate) struct ProductBody {
     /// Stock-keeping unit: 1 to 64 upper-case letters, digits and `-`, unique.
     #[garde(custom(sku_format))]
+    #[schema(pattern = r"^[A-Z0-9][A-Z0-9-]{0,63}$")]
     sku: String,
     /// Display name, 1 to 200 characters.
-    #[garde(length(min = 1, max = 200))]
+    #[garde(length(chars, min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
     /// Longer text, up to 5000 characters.
-    #[garde(length(max = 5000))]
+    #[garde(length(chars, max = 5000))]
+    #[schema(max_length = 5000)]
     #[serde(default)]
     description: String,
     /// The price of one unit.
@@ -227,10 +236,12 @@ pub(crate) struct ProductBody {
     price: PriceBody,
     /// Slugs of existing categories, up to 20.
     #[garde(length(max = 20), inner(length(min = 1, max = 64)))]
+    #[schema(max_items = 20)]
     #[serde(default)]
     categories: Vec<String>,
     /// Image URLs, up to 20.
     #[garde(length(max = 20), inner(url))]
+    #[schema(max_items = 20)]
     #[serde(default)]
     image_urls: Vec<String>,
     /// Whether it can be ordered (default true).
@@ -377,9 +388,11 @@ fn slug_format(slug: &str, _: &()) -> garde::Result {
 pub(crate) struct CategoryBody {
     /// 1 to 64 lower-case letters, digits and `-`.
     #[garde(custom(slug_format))]
+    #[schema(pattern = r"^[a-z0-9][a-z0-9-]{0,63}$")]
     slug: String,
     /// Display name, 1 to 100 characters.
-    #[garde(length(min = 1, max = 100))]
+    #[garde(length(chars, min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
 }
 
@@ -422,12 +435,14 @@ fn coupon_code(code: &str, _: &()) -> garde::Result {
 /// The body of `POST /coupons`: exactly one of `percent_off` and `amount_off`.
 #[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct CouponBody {
+pub(crate) struct NewCouponBody {
     /// 3 to 32 upper-case letters, digits and `-`.
     #[garde(custom(coupon_code))]
+    #[schema(pattern = r"^[A-Z0-9-]{3,32}$")]
     code: String,
     /// A percentage off the subtotal, 1 to 100.
     #[garde(inner(range(min = 1, max = 100)))]
+    #[schema(minimum = 1, maximum = 100)]
     percent_off: Option<u32>,
     /// A fixed amount off (never more than the subtotal).
     #[garde(dive)]
@@ -440,7 +455,7 @@ pub(crate) struct CouponBody {
 /// Creates or replaces a coupon (admin).
 #[utoipa::path(
     post, path = "/coupons", operation_id = "upsertCoupon", tag = "catalog",
-    request_body = CouponBody,
+    request_body = NewCouponBody,
     responses(
         (status = 201, description = "The coupon can be applied to carts until it expires."),
         (status = 403, response = Forbidden),
@@ -450,7 +465,7 @@ pub(crate) struct CouponBody {
 pub(crate) async fn create_coupon(
     State(state): State<AppState>,
     caller: Caller,
-    ValidJson(body): ValidJson<CouponBody>,
+    ValidJson(body): ValidJson<NewCouponBody>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::Admin)?;
     let discount = match (body.percent_off, &body.amount_off) {
@@ -522,12 +537,15 @@ pub(crate) async fn check(
 pub(crate) struct AdjustmentBody {
     /// Which product.
     #[garde(custom(sku_format))]
+    #[schema(pattern = r"^[A-Z0-9][A-Z0-9-]{0,63}$")]
     sku: String,
     /// Units to add (positive) or remove (negative), not 0.
     #[garde(range(min = -1_000_000, max = 1_000_000), custom(non_zero))]
+    #[schema(minimum = -1_000_000, maximum = 1_000_000)]
     delta: i64,
     /// Why (kept in the adjustment log), 1 to 500 characters.
-    #[garde(length(min = 1, max = 500))]
+    #[garde(length(chars, min = 1, max = 500))]
+    #[schema(min_length = 1, max_length = 500)]
     reason: String,
 }
 

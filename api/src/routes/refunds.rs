@@ -24,12 +24,15 @@ use workflows::RefundPayment;
 pub(crate) struct RefundBody {
     /// How much, in minor units; everything still refundable when absent.
     #[garde(inner(range(min = 1)))]
+    #[schema(minimum = 1)]
     amount_minor: Option<i64>,
     /// Why.
-    #[garde(length(min = 1, max = 500))]
+    #[garde(length(chars, min = 1, max = 500))]
+    #[schema(min_length = 1, max_length = 500)]
     reason: String,
     /// Returned goods to put back into stock.
     #[garde(length(max = 50), dive)]
+    #[schema(max_items = 50)]
     #[serde(default)]
     restock: Vec<RestockLine>,
 }
@@ -39,10 +42,12 @@ pub(crate) struct RefundBody {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RestockLine {
     /// Which product.
-    #[garde(length(min = 1, max = 64))]
+    #[garde(length(chars, min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     sku: String,
     /// How many units came back (at most what was ordered).
     #[garde(range(min = 1, max = 1000))]
+    #[schema(minimum = 1, maximum = 1000)]
     quantity: i64,
 }
 
