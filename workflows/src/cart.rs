@@ -393,7 +393,9 @@ impl Cart {
                 return Err("the cart's total could not be computed".into());
             }
         };
-        let order_id = OrderId(Uuid::parse_str(&ctx.uuid4()).unwrap_or_default());
+        let order_id = Uuid::parse_str(&ctx.uuid4())
+            .map(OrderId)
+            .map_err(|err| format!("the workflow's random UUID did not parse: {err}"))?;
         let input = ctx.state(|s| PlaceOrderInput {
             order_id,
             customer_id: s.customer_id,

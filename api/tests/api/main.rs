@@ -406,6 +406,17 @@ async fn products_are_listed_with_price_and_available_stock() {
     let app = TestApp::spawn().await;
     app.seed_product("MUG", 1250, 10).await;
     app.seed_product("CAP", 1800, 0).await;
+    app.seed_product("GONE", 900, 5).await;
+    let gone = product_id(&app, "GONE").await;
+    let (status, _) = app
+        .send_json_as(
+            reqwest::Method::DELETE,
+            Some(&app.admin_token),
+            &format!("/products/{gone}"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 204, "an admin deactivates GONE");
 
     let (status, products) = app.get_json("/products").await;
 
@@ -431,4 +442,17 @@ async fn products_are_listed_with_price_and_available_stock() {
     );
     let (_, health) = app.get_json("/healthz").await;
     assert_eq!(health["status"], "ok");
+}
+
+/// The id of the listed product with `sku`.
+async fn product_id(app: &TestApp, sku: &str) -> String {
+    let (_, products) = app.get_json("/products").await;
+    products["items"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|p| p["sku"] == sku)
+        .and_then(|p| p["id"].as_str())
+        .expect("the product is listed")
+        .to_owned()
 }
