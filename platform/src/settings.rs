@@ -74,6 +74,11 @@ pub struct WorkerSettings {
     /// cost memory less and the Temporal server and CPU more. See docs/OPERATIONS.md.
     #[serde(default = "defaults::max_cached_workflows")]
     pub max_cached_workflows: usize,
+    /// On shutdown, how long activities in flight may run on before they are cancelled (their
+    /// retries go to another worker). Without a bound, one stuck activity would keep a stopping
+    /// process alive for ever.
+    #[serde(default = "defaults::shutdown_grace_secs")]
+    pub shutdown_grace_secs: u64,
 }
 
 /// Daily sales report settings.
@@ -440,6 +445,9 @@ mod defaults {
     }
     pub(super) fn max_cached_workflows() -> usize {
         200
+    }
+    pub(super) fn shutdown_grace_secs() -> u64 {
+        10
     }
     pub(super) fn daily_report_cron() -> String {
         "0 6 * * *".to_owned()

@@ -672,6 +672,7 @@ async fn spawn_workers(
                     sms: options.sms,
                     extra: options.extra,
                     max_cached_workflows: 100,
+                    shutdown_grace: Duration::from_secs(5),
                 };
                 let _ = ready_tx.send(());
                 if let Err(err) =

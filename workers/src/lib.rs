@@ -74,6 +74,8 @@ pub struct ServiceDeps {
     pub extra: Option<ExtraRegistrations>,
     /// Workflow runs each worker keeps cached between their tasks.
     pub max_cached_workflows: usize,
+    /// How long activities in flight may run on after shutdown begins.
+    pub shutdown_grace: Duration,
 }
 
 impl ServiceDeps {
@@ -139,6 +141,7 @@ impl ServiceDeps {
                 .map(|sms| SmsGateway::new(&sms.base_url, sms.api_key.clone()))
                 .transpose()?,
             max_cached_workflows: settings.worker.max_cached_workflows,
+            shutdown_grace: Duration::from_secs(settings.worker.shutdown_grace_secs),
             extra: None,
         })
     }
@@ -188,8 +191,9 @@ pub fn worker_options(
     queues: &TaskQueues,
     deps: &ServiceDeps,
 ) -> anyhow::Result<WorkerOptions> {
-    let builder =
-        WorkerOptions::new(queues.of(service)).max_cached_workflows(deps.max_cached_workflows);
+    let builder = WorkerOptions::new(queues.of(service))
+        .max_cached_workflows(deps.max_cached_workflows)
+        .graceful_shutdown_period(deps.shutdown_grace);
     let mut options = match service {
         Service::Orders => builder
             .register_workflow::<PlaceOrder>()

@@ -13,10 +13,9 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
         platform::db::connect_as_service(&settings.database.url, settings.database.max_connections)
             .await
             .context("connecting to the database")?;
-    let temporal =
-        platform::temporal::connect(&settings.temporal)
-            .await
-            .context("connecting to Temporal")?;
+    let temporal = platform::temporal::connect(&settings.temporal)
+        .await
+        .context("connecting to Temporal")?;
     let listener = tokio::net::TcpListener::bind(settings.api.bind)
         .await
         .with_context(|| format!("binding {}", settings.api.bind))?;

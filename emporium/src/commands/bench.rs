@@ -23,10 +23,9 @@ pub(crate) async fn run(settings: &Settings, options: &BenchOptions) -> anyhow::
                 })?
         }
     };
-    let temporal =
-        platform::temporal::connect(&settings.temporal)
-            .await
-            .context("connecting to Temporal")?;
+    let temporal = platform::temporal::connect(&settings.temporal)
+        .await
+        .context("connecting to Temporal")?;
     let queues = TaskQueues::with_prefix(settings.temporal.task_queue_prefix.clone());
     let platform = platform_under_test(settings, options)?;
     let report = bench::run(options, &admin_password, temporal, queues, &platform).await?;

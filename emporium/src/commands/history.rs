@@ -12,10 +12,9 @@ pub(crate) async fn export(
     workflow_id: &str,
     out: Option<&Path>,
 ) -> anyhow::Result<()> {
-    let temporal =
-        platform::temporal::connect(&settings.temporal)
-            .await
-            .context("connecting to Temporal")?;
+    let temporal = platform::temporal::connect(&settings.temporal)
+        .await
+        .context("connecting to Temporal")?;
     let json = workers::history::export(&temporal, workflow_id)
         .await
         .with_context(|| format!("fetching the history of {workflow_id}"))?;

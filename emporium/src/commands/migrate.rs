@@ -9,10 +9,9 @@ use sea_orm::DatabaseConnection;
 /// Migrates the database and registers the search attributes.
 pub(crate) async fn run(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
     let db = database(settings).await?;
-    let temporal =
-        platform::temporal::connect(&settings.temporal)
-            .await
-            .context("connecting to Temporal to register search attributes")?;
+    let temporal = platform::temporal::connect(&settings.temporal)
+        .await
+        .context("connecting to Temporal to register search attributes")?;
     platform::temporal::ensure_search_attributes(&temporal, &contracts::orders::search::ALL)
         .await?;
     tracing::info!("search attributes are registered");

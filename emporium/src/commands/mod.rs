@@ -63,8 +63,13 @@ pub(crate) fn shutdown_on_signal() -> CancellationToken {
             _ = ctrl_c => {},
             _ = terminate.recv() => {},
         }
-        tracing::info!("shutting down");
+        tracing::info!("shutting down (again to stop at once)");
         cancel.cancel();
+        // A second Ctrl-C does not wait for the graceful stop.
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::warn!("stopping at once");
+            std::process::exit(130);
+        }
     });
     token
 }

@@ -10,10 +10,9 @@ pub(crate) async fn run(settings: Settings, services: &[Service]) -> anyhow::Res
         platform::db::connect_as_service(&settings.database.url, settings.database.max_connections)
             .await
             .context("connecting to the database")?;
-    let temporal =
-        platform::temporal::connect(&settings.temporal)
-            .await
-            .context("connecting to Temporal")?;
+    let temporal = platform::temporal::connect(&settings.temporal)
+        .await
+        .context("connecting to Temporal")?;
     let shutdown = super::shutdown_on_signal();
     let sdk_metrics =
         super::start_worker_ops(&settings, db.clone(), temporal.clone(), shutdown.clone()).await?;
