@@ -26,6 +26,7 @@ async fn the_bench_places_orders_runs_the_ceiling_and_writes_a_report_that_adds_
 
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_emporium"))
         .args(["bench", "--orders", "6", "--concurrency", "3", "--baseline"])
+        .args(["--paced-orders", "2", "--paced-rate", "4", "--lines", "2"])
         .args([
             "--declined-percent",
             "20",
@@ -68,6 +69,12 @@ async fn the_bench_places_orders_runs_the_ceiling_and_writes_a_report_that_adds_
         "the confirmed orders were delivered"
     );
     assert_eq!(report["latency"]["post_orders"]["count"], 6);
+    assert_eq!(report["lines"], 2);
+    let paced = &report["paced"];
+    assert_eq!(paced["rate"], 4.0, "{paced}");
+    assert_eq!(paced["orders"]["accepted"], 2, "{paced}");
+    assert_eq!(paced["orders"]["payment_failed"], 1, "order 0 of the paced run too");
+    assert_eq!(paced["latency"]["post_orders"]["count"], 2);
     assert_eq!(report["latency"]["placed_to_confirmed"]["count"], 5);
     let events = report["history_events_per_order"].as_f64().expect("events");
     assert!(
@@ -104,15 +111,24 @@ async fn the_bench_places_orders_runs_the_ceiling_and_writes_a_report_that_adds_
     let cost = &report["cost_per_delivered_order"];
     let runs = cost["runs"].as_f64().expect("runs");
     let all_events = cost["events"].as_f64().expect("events");
-    assert!((2.0..=3.0).contains(&runs), "PlaceOrder and its shipment: {cost}");
-    assert!(all_events > events, "the shipment's events count too: {cost}");
+    assert!(
+        (2.0..=3.0).contains(&runs),
+        "PlaceOrder and its shipment: {cost}"
+    );
+    assert!(
+        all_events > events,
+        "the shipment's events count too: {cost}"
+    );
     let by_kind: f64 = cost["events_by_kind"]
         .as_object()
         .expect("kinds")
         .values()
         .filter_map(Value::as_f64)
         .sum();
-    assert!((by_kind - all_events).abs() < 0.5, "the kinds add up: {cost}");
+    assert!(
+        (by_kind - all_events).abs() < 0.5,
+        "the kinds add up: {cost}"
+    );
     // The test's Temporal server is this process's, so no Temporal row: no CPU ratio.
     assert!(report["temporal_cpu"].is_null() || report["temporal_cpu"]["ratio"].as_f64().is_some());
 
