@@ -3,7 +3,8 @@
 //! `POST /auth/login` exchanges an email and password for an HS256 JWT (`sub` = customer id,
 //! `email`, `role`, `iat`, `exp`, `iss`), signed with the configured secret. Every protected
 //! handler takes a [`Caller`], which refuses a missing, malformed, wrongly signed or expired
-//! token with 401; [`Caller::require`] refuses a too-small role with 403. Resources belonging to
+//! token with 401; operations for staff or admins take [`Staff`] or [`Admin`], which also refuse
+//! a too-small role with 403 before the body is read. Resources belonging to
 //! someone else answer 404, as if they did not exist, so ids cannot be probed.
 //!
 //! Logins are rate-limited per account and per client address (GCRA, in process: with several
@@ -218,5 +219,48 @@ impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
         } else {
             Ok(None)
         }
+    }
+}
+
+/// An admin: refused with 401 without a valid token and 403 below the role, before the
+/// request's body is read, so that nobody learns an operation's body rules without the right
+/// to call it.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Caller);
+
+/// An operator or an admin (staff), refused like [`Admin`].
+#[derive(Debug, Clone)]
+pub struct Staff(pub Caller);
+
+/// The caller, if their role is at least `role`.
+async fn caller_with(
+    parts: &mut Parts,
+    state: &AppState,
+    role: Role,
+) -> Result<Caller, ApiError> {
+    let caller = Caller::from_request_parts(parts, state).await?;
+    caller.require(role)?;
+    Ok(caller)
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        caller_with(parts, state, Role::Admin).await.map(Self)
+    }
+}
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        caller_with(parts, state, Role::Operator).await.map(Self)
     }
 }

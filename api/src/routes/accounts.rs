@@ -1,7 +1,7 @@
 //! Accounts: `POST /auth/register`, `POST /auth/login`, `GET /customers/{id}`,
 //! `GET /customers/{id}/orders`, `PUT /customers/{id}/role`.
 
-use crate::auth::Caller;
+use crate::auth::{Admin, Caller};
 use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized};
 use crate::{ApiError, AppState};
@@ -244,11 +244,10 @@ pub(crate) struct RoleBody {
 #[tracing::instrument(skip_all, fields(customer.id = %id))]
 pub(crate) async fn set_role(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<RoleBody>,
 ) -> Result<Json<Customer>, ApiError> {
-    caller.require(Role::Admin)?;
     let id = parse_customer_id(&id)?;
     let customer = customers::set_role(&state.db, id, body.role, &caller.email)
         .await

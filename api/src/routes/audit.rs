@@ -2,12 +2,11 @@
 //!
 //! There is deliberately no route that edits or deletes an entry; the database refuses it too.
 
-use crate::auth::Caller;
+use crate::auth::Admin;
 use crate::extract::ValidQuery;
 use crate::openapi::Forbidden;
 use crate::{ApiError, AppState};
 use activities::audit::{self, Filter, Page};
-use activities::customers::Role;
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -64,10 +63,9 @@ pub(crate) struct LogParams {
 #[tracing::instrument(skip_all)]
 pub(crate) async fn list(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Admin,
     ValidQuery(params): ValidQuery<LogParams>,
 ) -> Result<Json<Page>, ApiError> {
-    caller.require(Role::Admin)?;
     if let (Some(from), Some(to)) = (params.from, params.to)
         && to <= from
     {

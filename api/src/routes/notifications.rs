@@ -2,11 +2,10 @@
 //! delivery attempt; `POST /notifications/send` sends an operator's message through
 //! SendNotification.
 
-use crate::auth::Caller;
+use crate::auth::{Admin, Caller};
 use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::Forbidden;
 use crate::{ApiError, AppState};
-use activities::customers::Role;
 use activities::notifications::queries::{NotificationView, history};
 use axum::Json;
 use axum::extract::State;
@@ -113,10 +112,9 @@ pub(crate) struct SendAccepted {
 #[tracing::instrument(skip_all)]
 pub(crate) async fn send(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Admin,
     ValidJson(body): ValidJson<SendBody>,
 ) -> Result<(StatusCode, Json<SendAccepted>), ApiError> {
-    caller.require(Role::Admin)?;
     let recipient = Recipient {
         email: body.email,
         phone: body.phone,

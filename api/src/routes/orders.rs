@@ -2,12 +2,11 @@
 //! `GET /orders` lists them, `POST /orders/{id}/cancel`, `POST /orders/{id}/review` and
 //! `POST /orders/{id}/attention` steer one through PlaceOrder's updates.
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Staff};
 use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound};
 use crate::{ApiError, AppState};
 use activities::catalog::{self, QuoteError, Requested};
-use activities::customers::Role;
 use activities::orders::queries::{
     OrderFilter, OrderPage, OrderView, StatusView, get_order, list_orders,
 };
@@ -722,11 +721,10 @@ pub(crate) struct ReviewRecorded {
 #[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("order-{id}")))]
 pub(crate) async fn review(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Staff,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<ReviewBody>,
 ) -> Result<Json<ReviewRecorded>, ApiError> {
-    caller.require(Role::Operator)?;
     let order_id = parse_order_id(&id)?;
     let decision = ReviewDecision {
         approve: matches!(body.decision, Decision::Approve),
@@ -795,11 +793,10 @@ pub(crate) struct ResolutionRecorded {
 #[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("order-{id}")))]
 pub(crate) async fn resolve(
     State(state): State<AppState>,
-    caller: Caller,
+    Staff(caller): Staff,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<ResolveBody>,
 ) -> Result<Json<ResolutionRecorded>, ApiError> {
-    caller.require(Role::Operator)?;
     let order_id = parse_order_id(&id)?;
     let resolution = Resolution {
         action: body.action,

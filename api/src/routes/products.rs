@@ -3,7 +3,7 @@
 //! `POST /categories`; admin `POST /coupons`; `GET /inventory/check/{product_id}` and admin
 //! `POST /inventory/adjustments`.
 
-use crate::auth::Caller;
+use crate::auth::{Admin, Caller};
 use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound};
 use crate::{ApiError, AppState};
@@ -282,10 +282,9 @@ impl ProductBody {
 #[tracing::instrument(skip_all)]
 pub(crate) async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     ValidJson(body): ValidJson<ProductBody>,
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
-    caller.require(Role::Admin)?;
     let product = catalog::create_product(&state.db, body.spec()?, &caller.email)
         .await
         .map_err(from_catalog)?;
@@ -308,11 +307,10 @@ pub(crate) async fn create(
 #[tracing::instrument(skip_all, fields(product.id = %id))]
 pub(crate) async fn update(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<ProductBody>,
 ) -> Result<Json<Product>, ApiError> {
-    caller.require(Role::Admin)?;
     let id = parse_product_id(&id)?;
     catalog::update_product(&state.db, id, body.spec()?, &caller.email)
         .await
@@ -336,10 +334,9 @@ pub(crate) async fn update(
 #[tracing::instrument(skip_all, fields(product.id = %id))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Role::Admin)?;
     let id = parse_product_id(&id)?;
     if catalog::deactivate_product(&state.db, id, &caller.email)
         .await
@@ -408,10 +405,9 @@ pub(crate) struct CategoryBody {
 )]
 pub(crate) async fn create_category(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Admin,
     ValidJson(body): ValidJson<CategoryBody>,
 ) -> Result<(StatusCode, Json<Category>), ApiError> {
-    caller.require(Role::Admin)?;
     let category = catalog::upsert_category(&state.db, &body.slug, &body.name)
         .await
         .map_err(from_catalog)?;
@@ -464,10 +460,9 @@ pub(crate) struct NewCouponBody {
 )]
 pub(crate) async fn create_coupon(
     State(state): State<AppState>,
-    caller: Caller,
+    _: Admin,
     ValidJson(body): ValidJson<NewCouponBody>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Role::Admin)?;
     let discount = match (body.percent_off, &body.amount_off) {
         (Some(percent), None) => Discount::Percent(percent),
         (None, Some(amount)) => Discount::Fixed(amount.money()?),
@@ -571,10 +566,9 @@ fn non_zero(delta: &i64, _: &()) -> garde::Result {
 #[tracing::instrument(skip_all)]
 pub(crate) async fn adjust(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     ValidJson(body): ValidJson<AdjustmentBody>,
 ) -> Result<Json<StockLevel>, ApiError> {
-    caller.require(Role::Admin)?;
     let level = adjust_stock(
         &state.db,
         &body.sku,

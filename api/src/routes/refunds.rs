@@ -1,12 +1,11 @@
 //! Refunds: `POST /orders/{id}/refunds` starts RefundPayment; `GET /orders/{id}/refunds` shows
 //! what was captured, refunded and is still refundable.
 
-use crate::auth::Caller;
+use crate::auth::{Admin, Caller};
 use crate::extract::ValidJson;
 use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound};
 use crate::routes::orders::visible_order;
 use crate::{ApiError, AppState};
-use activities::customers::Role;
 use activities::payments::queries::{RefundBalance, RefundRow, refund_balance, refunds_of};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -86,11 +85,10 @@ fn parse_order_id(id: &str) -> Result<OrderId, ApiError> {
 #[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("order-{id}")))]
 pub(crate) async fn create(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<RefundBody>,
 ) -> Result<(StatusCode, Json<RefundAccepted>), ApiError> {
-    caller.require(Role::Admin)?;
     let order_id = parse_order_id(&id)?;
     let order = visible_order(&state, &caller, order_id).await?;
     let balance = refund_balance(&state.db, order_id).await?.ok_or_else(|| {
