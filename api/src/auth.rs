@@ -233,11 +233,7 @@ pub struct Admin(pub Caller);
 pub struct Staff(pub Caller);
 
 /// The caller, if their role is at least `role`.
-async fn caller_with(
-    parts: &mut Parts,
-    state: &AppState,
-    role: Role,
-) -> Result<Caller, ApiError> {
+async fn caller_with(parts: &mut Parts, state: &AppState, role: Role) -> Result<Caller, ApiError> {
     let caller = Caller::from_request_parts(parts, state).await?;
     caller.require(role)?;
     Ok(caller)

@@ -201,7 +201,9 @@ fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
 fn refuse_nul_in_query(query: &str) -> Result<(), ApiError> {
     url::form_urlencoded::parse(query.as_bytes())
         .find(|(name, value)| name.contains(NUL) || value.contains(NUL))
-        .map_or(Ok(()), |(name, _)| Err(nul_refused(name.replace(NUL, "\\u0000"))))
+        .map_or(Ok(()), |(name, _)| {
+            Err(nul_refused(name.replace(NUL, "\\u0000")))
+        })
 }
 
 /// Where a data error points: serde reports a missing or unknown field at its parent's path,
@@ -280,7 +282,10 @@ mod tests {
             field(r#"{"name": "a", "lines": [{"quantity": 1}, {"quantity": 1, "x\u0000": 1}]}"#),
             r"lines[1].x\u0000"
         );
-        assert_eq!(error_of(r#"{"name": "\u0000"}"#).code(), "invalid_character");
+        assert_eq!(
+            error_of(r#"{"name": "\u0000"}"#).code(),
+            "invalid_character"
+        );
         // An escaped backslash followed by `u0000` is text, not a NUL.
         assert!(parse_json::<Body>(br#"{"name": "\\u0000", "lines": []}"#).is_ok());
     }

@@ -249,4 +249,3 @@ fn add_common_errors(path: &str, operation: &mut Operation) {
             .or_insert_with(|| Ref::from_response_name(response).into());
     }
 }
-

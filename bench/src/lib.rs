@@ -211,7 +211,16 @@ async fn paced_phase(
     let (orders, latency) = tally(&placed);
     if options.completion_timeout_secs > 0 && orders.confirmed > 0 {
         let (confirmed, label) = (orders.confirmed, "paced, delivered");
-        wait_for_deliveries(api, shop, options, confirmed, completed_before, &sampler, label).await?;
+        wait_for_deliveries(
+            api,
+            shop,
+            options,
+            confirmed,
+            completed_before,
+            &sampler,
+            label,
+        )
+        .await?;
     }
     Ok(Some(Paced {
         rate: options.paced_rate,

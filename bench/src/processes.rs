@@ -184,7 +184,10 @@ pub fn rss_bytes(pid: i32) -> Option<u64> {
 /// Resident and private (anonymous) resident memory now, bytes.
 fn memory(pid: i32) -> Option<(u64, u64)> {
     let status = ProcProcess::new(pid).ok()?.status().ok()?;
-    Some((status.vmrss? * 1024, status.rssanon.unwrap_or_default() * 1024))
+    Some((
+        status.vmrss? * 1024,
+        status.rssanon.unwrap_or_default() * 1024,
+    ))
 }
 
 /// CPU time used so far by every thread of the process, living or gone.
@@ -255,7 +258,11 @@ impl Sampler {
                 role: process.role.clone(),
                 rss_peak_mib: mib(self.rss_peak.get(&process.pid).copied().unwrap_or_default()),
                 rss_end_mib: mib(rss_bytes(process.pid).unwrap_or_default()),
-                anon_peak_mib: mib(self.anon_peak.get(&process.pid).copied().unwrap_or_default()),
+                anon_peak_mib: mib(self
+                    .anon_peak
+                    .get(&process.pid)
+                    .copied()
+                    .unwrap_or_default()),
                 cpu_secs: super::stats::round(used.as_secs_f64()),
             };
             if process.role == "postgres" {
@@ -269,8 +276,7 @@ impl Sampler {
                 });
                 total.rss_peak_mib = super::stats::round(total.rss_peak_mib + line.rss_peak_mib);
                 total.rss_end_mib = super::stats::round(total.rss_end_mib + line.rss_end_mib);
-                total.anon_peak_mib =
-                    super::stats::round(total.anon_peak_mib + line.anon_peak_mib);
+                total.anon_peak_mib = super::stats::round(total.anon_peak_mib + line.anon_peak_mib);
                 total.cpu_secs = super::stats::round(total.cpu_secs + line.cpu_secs);
             } else {
                 usage.push(line);

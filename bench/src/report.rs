@@ -243,9 +243,18 @@ pub fn table(report: &Report) -> String {
     }
     if let Some(paced) = &report.paced {
         let p = &paced.latency;
-        line(&format!("paced {}/s: POST /orders", paced.rate), &p.post_orders);
-        line(&format!("paced {}/s: GET /orders/{{id}}", paced.rate), &p.get_order);
-        line(&format!("paced {}/s: placed -> confirmed", paced.rate), &p.placed_to_confirmed);
+        line(
+            &format!("paced {}/s: POST /orders", paced.rate),
+            &p.post_orders,
+        );
+        line(
+            &format!("paced {}/s: GET /orders/{{id}}", paced.rate),
+            &p.get_order,
+        );
+        line(
+            &format!("paced {}/s: placed -> confirmed", paced.rate),
+            &p.placed_to_confirmed,
+        );
     }
     if let Some(events) = report.history_events_per_order {
         let _ = writeln!(out, "\n  history events per PlaceOrder {events}");

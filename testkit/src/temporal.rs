@@ -203,7 +203,8 @@ async fn register_search_attributes(address: &str) {
 async fn connect_when_up(address: &str) -> Client {
     let mut last = None;
     for _ in 0..100 {
-        match platform::temporal::connect(&platform::settings::TemporalSettings::at(address)).await {
+        match platform::temporal::connect(&platform::settings::TemporalSettings::at(address)).await
+        {
             Ok(client) => return client,
             Err(err) => last = Some(err),
         }

@@ -20,7 +20,8 @@ use temporalio_sdk::workflow_replayer::{
     WorkflowReplayError, WorkflowReplayer, WorkflowReplayerOptions,
 };
 use workflows::{
-    Cart, DailySalesReport, FollowParcel, FulfillShipment, PlaceOrder, RefundPayment, SendNotification,
+    Cart, DailySalesReport, FollowParcel, FulfillShipment, PlaceOrder, RefundPayment,
+    SendNotification,
 };
 
 /// Why a history did not replay.

@@ -36,7 +36,8 @@ use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio_util::sync::CancellationToken;
 use workflows::{
-    Cart, DailySalesReport, FollowParcel, FulfillShipment, PlaceOrder, RefundPayment, SendNotification,
+    Cart, DailySalesReport, FollowParcel, FulfillShipment, PlaceOrder, RefundPayment,
+    SendNotification,
 };
 
 /// More workflows and activities to serve beside a service's own, for tools built into the

@@ -341,7 +341,10 @@ fn orders_from_before_the_weeks_long_patch_ship_with_fulfill_shipment_and_newer_
         .0;
     let before = child_types(&before);
     assert_eq!(
-        before.iter().filter(|kind| *kind == "FulfillShipment").count(),
+        before
+            .iter()
+            .filter(|kind| *kind == "FulfillShipment")
+            .count(),
         1,
         "{before:?}"
     );

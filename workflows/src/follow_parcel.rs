@@ -79,8 +79,14 @@ impl FollowParcel {
             status: progress
                 .as_ref()
                 .map_or(ShipmentStatus::LabelCreated, |p| p.status),
-            events: progress.as_ref().map(|p| p.events.clone()).unwrap_or_default(),
-            inbox: progress.as_ref().map(|p| p.inbox.clone()).unwrap_or_default(),
+            events: progress
+                .as_ref()
+                .map(|p| p.events.clone())
+                .unwrap_or_default(),
+            inbox: progress
+                .as_ref()
+                .map(|p| p.inbox.clone())
+                .unwrap_or_default(),
             by_webhook: Vec::new(),
             cancel_requested: progress.as_ref().and_then(|p| p.cancel_requested.clone()),
             news_since_poll: progress.as_ref().is_some_and(|p| p.news_since_poll),
@@ -246,7 +252,8 @@ impl FollowParcel {
     /// Applies received events in order (recording each with a local activity); returns the
     /// outcome once the parcel's story ends.
     async fn apply_inbox(ctx: &WorkflowContext<Self>) -> Option<ShipmentOutcome> {
-        let (received, order_id) = ctx.state_mut(|s| (std::mem::take(&mut s.inbox), s.parcel.order_id));
+        let (received, order_id) =
+            ctx.state_mut(|s| (std::mem::take(&mut s.inbox), s.parcel.order_id));
         for event in received {
             let record = RecordTracking {
                 order_id,

@@ -38,8 +38,16 @@ pub struct Entry {
 /// The longest actor or subject the log keeps.
 const MAX_NAME: usize = 300;
 
-/// `name` cut to what the log keeps (the table refuses longer actors), on a character boundary.
+/// What the log keeps for a name that is empty (the table refuses empty actors and subjects),
+/// such as the email of a login attempt that was only white space.
+const NO_NAME: &str = "(blank)";
+
+/// `name` cut to what the log keeps (the table refuses longer actors), on a character boundary;
+/// [`NO_NAME`] for an empty one.
 pub fn actor(name: &str) -> String {
+    if name.is_empty() {
+        return NO_NAME.to_owned();
+    }
     match name.char_indices().nth(MAX_NAME) {
         Some((end, _)) => name[..end].to_owned(),
         None => name.to_owned(),

@@ -9,9 +9,9 @@
 mod passwords;
 
 use crate::audit;
-use passwords::{decoy_hash, hash, verify};
 use contracts::CustomerId;
 use entities::customers::customer;
+use passwords::{decoy_hash, hash, verify};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,

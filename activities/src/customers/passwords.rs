@@ -90,7 +90,10 @@ mod tests {
     #[tokio::test]
     async fn a_hash_uses_owasps_parameters_and_verifies_only_its_password() {
         let stored = hash("correct horse".to_owned()).await.expect("a hash");
-        assert!(stored.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{stored}");
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"),
+            "{stored}"
+        );
         assert!(verify("correct horse".to_owned(), stored.clone()).await);
         assert!(!verify("wrong horse".to_owned(), stored).await);
     }

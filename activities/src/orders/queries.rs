@@ -72,7 +72,8 @@ fn money(amount_minor: i64, currency: &str) -> Result<Money, DbErr> {
 /// The order with its lines and history, if it is in the read model: one round trip, the lines
 /// and the history aggregated as JSON next to the order's row.
 pub async fn get_order(db: &DatabaseConnection, id: OrderId) -> Result<Option<OrderView>, DbErr> {
-    let statement = Statement::from_sql_and_values(DbBackend::Postgres, ORDER_WITH_ALL, [id.0.into()]);
+    let statement =
+        Statement::from_sql_and_values(DbBackend::Postgres, ORDER_WITH_ALL, [id.0.into()]);
     let Some(mut row) = OrderRow::find_by_statement(statement).one(db).await? else {
         return Ok(None);
     };
@@ -82,7 +83,10 @@ pub async fn get_order(db: &DatabaseConnection, id: OrderId) -> Result<Option<Or
     Ok(Some(OrderView {
         id,
         total: money(order.total_minor, &order.currency)?,
-        shipping_address: order.shipping_address.map(|a| from_json(a, "address")).transpose()?,
+        shipping_address: order
+            .shipping_address
+            .map(|a| from_json(a, "address"))
+            .transpose()?,
         customer_phone: order.customer_phone,
         customer_id: order.customer_id.map(contracts::CustomerId),
         customer_email: order.customer_email,
@@ -159,7 +163,10 @@ struct StatusRow {
     recorded_at: chrono::DateTime<chrono::FixedOffset>,
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(value: serde_json::Value, what: &str) -> Result<T, DbErr> {
+fn from_json<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+    what: &str,
+) -> Result<T, DbErr> {
     serde_json::from_value(value).map_err(|e| DbErr::Custom(format!("stored {what}: {e}")))
 }
 

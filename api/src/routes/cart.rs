@@ -284,7 +284,11 @@ pub(crate) struct CheckoutBody {
     shipping_address: AddressRequest,
     /// A payment-provider token such as `pm_card_visa`.
     #[garde(length(chars, min = 1, max = 255))]
-    #[schema(min_length = 1, max_length = 255, pattern = r"^(pm|tok)_[A-Za-z0-9_]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^(pm|tok)_[A-Za-z0-9_]*$"
+    )]
     payment_method: String,
     /// A phone number in E.164 form, for SMS when email fails.
     #[garde(inner(custom(e164)))]

@@ -55,7 +55,11 @@ pub(crate) struct PlaceOrderRequest {
     lines: Vec<LineRequest>,
     /// A payment-provider token such as `pm_card_visa` (or, in the sandbox, a test card number).
     #[garde(length(chars, min = 1, max = 255))]
-    #[schema(min_length = 1, max_length = 255, pattern = r"^(pm|tok)_[A-Za-z0-9_]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^(pm|tok)_[A-Za-z0-9_]*$"
+    )]
     payment_method: String,
 }
 

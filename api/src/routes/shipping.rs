@@ -26,8 +26,8 @@ use secrecy::SecretString;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
-use temporalio_client::WorkflowSignalOptions;
 use temporalio_client::errors::WorkflowInteractionError;
+use temporalio_client::{WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowSignalOptions};
 use workflows::{FollowParcel, PlaceOrder};
 
 /// The shared webhook secrets of the HTTP carriers, by carrier name.
@@ -157,10 +157,32 @@ pub(crate) async fn carrier_webhook(
                 delivered_to: Some(order_id),
             }))
         }
+        Err(WorkflowInteractionError::NotFound(_)) if order_running(&state, order_id).await? => {
+            // The label is bought and the order waits for its parcel, but the parcel's
+            // workflow has not started yet (the order starts it right after the label): the
+            // carrier is asked to send the event again rather than have it dropped.
+            Err(ApiError::not_ready(
+                "this parcel's tracking is about to start; send the event again",
+            ))
+        }
         Err(WorkflowInteractionError::NotFound(_)) => Ok(Json(CarrierReceipt {
             received: true,
             delivered_to: None,
         })),
+        Err(err) => Err(ApiError::unavailable(err)),
+    }
+}
+
+/// Whether the order's workflow is still running.
+async fn order_running(state: &AppState, order_id: OrderId) -> Result<bool, ApiError> {
+    let described = state
+        .temporal
+        .get_workflow_handle::<PlaceOrder>(contracts::orders::workflow_id(order_id))
+        .describe(WorkflowDescribeOptions::default())
+        .await;
+    match described {
+        Ok(description) => Ok(description.status() == WorkflowExecutionStatus::Running),
+        Err(WorkflowInteractionError::NotFound(_)) => Ok(false),
         Err(err) => Err(ApiError::unavailable(err)),
     }
 }

@@ -238,7 +238,10 @@ async fn admin_only_endpoints_refuse_customers_and_operators() {
         let (status, _) = app
             .post_json_as(Some(token), "/products", &json!({"sku": ""}))
             .await;
-        assert_eq!(status, 403, "the role is checked before the body's rules are told");
+        assert_eq!(
+            status, 403,
+            "the role is checked before the body's rules are told"
+        );
         let (status, _) = app
             .post_json_as(
                 Some(token),

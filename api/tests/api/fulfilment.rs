@@ -181,9 +181,21 @@ async fn post_webhook(
     if let Some(signature) = signature {
         request = request.header("x-carrier-signature", signature);
     }
-    let response = request.send().await.expect("POST");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    // Like a carrier, sends again while the answer is 503 (the parcel's workflow about to start).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = request
+            .try_clone()
+            .expect("a plain body")
+            .send()
+            .await
+            .expect("POST");
+        let status = response.status().as_u16();
+        if status != 503 || Instant::now() > deadline {
+            return (status, response.json().await.unwrap_or(Value::Null));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {

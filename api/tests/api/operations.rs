@@ -641,5 +641,8 @@ async fn an_order_shows_from_its_workflow_before_any_worker_ran_it() {
     let (status, problem) = app
         .get_json_as(Some(&stranger), &format!("/orders/{id}"))
         .await;
-    assert_eq!(status, 404, "another customer's order is not found: {problem}");
+    assert_eq!(
+        status, 404,
+        "another customer's order is not found: {problem}"
+    );
 }

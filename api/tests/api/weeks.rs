@@ -48,11 +48,9 @@ async fn wait_until_status(app: &TestApp, id: &str, wanted: &[&str], within: Dur
 /// Terminates the order's shipment workflow, as an operator might by mistake (once it has
 /// started: the label is announced while the shipment starts).
 async fn terminate_shipment(app: &TestApp, id: &str) {
-    let shipment = app
-        .temporal
-        .get_workflow_handle::<workflows::FollowParcel>(contracts::shipping::workflow_id(
-            order_id(id),
-        ));
+    let shipment = app.temporal.get_workflow_handle::<workflows::FollowParcel>(
+        contracts::shipping::workflow_id(order_id(id)),
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let terminated = shipment

@@ -73,7 +73,10 @@ async fn the_bench_places_orders_runs_the_ceiling_and_writes_a_report_that_adds_
     let paced = &report["paced"];
     assert_eq!(paced["rate"], 4.0, "{paced}");
     assert_eq!(paced["orders"]["accepted"], 2, "{paced}");
-    assert_eq!(paced["orders"]["payment_failed"], 1, "order 0 of the paced run too");
+    assert_eq!(
+        paced["orders"]["payment_failed"], 1,
+        "order 0 of the paced run too"
+    );
     assert_eq!(paced["latency"]["post_orders"]["count"], 2);
     assert_eq!(report["latency"]["placed_to_confirmed"]["count"], 5);
     let events = report["history_events_per_order"].as_f64().expect("events");
