@@ -19,7 +19,7 @@
 //! rule every string shares: no U+0000, which [`crate::extract`] refuses.
 
 use crate::error::{FieldError, ProblemDocument};
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
@@ -141,20 +141,13 @@ pub(crate) fn forbid_nul(openapi: &mut Document) {
         components.schemas.values_mut().for_each(no_nul_in);
     }
     for item in openapi.paths.paths.values_mut() {
-        let operations = [
-            item.get.as_mut(),
-            item.put.as_mut(),
-            item.post.as_mut(),
-            item.delete.as_mut(),
-            item.patch.as_mut(),
-        ];
-        let parameters = item.parameters.iter_mut().flatten().chain(
-            operations
-                .into_iter()
-                .flatten()
-                .flat_map(|operation| operation.parameters.iter_mut().flatten()),
-        );
-        parameters
+        item.parameters
+            .iter_mut()
+            .flatten()
+            .filter_map(|parameter| parameter.schema.as_mut())
+            .for_each(no_nul_in);
+        operations(item)
+            .flat_map(|operation| operation.parameters.iter_mut().flatten())
             .filter_map(|parameter| parameter.schema.as_mut())
             .for_each(no_nul_in);
     }
@@ -195,17 +188,23 @@ fn no_nul_in(schema: &mut RefOr<Schema>) {
 /// Adds the errors an operation has by its shape (see the module documentation).
 pub(crate) fn document_common_errors(openapi: &mut Document) {
     for (path, item) in &mut openapi.paths.paths {
-        let operations = [
-            item.get.as_mut(),
-            item.put.as_mut(),
-            item.post.as_mut(),
-            item.delete.as_mut(),
-            item.patch.as_mut(),
-        ];
-        for operation in operations.into_iter().flatten() {
+        for operation in operations(item) {
             add_common_errors(path, operation);
         }
     }
+}
+
+/// The operations of a path (the API uses these five methods).
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
 }
 
 fn add_common_errors(path: &str, operation: &mut Operation) {
@@ -247,5 +246,36 @@ fn add_common_errors(path: &str, operation: &mut Operation) {
             .responses
             .entry(status.to_owned())
             .or_insert_with(|| Ref::from_response_name(response).into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    #[test]
+    fn every_free_string_forbids_nul_and_patterns_of_their_own_stay() {
+        let document: Value =
+            serde_json::to_value(crate::openapi_document()).expect("the document as JSON");
+        let schemas = &document["components"]["schemas"];
+        assert_eq!(
+            schemas["LoginBody"]["properties"]["email"]["pattern"],
+            super::NO_NUL
+        );
+        assert_eq!(
+            schemas["LineRequest"]["properties"]["sku"]["pattern"],
+            super::NO_NUL,
+            "{}",
+            schemas["LineRequest"]
+        );
+        assert_eq!(
+            schemas["AddressRequest"]["properties"]["country"]["pattern"],
+            r"^[A-Z]{2}$"
+        );
+        let customer = document["paths"]["/orders"]["get"]["parameters"]
+            .as_array()
+            .and_then(|all| all.iter().find(|p| p["name"] == "customer"))
+            .expect("the customer parameter");
+        assert_eq!(customer["schema"]["pattern"], super::NO_NUL);
     }
 }

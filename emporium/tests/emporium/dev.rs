@@ -3,18 +3,12 @@
 //! Ctrl-C with its Temporal; started again on the same folder it keeps its history, its order,
 //! its demo admin and its secrets.
 
+use super::free_port;
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 /// One `emporium dev` set-up: its folder, database and ports.
 struct Dev {

@@ -2,6 +2,7 @@
 //! worker as separate processes against real Postgres, a real Temporal server and a real SMTP
 //! server, and the test talks to nothing but the API (and reads the customer's mailbox).
 
+use super::free_port;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -10,13 +11,6 @@ use tokio::process::{Child, Command};
 
 const JWT_SECRET: &str = "e2e-test-secret-0123456789";
 const PASSWORD: &str = "a long enough password";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
 
 struct Platform {
     database_url: String,

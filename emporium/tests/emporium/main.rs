@@ -11,3 +11,8 @@ mod bench;
 mod deployment;
 mod dev;
 mod e2e;
+
+/// A free port on the loopback interface, for a process the test starts.
+fn free_port() -> u16 {
+    platform::temporal::free_port().expect("a free port")
+}
