@@ -1,12 +1,15 @@
 //! A fake Stripe API for tests: a real HTTP server on a random port that speaks enough of
-//! Stripe's PaymentIntent API for the real `async-stripe` client to run against it.
+//! Stripe's PaymentIntent and Refund APIs for the real `async-stripe` client to run against it.
 //!
 //! It enforces what matters for money: idempotency keys (same key and same request → the first
 //! answer again, marked `Idempotent-Replayed`; same key and another request → 400
 //! `idempotency_error`), the PaymentIntent state machine (capture only `requires_capture`,
-//! cancel only before success), Stripe's test PaymentMethods (declines answered with 402 card
-//! errors), and secret-key authentication. It can fail on purpose (`fail_next`) and builds the
-//! event payloads Stripe would send to a webhook.
+//! cancel only before success), refunds never above what was captured and not yet refunded
+//! (`charge_already_refunded`, `amount_too_large`), Stripe's test PaymentMethods (declines
+//! answered with 402 card errors), and secret-key authentication. It can fail on purpose: answer
+//! 500 without doing anything (`fail_next`), or do the work and then drop the connection before
+//! answering, as a lost response on a real network (`drop_next`). It builds the event payloads
+//! Stripe would send to a webhook.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -39,9 +42,24 @@ pub struct FakeIntent {
     pub cancellation_reason: Option<String>,
 }
 
+/// A Refund as the fake stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeRefund {
+    /// `re_…`.
+    pub id: String,
+    /// The PaymentIntent refunded.
+    pub payment_intent: String,
+    /// Amount in minor units.
+    pub amount: i64,
+    /// Lower-case currency.
+    pub currency: String,
+}
+
 #[derive(Default)]
 struct Ledger {
     intents: BTreeMap<String, FakeIntent>,
+    refunds: Vec<FakeRefund>,
+    drop_next: usize,
     /// Idempotency key → (request fingerprint, status, body).
     idempotency: HashMap<String, (String, u16, Value)>,
     operations: Vec<String>,
@@ -70,6 +88,7 @@ impl FakeStripe {
             .route("/v1/payment_intents/{id}", get(retrieve))
             .route("/v1/payment_intents/{id}/capture", post(capture))
             .route("/v1/payment_intents/{id}/cancel", post(cancel))
+            .route("/v1/refunds", post(refund))
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -113,6 +132,23 @@ impl FakeStripe {
     /// Answers the next `n` requests with 500, as an outage would.
     pub fn fail_next(&self, n: usize) {
         self.ledger().fail_next = n;
+    }
+
+    /// Does the work of the next `n` state-changing requests, then drops each connection
+    /// before the answer is complete: the response is lost, as on a real network, and only
+    /// the idempotency key can tell a retry that the work was done.
+    pub fn drop_next(&self, n: usize) {
+        self.ledger().drop_next = n;
+    }
+
+    /// Every refund, oldest first.
+    pub fn refunds(&self) -> Vec<FakeRefund> {
+        self.ledger().refunds.clone()
+    }
+
+    /// How much of a PaymentIntent was refunded.
+    pub fn refunded(&self, intent_id: &str) -> i64 {
+        refunded(&self.ledger(), intent_id)
     }
 
     /// Cancels an authorisation the way Stripe does when it expires, and returns the
@@ -281,7 +317,30 @@ fn handle(
             .idempotency
             .insert(key, (fingerprint, status, answer.clone()));
     }
+    if ledger.drop_next > 0 {
+        ledger.drop_next -= 1;
+        return lost_response(status);
+    }
     reply(status, answer, false)
+}
+
+/// A response whose head goes out and whose body then fails, so the server closes the
+/// connection mid-answer: the client sees a broken connection, not an answer.
+fn lost_response(status: u16) -> Response {
+    let broken = futures::stream::once(async {
+        Err::<Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "the fake Stripe drops this response",
+        ))
+    });
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let mut response = Response::new(axum::body::Body::from_stream(broken));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 fn reply(status: u16, body: Value, replayed: bool) -> Response {
@@ -466,6 +525,98 @@ async fn cancel(
         intent.cancellation_reason = Some("requested_by_customer".to_owned());
         let answer = intent_json(intent);
         ledger.operations.push(format!("cancel {id}"));
+        (200, answer)
+    })
+}
+
+fn refunded(ledger: &Ledger, intent_id: &str) -> i64 {
+    ledger
+        .refunds
+        .iter()
+        .filter(|r| r.payment_intent == intent_id)
+        .map(|r| r.amount)
+        .sum()
+}
+
+fn refund_json(refund: &FakeRefund) -> Value {
+    json!({
+        "id": refund.id,
+        "object": "refund",
+        "amount": refund.amount,
+        "balance_transaction": format!("txn_{}", refund.id),
+        "charge": format!("ch_{}", refund.payment_intent),
+        "created": 1_763_900_000,
+        "currency": refund.currency,
+        "customer": null,
+        "customer_account": null,
+        "description": null,
+        "destination_details": null,
+        "failure_balance_transaction": null,
+        "failure_reason": null,
+        "instructions_email": null,
+        "metadata": {},
+        "next_action": null,
+        "payment_intent": refund.payment_intent,
+        "payment_method": null,
+        "pending_reason": null,
+        "presentment_details": null,
+        "reason": null,
+        "receipt_number": null,
+        "source_transfer_reversal": null,
+        "status": "succeeded",
+        "transfer_reversal": null,
+    })
+}
+
+/// `POST /v1/refunds`: refunds part or all of what a PaymentIntent captured and is not yet
+/// refunded; without an amount, all of the rest.
+async fn refund(State(state): State<FakeState>, headers: HeaderMap, body: Bytes) -> Response {
+    handle(&state, &headers, "/v1/refunds", &body, |ledger, form| {
+        let intent_id = field(form, "payment_intent").unwrap_or_default().to_owned();
+        let Some(intent) = ledger.intents.get(&intent_id).cloned() else {
+            return stripe_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                Some("resource_missing"),
+                &format!("No such payment_intent: '{intent_id}'"),
+            );
+        };
+        let left = intent.amount_received - refunded(ledger, &intent_id);
+        if intent.status != "succeeded" {
+            return unexpected_state(&intent, "refunded");
+        }
+        if left <= 0 {
+            return stripe_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                Some("charge_already_refunded"),
+                &format!("Charge ch_{intent_id} has already been refunded."),
+            );
+        }
+        let amount = match field(form, "amount").map(str::parse::<i64>) {
+            None => left,
+            Some(Ok(amount)) if (1..=left).contains(&amount) => amount,
+            Some(_) => {
+                return stripe_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    Some("amount_too_large"),
+                    &format!("Refund amount is greater than unrefunded amount on charge ({left})"),
+                );
+            }
+        };
+        ledger.next_id += 1;
+        let refund = FakeRefund {
+            id: format!("re_fake{:06}", ledger.next_id),
+            payment_intent: intent_id,
+            amount,
+            currency: intent.currency,
+        };
+        ledger
+            .operations
+            .push(format!("refund {} {amount}", refund.payment_intent));
+        let answer = refund_json(&refund);
+        ledger.refunds.push(refund);
         (200, answer)
     })
 }

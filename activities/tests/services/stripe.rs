@@ -199,3 +199,150 @@ async fn a_wrong_secret_key_is_refused() {
         "{refused:?}"
     );
 }
+
+/// An authorised and captured PaymentIntent of `cents`.
+async fn captured(gateway: &StripeGateway, cents: i64, key: &str) -> String {
+    let amount = eur(cents);
+    let id = gateway
+        .authorize(request(OrderId::new(), &amount, "pm_card_visa", key))
+        .await
+        .expect("authorised");
+    gateway
+        .capture(&id, &amount, &format!("{key}/capture"))
+        .await
+        .expect("captured");
+    id
+}
+
+#[tokio::test]
+async fn refunds_are_partial_or_full_and_never_more_than_was_captured() {
+    let (fake, gateway) = gateway().await;
+    let intent = captured(&gateway, 2500, "order-1").await;
+
+    let first = gateway
+        .refund(&intent, &eur(1000), "refund-1")
+        .await
+        .expect("a partial refund");
+    let again = gateway
+        .refund(&intent, &eur(1000), "refund-1")
+        .await
+        .expect("replayed");
+    let too_much = gateway.refund(&intent, &eur(1501), "refund-2").await;
+    let rest = gateway
+        .refund(&intent, &eur(1500), "refund-3")
+        .await
+        .expect("the rest");
+    let beyond = gateway.refund(&intent, &eur(1), "refund-4").await;
+
+    assert_eq!(first, again, "the same key is the same refund");
+    assert_ne!(first, rest);
+    assert!(
+        matches!(too_much, Err(GatewayError::Rejected(ref m)) if m.contains("greater than")),
+        "{too_much:?}"
+    );
+    assert!(
+        matches!(beyond, Err(GatewayError::Rejected(ref m)) if m.contains("already been refunded")),
+        "{beyond:?}"
+    );
+    assert_eq!(fake.refunded(&intent), 2500);
+    let refunds = fake.refunds();
+    assert_eq!(
+        refunds
+            .iter()
+            .map(|r| (r.amount, r.currency.as_str()))
+            .collect::<Vec<_>>(),
+        [(1000, "eur"), (1500, "eur")]
+    );
+}
+
+#[tokio::test]
+async fn a_refund_before_capture_is_refused() {
+    let (fake, gateway) = gateway().await;
+    let held = gateway
+        .authorize(request(OrderId::new(), &eur(900), "pm_card_visa", "held"))
+        .await
+        .expect("authorised");
+
+    let refused = gateway.refund(&held, &eur(900), "refund-held").await;
+
+    assert!(
+        matches!(refused, Err(GatewayError::Rejected(_))),
+        "{refused:?}"
+    );
+    assert!(fake.refunds().is_empty());
+}
+
+#[tokio::test]
+async fn each_call_whose_answer_was_lost_replays_on_retry_instead_of_charging_again() {
+    let (fake, gateway) = gateway().await;
+    let order = OrderId::new();
+    let amount = eur(2500);
+    let lost = |result: Result<(), GatewayError>| {
+        assert!(
+            matches!(result, Err(GatewayError::Unavailable(_))),
+            "a lost answer is retryable: {result:?}"
+        );
+    };
+
+    fake.drop_next(1);
+    lost(
+        gateway
+            .authorize(request(order, &amount, "pm_card_visa", "o/authorize"))
+            .await
+            .map(drop),
+    );
+    let intent = gateway
+        .authorize(request(order, &amount, "pm_card_visa", "o/authorize"))
+        .await
+        .expect("the retry finds the first authorisation");
+
+    fake.drop_next(1);
+    lost(gateway.capture(&intent, &amount, "o/capture").await);
+    gateway
+        .capture(&intent, &amount, "o/capture")
+        .await
+        .expect("the retry finds the capture");
+
+    fake.drop_next(1);
+    lost(
+        gateway
+            .refund(&intent, &eur(700), "o/refund")
+            .await
+            .map(drop),
+    );
+    let refund = gateway
+        .refund(&intent, &eur(700), "o/refund")
+        .await
+        .expect("the retry finds the refund");
+
+    let other = gateway
+        .authorize(request(
+            OrderId::new(),
+            &amount,
+            "pm_card_visa",
+            "p/authorize",
+        ))
+        .await
+        .expect("authorised");
+    fake.drop_next(1);
+    lost(gateway.void(&other, "p/void").await);
+    gateway
+        .void(&other, "p/void")
+        .await
+        .expect("the retry finds the void");
+
+    assert_eq!(
+        fake.operations(),
+        [
+            format!("create {intent}"),
+            format!("capture {intent}"),
+            format!("refund {intent} 700"),
+            format!("create {other}"),
+            format!("cancel {other}"),
+        ],
+        "each state change happened once"
+    );
+    assert_eq!(fake.refunds().len(), 1);
+    assert_eq!(fake.refunds()[0].id, refund);
+    assert_eq!(fake.intents_of(&order.to_string())[0].amount_received, 2500);
+}
