@@ -120,6 +120,51 @@ pub struct Restock {
     pub lines: Vec<StockLine>,
 }
 
+/// Workflow type of an admin's stock adjustment, on the inventory queue: the API may not write
+/// the inventory's tables, so it asks the inventory service through this workflow.
+pub const ADJUST_STOCK_WORKFLOW: &str = "AdjustStock";
+
+/// The workflow id of a stock adjustment.
+pub fn stock_adjustment_workflow_id(adjustment_id: uuid::Uuid) -> String {
+    format!("stock-adjustment-{adjustment_id}")
+}
+
+/// Change a SKU's units on hand (an admin's correction, a delivery from a supplier).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdjustStock {
+    /// The adjustment's natural key: applying it twice changes the stock once.
+    pub adjustment_id: uuid::Uuid,
+    /// Which product (a new SKU starts at 0 units).
+    pub sku: Sku,
+    /// Units to add (positive) or remove (negative), not 0.
+    pub delta: i64,
+    /// Why, kept in the adjustment log.
+    pub reason: String,
+    /// Who asked (kept in the adjustment log and the audit log).
+    pub actor: String,
+}
+
+/// How a stock adjustment ended, with the SKU's units afterwards (or as they stand, when
+/// refused).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum StockAdjustment {
+    /// Applied (or applied before, by the same adjustment id).
+    Adjusted {
+        /// Units in the warehouse.
+        on_hand: i64,
+        /// Units held by reservations.
+        reserved: i64,
+    },
+    /// Refused: it would leave fewer units than are reserved (or fewer than 0).
+    BelowReserved {
+        /// Units in the warehouse.
+        on_hand: i64,
+        /// Units held by reservations.
+        reserved: i64,
+    },
+}
+
 /// Activities of the inventory service (task queue `inventory`).
 pub struct InventoryActivities;
 
@@ -161,11 +206,17 @@ impl InventoryActivities {
     pub fn restock(request: Restock) -> Result<(), ActivityError> {
         unimplemented!()
     }
+
+    /// Changes a SKU's units on hand, never below what is reserved; once per adjustment id.
+    #[activity(name = "AdjustStock")]
+    pub fn adjust_stock(request: AdjustStock) -> Result<StockAdjustment, ActivityError> {
+        unimplemented!()
+    }
 }
 
 /// The activity markers, for implementations to name with `#[activity(definition = ...)]`.
 pub mod activities {
     pub use super::inventory_activities::{
-        AllocateStock, CommitStock, ReleaseStock, ReserveStock, Restock,
+        AdjustStock, AllocateStock, CommitStock, ReleaseStock, ReserveStock, Restock,
     };
 }

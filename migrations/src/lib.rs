@@ -20,8 +20,10 @@ mod m20261123_000009_audit;
 mod m20261125_000010_service_role;
 mod m20261125_000011_reporting;
 mod m20261129_000012_allocations;
+mod m20261130_000013_service_roles;
 
 pub use m20261125_000010_service_role::SERVICE_ROLE;
+pub use m20261130_000013_service_roles::{API_ROLE, DbRole, WORKER_ROLES};
 
 /// Every schema a service owns, in the order the migrations create them.
 pub const SCHEMAS: [&str; 9] = [
@@ -55,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000010_service_role::Migration),
             Box::new(m20261125_000011_reporting::Migration),
             Box::new(m20261129_000012_allocations::Migration),
+            Box::new(m20261130_000013_service_roles::Migration),
         ]
     }
 }

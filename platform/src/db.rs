@@ -1,10 +1,12 @@
 //! The Postgres connection: create the database when it is missing, connect, migrate.
 //!
 //! Two kinds of pool: [`connect`] works as the user in the URL (the schemas' owner, for
-//! migrations), [`connect_as_service`] as the services' restricted role
-//! ([`migrations::SERVICE_ROLE`]), which the API and the workers use for everything else: it
-//! can read and write the services' tables but not alter them, and only append to the audit log.
+//! migrations and seeding), [`connect_as`] as a restricted role ([`DbRole`]): the API's
+//! ([`migrations::API_ROLE`]) or a service's ([`service_role`]). A service's role reads and
+//! writes only its own schema and appends to the audit log; none can alter a table.
 
+use contracts::Service;
+pub use migrations::{API_ROLE, DbRole};
 use migrations::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Statement};
 use secrecy::{ExposeSecret, SecretString};
@@ -106,17 +108,70 @@ pub async fn connect(
     Ok(Database::connect(pool_options(url, max_connections)).await?)
 }
 
-/// Connects a pool whose every connection works as the services' role
-/// ([`migrations::SERVICE_ROLE`], set at connection start-up). The URL's user must be a member
-/// of it (the migrations make the migrating user one) or a superuser.
-pub async fn connect_as_service(
+/// Connects a pool whose every connection works as `role` (set at connection start-up). The
+/// URL's user must be a member of it (the migrations make the migrating user one, and
+/// [`migrations::SERVICE_ROLE`]'s members are) or a superuser.
+pub async fn connect_as(
     url: &SecretString,
+    role: DbRole,
     max_connections: u32,
 ) -> Result<DatabaseConnection, DbSetupError> {
     parse(url)?;
     let mut options = pool_options(url, max_connections);
-    options.map_sqlx_postgres_opts(|pg| pg.options([("role", migrations::SERVICE_ROLE)]));
+    options.map_sqlx_postgres_opts(move |pg| pg.options([("role", role.name)]));
     Ok(Database::connect(options).await?)
+}
+
+/// The role `service`'s worker works as.
+pub fn service_role(service: Service) -> DbRole {
+    let [
+        orders,
+        inventory,
+        payments,
+        shipping,
+        notifications,
+        reporting,
+    ] = migrations::WORKER_ROLES;
+    match service {
+        Service::Orders => orders,
+        Service::Inventory => inventory,
+        Service::Payments => payments,
+        Service::Shipping => shipping,
+        Service::Notifications => notifications,
+        Service::Reporting => reporting,
+    }
+}
+
+/// One pool per service a process runs, each working as that service's role.
+#[derive(Clone, Debug, Default)]
+pub struct ServicePools(Vec<(Service, DatabaseConnection)>);
+
+impl ServicePools {
+    /// Connects a pool of at most `max_connections` for each of `services`.
+    pub async fn connect(
+        url: &SecretString,
+        services: &[Service],
+        max_connections: u32,
+    ) -> Result<Self, DbSetupError> {
+        let mut pools = Vec::with_capacity(services.len());
+        for &service in services {
+            let pool = connect_as(url, service_role(service), max_connections).await?;
+            pools.push((service, pool));
+        }
+        Ok(Self(pools))
+    }
+
+    /// The pool of `service`, if this process runs it.
+    pub fn of(&self, service: Service) -> Option<&DatabaseConnection> {
+        self.0
+            .iter()
+            .find_map(|(s, pool)| (*s == service).then_some(pool))
+    }
+
+    /// Any one of the pools (for a readiness check), if there is one.
+    pub fn any(&self) -> Option<&DatabaseConnection> {
+        self.0.first().map(|(_, pool)| pool)
+    }
 }
 
 fn pool_options(url: &SecretString, max_connections: u32) -> ConnectOptions {
@@ -152,6 +207,19 @@ mod tests {
             let url = Url::parse(bad).expect("url");
             assert!(database_name(&url).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn every_service_with_a_worker_has_its_own_role() {
+        let names: std::collections::HashSet<_> = Service::ALL
+            .into_iter()
+            .map(|s| service_role(s).name)
+            .collect();
+        assert_eq!(names.len(), Service::ALL.len());
+        for service in Service::ALL {
+            assert_eq!(service_role(service).name, format!("emporium_{service}"));
+        }
+        assert!(!names.contains(migrations::API_ROLE.name));
     }
 
     #[test]

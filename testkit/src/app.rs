@@ -196,7 +196,7 @@ impl TestApp {
             logins_per_address_per_minute: options.logins_per_address_per_minute,
         });
         let state = api::AppState {
-            db: test_db.db.clone(),
+            db: test_db.connect_as(platform::db::API_ROLE).await,
             temporal: temporal.clone(),
             queues: queues.clone(),
             auth: auth.clone(),
@@ -637,7 +637,7 @@ async fn spawn_workers(
                 .build()
                 .expect("runtime for the workers");
             runtime.block_on(async move {
-                let db = platform::db::connect_as_service(&url, 10)
+                let dbs = platform::db::ServicePools::connect(&url, &options.services, 4)
                     .await
                     .expect("connecting the workers to the test database");
                 let client = temporal_client().await;
@@ -658,7 +658,7 @@ async fn spawn_workers(
                 let simulated =
                     simulated_webhooks.map(|hooks| (options.simulated_carrier.clone(), hooks));
                 let deps = workers::ServiceDeps {
-                    db,
+                    dbs,
                     payment_gateway: options.payment_gateway,
                     reservation_ttl: options.reservation_ttl,
                     sweep_interval: options.sweep_interval,

@@ -13,7 +13,9 @@ const STALE_AFTER: Duration = Duration::from_secs(60 * 60);
 pub struct TestDb {
     /// Its URL.
     pub url: SecretString,
-    /// A connection pool to it, working as the services' role (as the API and workers do).
+    /// A connection pool to it as the schemas' owner, for a test's fixtures and checks (as an
+    /// operator seeds and inspects with `emporium seed` or psql). The API and the workers of a
+    /// `TestApp` work as their own roles instead ([`TestDb::connect_as`]).
     pub db: DatabaseConnection,
 }
 
@@ -51,25 +53,21 @@ impl TestDb {
         platform::db::ensure_database(&url).await.expect(
             "creating the test database (is Postgres running? scripts/bootstrap starts it)",
         );
-        let owner = platform::db::connect(&url, 2)
+        let owner = platform::db::connect(&url, 10)
             .await
             .expect("connecting to the test database");
         platform::db::migrate(&owner)
             .await
             .expect("migrating the test database");
-        let _ = owner.close().await;
-        let db = platform::db::connect_as_service(&url, 10)
-            .await
-            .expect("connecting to the test database as the services' role");
-        Self { url, db }
+        Self { url, db: owner }
     }
 
-    /// Another pool to the same database, as the services' role (for another runtime, such as
-    /// a worker thread).
-    pub async fn connect(&self) -> DatabaseConnection {
-        platform::db::connect_as_service(&self.url, 10)
+    /// Another pool to the same database, working as `role` (as the API or a service's
+    /// worker does).
+    pub async fn connect_as(&self, role: platform::db::DbRole) -> DatabaseConnection {
+        platform::db::connect_as(&self.url, role, 10)
             .await
-            .expect("connecting to the test database")
+            .expect("connecting to the test database as a service's role")
     }
 
     /// A pool working as the schemas' owner (the URL's user), as migrations do.

@@ -26,6 +26,7 @@ use contracts::orders::OrderTerms;
 use contracts::payments::RenewalPolicy;
 use contracts::{Service, TaskQueues};
 use platform::Settings;
+use platform::db::ServicePools;
 use platform::settings::{AuthorizationRenewal, PaymentProvider};
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
@@ -36,7 +37,7 @@ use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio_util::sync::CancellationToken;
 use workflows::{
-    Cart, DailySalesReport, FollowParcel, FulfillShipment, PlaceOrder, RefundPayment,
+    AdjustStock, Cart, DailySalesReport, FollowParcel, FulfillShipment, PlaceOrder, RefundPayment,
     SendNotification,
 };
 
@@ -47,8 +48,9 @@ pub type ExtraRegistrations = fn(Service, &mut WorkerOptions) -> anyhow::Result<
 /// What the services' activities need from the outside world.
 #[derive(Clone)]
 pub struct ServiceDeps {
-    /// The database (each service touches only its own schema).
-    pub db: DatabaseConnection,
+    /// The database: a pool per service, each working as that service's role, which may
+    /// touch only its own schema.
+    pub dbs: ServicePools,
     /// The payment provider.
     pub payment_gateway: Arc<dyn PaymentGateway>,
     /// How long a reservation holds stock.
@@ -81,7 +83,7 @@ pub struct ServiceDeps {
 
 impl ServiceDeps {
     /// The dependencies the settings ask for.
-    pub fn from_settings(db: DatabaseConnection, settings: &Settings) -> anyhow::Result<Self> {
+    pub fn from_settings(dbs: ServicePools, settings: &Settings) -> anyhow::Result<Self> {
         let payment_gateway: Arc<dyn PaymentGateway> = match settings.payments.provider {
             PaymentProvider::Sandbox => Arc::new(SandboxGateway::new(Duration::from_secs(
                 settings.payments.sandbox_authorization_validity_secs,
@@ -96,7 +98,7 @@ impl ServiceDeps {
             }
         };
         Ok(Self {
-            db,
+            dbs,
             payment_gateway,
             reservation_ttl: Duration::from_secs(settings.inventory.reservation_ttl_secs),
             sweep_interval: Duration::from_secs(settings.inventory.sweep_interval_secs.max(1)),
@@ -148,6 +150,16 @@ impl ServiceDeps {
     }
 }
 
+impl ServiceDeps {
+    /// The pool of `service`, which this process must have connected.
+    pub fn db(&self, service: Service) -> anyhow::Result<DatabaseConnection> {
+        self.dbs
+            .of(service)
+            .cloned()
+            .with_context(|| format!("no database pool for the {service} service"))
+    }
+}
+
 fn carriers(settings: &Settings) -> anyhow::Result<Carriers> {
     let mut carriers = Carriers::default();
     if settings.shipping.simulated {
@@ -192,6 +204,7 @@ pub fn worker_options(
     queues: &TaskQueues,
     deps: &ServiceDeps,
 ) -> anyhow::Result<WorkerOptions> {
+    let db = deps.db(service)?;
     let builder = WorkerOptions::new(queues.of(service))
         .max_cached_workflows(deps.max_cached_workflows)
         .graceful_shutdown_period(deps.shutdown_grace);
@@ -201,9 +214,7 @@ pub fn worker_options(
             .context("registering PlaceOrder")?
             .register_workflow::<Cart>()
             .context("registering Cart")?
-            .register_activities(
-                OrdersActivities::new(deps.db.clone()).with_terms(deps.order_terms),
-            )
+            .register_activities(OrdersActivities::new(db).with_terms(deps.order_terms))
             .build(),
         Service::Shipping => builder
             .register_workflow::<FollowParcel>()
@@ -211,7 +222,7 @@ pub fn worker_options(
             .register_workflow::<FulfillShipment>()
             .context("registering FulfillShipment")?
             .register_activities(ShippingActivities::new(
-                deps.db.clone(),
+                db,
                 deps.carriers.clone(),
                 deps.tracking,
             ))
@@ -220,29 +231,28 @@ pub fn worker_options(
             .register_workflow::<SendNotification>()
             .context("registering SendNotification")?
             .register_activities(NotificationsActivities::new(
-                deps.db.clone(),
+                db,
                 deps.email.clone(),
                 deps.sms.clone(),
             )?)
             .build(),
         Service::Inventory => builder
-            .register_activities(InventoryActivities::new(
-                deps.db.clone(),
-                deps.reservation_ttl,
-            ))
+            .register_workflow::<AdjustStock>()
+            .context("registering AdjustStock")?
+            .register_activities(InventoryActivities::new(db, deps.reservation_ttl))
             .build(),
         Service::Payments => builder
             .register_workflow::<RefundPayment>()
             .context("registering RefundPayment")?
             .register_activities(
-                PaymentsActivities::new(deps.db.clone(), deps.payment_gateway.clone(), deps.risk)
+                PaymentsActivities::new(db, deps.payment_gateway.clone(), deps.risk)
                     .with_renewal(deps.renewal),
             )
             .build(),
         Service::Reporting => builder
             .register_workflow::<DailySalesReport>()
             .context("registering DailySalesReport")?
-            .register_activities(ReportingActivities::new(deps.db.clone()))
+            .register_activities(ReportingActivities::new(db))
             .build(),
     };
     if let Some(extra) = deps.extra {
@@ -285,20 +295,20 @@ pub async fn run(
 
     let running = futures::future::try_join_all(workers.iter_mut().map(Worker::run));
     tokio::pin!(running);
-    let sweeping = services.contains(&Service::Inventory).then(|| {
-        let inventory = InventoryActivities::new(deps.db.clone(), deps.reservation_ttl);
+    let sweeping = deps.dbs.of(Service::Inventory).map(|db| {
+        let inventory = InventoryActivities::new(db.clone(), deps.reservation_ttl);
         let interval = deps.sweep_interval;
         let stop = shutdown.clone();
         tokio::spawn(async move { sweep_expired_reservations(inventory, interval, stop).await })
     });
-    let posting = services
-        .contains(&Service::Shipping)
-        .then_some(())
-        .and(deps.simulated_webhooks.clone())
-        .map(|(carrier, target)| {
+    let posting = deps
+        .dbs
+        .of(Service::Shipping)
+        .zip(deps.simulated_webhooks.clone())
+        .map(|(db, (carrier, target))| {
             let stop = shutdown.clone();
             let tick = Duration::from_millis(500);
-            WebhookSender::new(deps.db.clone(), carrier, target)
+            WebhookSender::new(db.clone(), carrier, target)
                 .map(|sender| tokio::spawn(sender.run(tick, stop)))
         })
         .transpose()

@@ -13,9 +13,11 @@
 //! - [`RefundPayment`] (`refund-<id>`, queue `payments`): money back, restock, notify.
 //! - [`SendNotification`] (`notification-<id>`, queue `notifications`): one message, once.
 //! - [`Cart`] (`cart-<customer id>`, queue `orders`): a customer's cart, until checkout.
+//! - [`AdjustStock`] (`stock-adjustment-<id>`, queue `inventory`): an admin's stock change.
 //! - [`DailySalesReport`] (schedule `daily-sales-report`, queue `reporting`): yesterday's sales,
 //!   emailed to the admins.
 
+pub mod adjust_stock;
 pub mod cart;
 mod clock;
 pub mod daily_sales_report;
@@ -27,6 +29,7 @@ pub mod place_order;
 pub mod refund_payment;
 pub mod send_notification;
 
+pub use adjust_stock::AdjustStock;
 pub use cart::Cart;
 pub use daily_sales_report::DailySalesReport;
 pub use follow_parcel::FollowParcel;

@@ -10,12 +10,13 @@
 //! Attempts for the same order are serialised with a transaction-scoped advisory lock, so a
 //! retry overlapping a slow earlier attempt cannot double-count.
 
+mod adjustments;
 pub mod queries;
 
 use crate::failure::{IntoActivityError, non_retryable, refusal, retryable};
 use contracts::inventory::{
-    OUT_OF_STOCK, OutOfStock, RESERVATION_LOST, Reservation, ReservationStatus, ReserveStock,
-    Restock, StockLine,
+    AdjustStock, OUT_OF_STOCK, OutOfStock, RESERVATION_LOST, Reservation, ReservationStatus,
+    ReserveStock, Restock, StockAdjustment, StockLine,
 };
 use contracts::{OrderId, Sku};
 use sea_orm::{
@@ -107,6 +108,18 @@ impl InventoryActivities {
         request: Restock,
     ) -> Result<(), ActivityError> {
         self.put_back(&request)
+            .await
+            .map_err(IntoActivityError::into_activity_error)
+    }
+
+    #[activity(definition = contracts::inventory::activities::AdjustStock)]
+    #[tracing::instrument(skip_all, fields(sku = %request.sku, adjustment.id = %request.adjustment_id))]
+    pub async fn adjust_stock(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: AdjustStock,
+    ) -> Result<StockAdjustment, ActivityError> {
+        self.adjust(&request)
             .await
             .map_err(IntoActivityError::into_activity_error)
     }

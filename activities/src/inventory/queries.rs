@@ -1,4 +1,4 @@
-//! The inventory service's own reads and admin writes, for the API and the seeders.
+//! The inventory service's reads, for the API, and its seeding (as the schemas' owner).
 
 use contracts::OrderId;
 use entities::inventory::{reservation, stock};
@@ -103,88 +103,4 @@ pub async fn reservations_of(
             status: row.status,
         })
         .collect())
-}
-
-/// Why a stock adjustment was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum AdjustError {
-    /// The adjustment would leave fewer units than are held by reservations (or fewer than 0).
-    #[error("{sku} has {on_hand} on hand and {reserved} reserved: cannot change it by {delta}")]
-    BelowReserved {
-        /// The SKU.
-        sku: String,
-        /// Units on hand.
-        on_hand: i64,
-        /// Units reserved.
-        reserved: i64,
-        /// The refused change.
-        delta: i64,
-    },
-    /// The database failed.
-    #[error(transparent)]
-    Db(#[from] DbErr),
-}
-
-/// Changes a SKU's units on hand by `delta` (a new SKU starts at 0), never below what is
-/// reserved, and records who did it and why.
-pub async fn adjust_stock(
-    db: &DatabaseConnection,
-    sku: &str,
-    delta: i64,
-    reason: &str,
-    actor: &str,
-) -> Result<StockLevel, AdjustError> {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
-    let stmt = |sql: &str, values: Vec<sea_orm::Value>| {
-        Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
-    };
-    let txn = db.begin().await?;
-    txn.execute(stmt(
-        "INSERT INTO inventory.stock (sku, on_hand, reserved) VALUES ($1, 0, 0) ON CONFLICT DO NOTHING",
-        vec![sku.into()],
-    ))
-    .await?;
-    let changed = txn
-        .execute(stmt(
-            "UPDATE inventory.stock SET on_hand = on_hand + $2, updated_at = now()
-              WHERE sku = $1 AND on_hand + $2 >= reserved",
-            vec![sku.into(), delta.into()],
-        ))
-        .await?
-        .rows_affected();
-    if changed == 0 {
-        let level = stock::Entity::find_by_id(sku.to_owned()).one(&txn).await?;
-        txn.rollback().await?;
-        let (on_hand, reserved) = level.map_or((0, 0), |l| (l.on_hand, l.reserved));
-        return Err(AdjustError::BelowReserved {
-            sku: sku.to_owned(),
-            on_hand,
-            reserved,
-            delta,
-        });
-    }
-    txn.execute(stmt(
-        "INSERT INTO inventory.adjustments (sku, delta, reason, actor) VALUES ($1, $2, $3, $4)",
-        vec![sku.into(), delta.into(), reason.into(), actor.into()],
-    ))
-    .await?;
-    let level = stock::Entity::find_by_id(sku.to_owned())
-        .one(&txn)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound("stock just written".to_owned()))?;
-    crate::audit::record(
-        &txn,
-        crate::audit::Entry {
-            actor: crate::audit::actor(actor),
-            action: "stock.adjusted",
-            subject: format!("stock:{sku}"),
-            order_id: None,
-            before: Some(serde_json::json!({"on_hand": level.on_hand - delta, "reserved": level.reserved})),
-            after: Some(serde_json::json!({"on_hand": level.on_hand, "reserved": level.reserved, "delta": delta, "reason": reason})),
-        },
-    )
-    .await?;
-    txn.commit().await?;
-    tracing::info!(sku, delta, actor, "stock adjusted");
-    Ok(StockLevel::from(level))
 }

@@ -24,6 +24,7 @@ use testkit::TestDb;
 
 mod expiry;
 mod fulfilment;
+mod roles;
 mod stripe;
 
 pub(crate) const RISK: RiskPolicy = RiskPolicy {
@@ -532,4 +533,54 @@ fn each_service_touches_only_its_own_schema() {
             file.display()
         );
     }
+}
+
+#[tokio::test]
+async fn a_stock_adjustment_applies_once_per_id_and_never_below_what_is_reserved() {
+    use contracts::inventory::{AdjustStock, StockAdjustment};
+    let test_db = TestDb::create().await;
+    let inventory = InventoryActivities::new(
+        test_db
+            .connect_as(platform::db::service_role(contracts::Service::Inventory))
+            .await,
+        Duration::from_secs(3600),
+    );
+    let adjustment = |delta| AdjustStock {
+        adjustment_id: uuid::Uuid::now_v7(),
+        sku: Sku("NEW-1".to_owned()),
+        delta,
+        reason: "delivery".to_owned(),
+        actor: "admin@example.com".to_owned(),
+    };
+    let delivery = adjustment(5);
+    for _ in 0..2 {
+        assert_eq!(
+            inventory.adjust(&delivery).await.expect("adjusted"),
+            StockAdjustment::Adjusted {
+                on_hand: 5,
+                reserved: 0
+            },
+            "a repeated adjustment answers the stock as it stands"
+        );
+    }
+    inventory
+        .reserve(&reserve_request(OrderId::new(), "NEW-1", 2))
+        .await
+        .expect("reserved");
+    assert_eq!(
+        inventory.adjust(&adjustment(-4)).await.expect("answered"),
+        StockAdjustment::BelowReserved {
+            on_hand: 5,
+            reserved: 2
+        }
+    );
+    assert_eq!(
+        inventory.adjust(&adjustment(-3)).await.expect("adjusted"),
+        StockAdjustment::Adjusted {
+            on_hand: 2,
+            reserved: 2
+        }
+    );
+    let level = stock_level(&test_db.db, "NEW-1").await.expect("read");
+    assert_eq!(level.map(|l| l.on_hand), Some(2));
 }

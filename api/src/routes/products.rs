@@ -9,17 +9,18 @@ use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound};
 use crate::{ApiError, AppState};
 use activities::catalog::{self, CatalogError, Category, Product, ProductQuery, ProductSpec};
 use activities::customers::Role;
-use activities::inventory::queries::{
-    AdjustError, StockLevel, adjust_stock, stock_level, stock_levels,
-};
+use activities::inventory::queries::{StockLevel, stock_level, stock_levels};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use contracts::cart::Discount;
-use contracts::{Currency, Money};
+use contracts::inventory::{AdjustStock, StockAdjustment, stock_adjustment_workflow_id};
+use contracts::{Currency, Money, Service, Sku};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use temporalio_client::WorkflowStartOptions;
 use uuid::Uuid;
+use workflows::AdjustStock as AdjustStockWorkflow;
 
 fn from_catalog(err: CatalogError) -> ApiError {
     match err {
@@ -552,7 +553,11 @@ fn non_zero(delta: &i64, _: &()) -> garde::Result {
     }
 }
 
-/// Changes a SKU's stock (admin); refused below what is reserved.
+/// How long `POST /inventory/adjustments` waits for the inventory service.
+const ADJUSTMENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Changes a SKU's stock (admin); refused below what is reserved. The inventory service
+/// applies it (the `AdjustStock` workflow); the API waits for its answer.
 #[utoipa::path(
     post, path = "/inventory/adjustments", operation_id = "adjustStock", tag = "catalog",
     request_body = AdjustmentBody,
@@ -563,25 +568,51 @@ fn non_zero(delta: &i64, _: &()) -> garde::Result {
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(sku = %body.sku))]
 pub(crate) async fn adjust(
     State(state): State<AppState>,
     Admin(caller): Admin,
     ValidJson(body): ValidJson<AdjustmentBody>,
 ) -> Result<Json<StockLevel>, ApiError> {
-    let level = adjust_stock(
-        &state.db,
-        &body.sku,
-        body.delta,
-        &body.reason,
-        &caller.email,
-    )
-    .await
-    .map_err(|err| match err {
-        AdjustError::BelowReserved { .. } => {
-            ApiError::conflict("below_reserved", err.to_string()).with_field("delta", "too low")
-        }
-        AdjustError::Db(db) => ApiError::from(db),
-    })?;
-    Ok(Json(level))
+    let adjustment_id = contracts::Uuid::now_v7();
+    let workflow_id = stock_adjustment_workflow_id(adjustment_id);
+    let request = AdjustStock {
+        adjustment_id,
+        sku: Sku(body.sku.clone()),
+        delta: body.delta,
+        reason: body.reason,
+        actor: caller.email,
+    };
+    let options =
+        WorkflowStartOptions::new(state.queues.of(Service::Inventory), workflow_id.clone()).build();
+    let handle = state
+        .temporal
+        .start_workflow(AdjustStockWorkflow::run, request, options)
+        .await
+        .map_err(ApiError::unavailable)?;
+    let outcome = tokio::time::timeout(ADJUSTMENT_WAIT, handle.get_result(Default::default()))
+        .await
+        .map_err(|_| {
+            ApiError::not_ready(format!(
+                "the inventory service did not answer in time; adjustment {workflow_id} \
+                 applies when it does (see the workflow in the Temporal Web UI)"
+            ))
+        })?
+        .map_err(ApiError::unavailable)?;
+    match outcome {
+        StockAdjustment::Adjusted { on_hand, reserved } => Ok(Json(StockLevel {
+            sku: body.sku,
+            on_hand,
+            reserved,
+            available: on_hand - reserved,
+        })),
+        StockAdjustment::BelowReserved { on_hand, reserved } => Err(ApiError::conflict(
+            "below_reserved",
+            format!(
+                "{} has {on_hand} on hand and {reserved} reserved: cannot change it by {}",
+                body.sku, body.delta
+            ),
+        )
+        .with_field("delta", "too low")),
+    }
 }

@@ -296,7 +296,7 @@ async fn every_critical_action_is_in_the_audit_log_with_its_actor_and_before_and
 }
 
 #[tokio::test]
-async fn the_services_database_role_can_append_to_the_audit_log_but_never_rewrite_it() {
+async fn the_database_roles_can_append_to_the_audit_log_but_never_rewrite_it() {
     use sea_orm::ConnectionTrait as _;
     let app = api_only().await;
     let (status, _) = app
@@ -320,17 +320,20 @@ async fn the_services_database_role_can_append_to_the_audit_log_but_never_rewrit
     let entries = count(app.db.clone()).await;
     assert!(entries >= 1);
 
-    // What the API and the workers connect as.
-    for attempt in [
-        "UPDATE audit.events SET actor = 'someone else'",
-        "DELETE FROM audit.events",
-        "TRUNCATE audit.events",
-        "ALTER TABLE audit.events DISABLE TRIGGER events_are_append_only",
-        "SET session_replication_role = replica",
-        "DROP TABLE audit.events",
-    ] {
-        let refused = app.db.execute_unprepared(attempt).await;
-        assert!(refused.is_err(), "the services' role may not: {attempt}");
+    // What the API and each worker connect as.
+    for role in platform::db::DbRole::all() {
+        let db = app.test_db.connect_as(role).await;
+        for attempt in [
+            "UPDATE audit.events SET actor = 'someone else'",
+            "DELETE FROM audit.events",
+            "TRUNCATE audit.events",
+            "ALTER TABLE audit.events DISABLE TRIGGER events_are_append_only",
+            "SET session_replication_role = replica",
+            "DROP TABLE audit.events",
+        ] {
+            let refused = db.execute_unprepared(attempt).await;
+            assert!(refused.is_err(), "{} may: {attempt}", role.name);
+        }
     }
     // Even the owner (who ran the migrations) is refused by the trigger.
     let owner = app.test_db.connect_as_owner().await;

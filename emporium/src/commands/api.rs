@@ -9,10 +9,13 @@ pub(crate) async fn run(settings: Settings) -> anyhow::Result<()> {
         .jwt_secret
         .clone()
         .context("set JWT_SECRET: the secret access tokens are signed with")?;
-    let db =
-        platform::db::connect_as_service(&settings.database.url, settings.database.max_connections)
-            .await
-            .context("connecting to the database")?;
+    let db = platform::db::connect_as(
+        &settings.database.url,
+        platform::db::API_ROLE,
+        settings.database.max_connections,
+    )
+    .await
+    .context("connecting to the database as the API's role")?;
     let temporal = platform::temporal::connect(&settings.temporal)
         .await
         .context("connecting to Temporal")?;

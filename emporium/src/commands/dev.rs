@@ -28,12 +28,16 @@ pub(crate) async fn run(mut settings: Settings) -> anyhow::Result<()> {
         });
     }
     let owner = super::migrate::database(&settings).await?;
+    crate::demo::seed(&owner).await?;
     let _ = owner.close().await;
-    let db =
-        platform::db::connect_as_service(&settings.database.url, settings.database.max_connections)
-            .await
-            .context("connecting to the database as the services' role")?;
-    crate::demo::seed(&db).await?;
+    let url = &settings.database.url;
+    let max = settings.database.max_connections;
+    let db = platform::db::connect_as(url, platform::db::API_ROLE, max)
+        .await
+        .context("connecting to the database as the API's role")?;
+    let dbs = platform::db::ServicePools::connect(url, &Service::ALL, max)
+        .await
+        .context("connecting to the database as the services' roles")?;
 
     let address = settings.temporal.address.clone();
     let (temporal, dev_server) = match try_connect(&settings.temporal, Duration::from_secs(3)).await
@@ -78,7 +82,7 @@ pub(crate) async fn run(mut settings: Settings) -> anyhow::Result<()> {
     workers::schedules::ensure_daily_sales_report(&temporal, &queues, &settings.reports.daily_cron)
         .await
         .context("creating the daily sales report's schedule")?;
-    let mut deps = workers::ServiceDeps::from_settings(db.clone(), &settings)?;
+    let mut deps = workers::ServiceDeps::from_settings(dbs, &settings)?;
     deps.extra = crate::extra_registrations();
     let shutdown = super::shutdown_on_signal();
 

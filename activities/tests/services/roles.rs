@@ -1,0 +1,89 @@
+//! Each process's database role may write only what it owns: every role is refused a write
+//! to every other schema (and a worker's role even a read), and may write its own.
+
+use migrations::{DbRole, SCHEMAS};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use testkit::TestDb;
+
+/// Every table and view of the services' schemas, as `schema.name`.
+async fn relations(owner: &DatabaseConnection) -> Vec<(String, String)> {
+    owner
+        .query_all(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT table_schema AS schema, table_name AS name FROM information_schema.tables
+              WHERE table_schema <> ALL (ARRAY['pg_catalog', 'information_schema', 'public'])
+              ORDER BY 1, 2",
+        ))
+        .await
+        .expect("listing tables")
+        .into_iter()
+        .map(|row| {
+            let schema: String = row.try_get("", "schema").expect("schema");
+            let name: String = row.try_get("", "name").expect("name");
+            (schema, name)
+        })
+        .filter(|(schema, _)| SCHEMAS.contains(&schema.as_str()))
+        .collect()
+}
+
+/// Whether Postgres refused `sql` for want of a privilege (SQLSTATE 42501), or because it
+/// writes a view that cannot be written at all.
+async fn refused(db: &DatabaseConnection, sql: &str) -> bool {
+    match db.execute_unprepared(sql).await {
+        Ok(_) => false,
+        Err(err) => {
+            let text = err.to_string();
+            let view = text.contains("cannot") && text.contains("view");
+            assert!(text.contains("permission denied") || view, "{sql}: {text}");
+            true
+        }
+    }
+}
+
+#[tokio::test]
+async fn each_role_writes_only_its_own_schema_and_appends_to_the_audit_log() {
+    let test_db = TestDb::create().await;
+    let relations = relations(&test_db.db).await;
+    assert!(relations.len() > 15, "{relations:?}");
+    for role in DbRole::all() {
+        let db = test_db.connect_as(role).await;
+        for (schema, name) in &relations {
+            let table = format!("{schema}.{name}");
+            let delete = format!("DELETE FROM {table} WHERE false");
+            let insert = format!("INSERT INTO {table} SELECT * FROM {table} WHERE false");
+            let select = format!("SELECT 1 FROM {table} WHERE false");
+            let (writes, reads) = (
+                role.writes.contains(&schema.as_str()),
+                role.reads.contains(&schema.as_str()),
+            );
+            if writes {
+                assert!(!refused(&db, &delete).await, "{}: {delete}", role.name);
+            } else {
+                assert!(refused(&db, &delete).await, "{} may {delete}", role.name);
+                if schema != "audit" {
+                    assert!(refused(&db, &insert).await, "{} may {insert}", role.name);
+                }
+            }
+            assert_eq!(
+                !refused(&db, &select).await,
+                writes || reads,
+                "{}: {select}",
+                role.name
+            );
+        }
+        activities::audit::record(
+            &db,
+            activities::audit::Entry {
+                actor: format!("role:{}", role.name),
+                action: "test.appended",
+                subject: "roles".to_owned(),
+                order_id: None,
+                before: None,
+                after: None,
+            },
+        )
+        .await
+        .unwrap_or_else(|err| panic!("{} appends to the audit log: {err}", role.name));
+        let _ = db.close().await;
+    }
+}
