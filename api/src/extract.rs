@@ -119,29 +119,93 @@ fn is_json(req: &Request) -> bool {
 }
 
 /// Deserializes `body`, naming the offending field of any error.
+///
+/// JSON Schema counts `48.0` as an integer and serde does not: a body refused only because
+/// an integer was written with a fraction of zero is read again with such numbers as integers.
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     refuse_nul_in_json(body)?;
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let message = inner.to_string();
-                let message = message
-                    .rsplit_once(" at line ")
-                    .map_or(message.as_str(), |(before, _)| before)
-                    .to_owned();
-                let field = field_of(&path, &message);
-                ApiError::invalid_field("invalid_field", field, message)
-            }
-            _ => ApiError::malformed_json(format!("the body is not valid JSON: {inner}")),
+    let value: T = match serde_path_to_error::deserialize(&mut deserializer) {
+        Ok(value) => value,
+        Err(err)
+            if err
+                .inner()
+                .to_string()
+                .starts_with("invalid type: floating point") =>
+        {
+            return parse_with_integral_floats(body).unwrap_or_else(|| Err(named_error(err)));
         }
-    })?;
+        Err(err) => return Err(named_error(err)),
+    };
     deserializer
         .end()
         .map_err(|err| ApiError::malformed_json(format!("the body is not valid JSON: {err}")))?;
     Ok(value)
+}
+
+/// [`parse_json`] again with every integral float (`48.0`) an integer; `None` when the body
+/// has none.
+fn parse_with_integral_floats<T: DeserializeOwned>(body: &[u8]) -> Option<Result<T, ApiError>> {
+    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if !integral_floats_to_integers(&mut value) {
+        return None;
+    }
+    Some(serde_path_to_error::deserialize(value).map_err(named_error))
+}
+
+/// Turns every float with no fraction that an `i64` holds exactly into an integer; answers
+/// whether it changed any.
+fn integral_floats_to_integers(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    /// 2^53: beyond it a float no longer tells neighbouring integers apart.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        Value::Number(number) if !number.is_i64() && !number.is_u64() => {
+            let Some(float) = number
+                .as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() <= EXACT)
+            else {
+                return false;
+            };
+            let integer = float as i64; // integral and within 2^53: exact
+
+            *value = Value::from(integer);
+            true
+        }
+        Value::Array(items) => {
+            let mut changed = false;
+            for item in items {
+                changed |= integral_floats_to_integers(item);
+            }
+            changed
+        }
+        Value::Object(fields) => {
+            let mut changed = false;
+            for item in fields.values_mut() {
+                changed |= integral_floats_to_integers(item);
+            }
+            changed
+        }
+        _ => false,
+    }
+}
+
+/// A deserialization error as a problem naming the field.
+fn named_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    match inner.classify() {
+        serde_json::error::Category::Data => {
+            let message = inner.to_string();
+            let message = message
+                .rsplit_once(" at line ")
+                .map_or(message.as_str(), |(before, _)| before)
+                .to_owned();
+            let field = field_of(&path, &message);
+            ApiError::invalid_field("invalid_field", field, message)
+        }
+        _ => ApiError::malformed_json(format!("the body is not valid JSON: {inner}")),
+    }
 }
 
 /// What no text column can store: PostgreSQL refuses U+0000 in `text`, so a string holding it
@@ -296,6 +360,23 @@ mod tests {
         assert_eq!(err.field_errors()[0].field, "customer");
         assert_eq!(err.code(), "invalid_character");
         assert!(refuse_nul_in_query("customer=abc&page=2").is_ok());
+    }
+
+    #[test]
+    fn integers_written_with_a_zero_fraction_are_integers() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Line {
+            quantity: u32,
+            sku: String,
+        }
+        let line: Line = parse_json(br#"{"quantity": 48.0, "sku": "MUG"}"#).expect("accepted");
+        assert_eq!((line.quantity, line.sku.as_str()), (48, "MUG"));
+        let refused = parse_json::<Line>(br#"{"quantity": 48.5, "sku": "MUG"}"#)
+            .expect_err("a fraction is not an integer");
+        assert_eq!(refused.field_errors()[0].field, "quantity");
+        let refused =
+            parse_json::<Line>(br#"{"quantity": 1e300, "sku": "MUG"}"#).expect_err("too large");
+        assert_eq!(refused.field_errors()[0].field, "quantity");
     }
 
     #[test]

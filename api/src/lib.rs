@@ -129,6 +129,7 @@ async fn record_request(
 fn openapi_parts() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (routes, mut document) = routes::router().split_for_parts();
     openapi::document_common_errors(&mut document);
+    openapi::add_cross_field_rules(&mut document, routes::cross_field_rules());
     openapi::forbid_nul(&mut document);
     (routes, document)
 }

@@ -16,11 +16,15 @@
 //! Every constraint the API enforces is in the document, so that a request the document allows
 //! is accepted: each `garde` rule on a request field has its twin in the field's `#[schema]` or
 //! `#[param]` (lengths counted in characters on both sides), and [`forbid_nul`] states the one
-//! rule every string shares: no U+0000, which [`crate::extract`] refuses.
+//! rule every string shares: no U+0000, which [`crate::extract`] refuses. Rules across a
+//! body's fields, which `ToSchema` cannot derive, are [`CrossFieldRule`]s declared beside the
+//! handler that enforces them.
 
 use crate::error::{FieldError, ProblemDocument};
 use utoipa::openapi::path::{Operation, PathItem};
-use utoipa::openapi::schema::{ArrayItems, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{
+    AllOfBuilder, AnyOfBuilder, ArrayItems, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToResponse};
@@ -182,6 +186,69 @@ fn no_nul_in(schema: &mut RefOr<Schema>) {
         Schema::AllOf(all_of) => all_of.items.iter_mut().for_each(no_nul_in),
         Schema::AnyOf(any_of) => any_of.items.iter_mut().for_each(no_nul_in),
         _ => {}
+    }
+}
+
+/// A rule across the fields of a request body's component, which `ToSchema` cannot derive:
+/// [`add_cross_field_rules`] makes the component `allOf: [its fields, the rule]`.
+pub(crate) struct CrossFieldRule {
+    /// The component (the body type's name).
+    pub(crate) component: &'static str,
+    /// The rule, as a schema the body must also match.
+    pub(crate) rule: Schema,
+}
+
+/// A field present and not null, with a value of `kind`.
+fn present(field: &str, kind: Type) -> Schema {
+    ObjectBuilder::new()
+        .property(field, ObjectBuilder::new().schema_type(kind))
+        .required(field)
+        .into()
+}
+
+/// Exactly one of `fields` is given (present and not null).
+pub(crate) fn exactly_one_of(component: &'static str, fields: &[(&str, Type)]) -> CrossFieldRule {
+    let mut one_of = OneOfBuilder::new();
+    for (field, kind) in fields {
+        one_of = one_of.item(present(field, kind.clone()));
+    }
+    CrossFieldRule {
+        component,
+        rule: one_of.build().into(),
+    }
+}
+
+/// At least one of `fields` is given (present and not null).
+pub(crate) fn at_least_one_of(component: &'static str, fields: &[(&str, Type)]) -> CrossFieldRule {
+    let mut any_of = AnyOfBuilder::new();
+    for (field, kind) in fields {
+        any_of = any_of.item(present(field, kind.clone()));
+    }
+    CrossFieldRule {
+        component,
+        rule: any_of.build().into(),
+    }
+}
+
+/// Adds each rule to its component.
+///
+/// # Panics
+///
+/// When a rule names a component the document lacks (a renamed body type): the test of the
+/// document fails rather than the rule silently vanishing.
+pub(crate) fn add_cross_field_rules(openapi: &mut Document, rules: Vec<CrossFieldRule>) {
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    for CrossFieldRule { component, rule } in rules {
+        let fields = components
+            .schemas
+            .remove(component)
+            .unwrap_or_else(|| panic!("no component `{component}` for its cross-field rule"));
+        let combined = AllOfBuilder::new().item(fields).item(rule).build();
+        components
+            .schemas
+            .insert(component.to_owned(), Schema::AllOf(combined).into());
     }
 }
 

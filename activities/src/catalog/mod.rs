@@ -441,9 +441,11 @@ pub async fn update_product(
     product(db, id).await
 }
 
-/// Takes a product off sale (it stays in history); `false` if there is no such product.
-/// `actor` is who asked, for the audit log.
-pub async fn deactivate_product(
+/// Deletes a product from the catalog: it is no longer listed, found or orderable, and its SKU
+/// is free for a new product. Orders keep their own copy of its lines, and the audit log keeps
+/// what it was. To stop selling it but keep it, update it with `active: false` instead.
+/// Returns whether it existed.
+pub async fn delete_product(
     db: &DatabaseConnection,
     id: Uuid,
     actor: &str,
@@ -456,29 +458,23 @@ pub async fn deactivate_product(
     else {
         return Ok(false);
     };
-    product::Entity::update_many()
-        .col_expr(product::Column::Active, false.into())
-        .col_expr(
-            product::Column::UpdatedAt,
-            chrono::Utc::now().fixed_offset().into(),
-        )
-        .filter(product::Column::Id.eq(id))
-        .exec(&txn)
-        .await?;
-    if before.active {
-        audit::record(
-            &txn,
-            audit::Entry {
-                actor: audit::actor(actor),
-                action: "product.deactivated",
-                subject: format!("product:{}", before.sku),
-                order_id: None,
-                before: Some(json!({"active": true})),
-                after: Some(json!({"active": false})),
-            },
-        )
-        .await?;
-    }
+    product::Entity::delete_by_id(id).exec(&txn).await?;
+    audit::record(
+        &txn,
+        audit::Entry {
+            actor: audit::actor(actor),
+            action: "product.deleted",
+            subject: format!("product:{}", before.sku),
+            order_id: None,
+            before: Some(json!({
+                "id": before.id, "sku": before.sku, "name": before.name,
+                "price_minor": before.price_minor, "currency": before.currency,
+                "active": before.active,
+            })),
+            after: None,
+        },
+    )
+    .await?;
     txn.commit().await?;
     Ok(true)
 }

@@ -36,7 +36,7 @@ pub(crate) struct LogParams {
     /// At or after this time (RFC 3339).
     #[garde(skip)]
     from: Option<DateTime<Utc>>,
-    /// Before this time (RFC 3339).
+    /// Before this time (RFC 3339); at or before `from`, no entry matches.
     #[garde(skip)]
     to: Option<DateTime<Utc>>,
     /// Page number, from 1.
@@ -66,15 +66,6 @@ pub(crate) async fn list(
     _: Admin,
     ValidQuery(params): ValidQuery<LogParams>,
 ) -> Result<Json<Page>, ApiError> {
-    if let (Some(from), Some(to)) = (params.from, params.to)
-        && to <= from
-    {
-        return Err(ApiError::invalid_field(
-            "validation_failed",
-            "to",
-            "must be after `from`",
-        ));
-    }
     let filter = Filter {
         actor: params.actor,
         action: params.action,

@@ -8,7 +8,7 @@
 
 use crate::auth::Caller;
 use crate::extract::ValidJson;
-use crate::openapi::{Conflict, InvalidInput, NotFound};
+use crate::openapi::{Conflict, NotFound};
 use crate::routes::orders::{AddressRequest, e164};
 use crate::{ApiError, AppState};
 use activities::catalog;
@@ -43,8 +43,10 @@ fn empty(caller: &Caller) -> CartView {
 
 fn refused(err: WorkflowUpdateError, field: &str) -> ApiError {
     match err {
+        // The body was valid; the cart, as it stands, cannot take it.
         WorkflowUpdateError::Failed(failure) => {
-            ApiError::invalid_field("cart_refused", field, failure.message.clone())
+            ApiError::conflict("cart_refused", failure.message.clone())
+                .with_field(field, failure.message.clone())
         }
         WorkflowUpdateError::NotFound(_) => ApiError::not_found("your cart is empty"),
         other => ApiError::unavailable(other),
@@ -97,7 +99,10 @@ pub(crate) struct AddBody {
 #[utoipa::path(
     post, path = "/cart/items", operation_id = "addCartItem", tag = "cart",
     request_body = AddBody,
-    responses((status = 200, description = "The cart after the change.", body = CartView)),
+    responses(
+        (status = 200, description = "The cart after the change.", body = CartView),
+        (status = 409, response = Conflict),
+    ),
     security(("bearer" = [])),
 )]
 #[tracing::instrument(skip_all, fields(customer.id = %caller.id, workflow.id = %format_args!("cart-{}", caller.id)))]
@@ -111,11 +116,8 @@ pub(crate) async fn add(
         .map_err(ApiError::internal)?
         .pop()
         .ok_or_else(|| {
-            ApiError::invalid_field(
-                "unknown_product",
-                "sku",
-                format!("no product with SKU `{}` can be ordered", body.sku),
-            )
+            let message = format!("no product with SKU `{}` can be ordered", body.sku);
+            ApiError::conflict("unknown_product", message.clone()).with_field("sku", message)
         })?;
     let input = CartInput {
         customer_id: caller.id,
@@ -189,6 +191,7 @@ pub(crate) struct QuantityBody {
     responses(
         (status = 200, description = "The cart after the change.", body = CartView),
         (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
     ),
     security(("bearer" = [])),
 )]
@@ -215,7 +218,7 @@ pub(crate) async fn set(
     responses(
         (status = 200, description = "The cart after the change.", body = CartView),
         (status = 404, response = NotFound),
-        (status = 422, response = InvalidInput),
+        (status = 409, response = Conflict),
     ),
     security(("bearer" = [])),
 )]
@@ -251,6 +254,7 @@ pub(crate) struct CouponBody {
     responses(
         (status = 200, description = "The cart with the coupon's discount.", body = CartView),
         (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
     ),
     security(("bearer" = [])),
 )]
@@ -264,11 +268,8 @@ pub(crate) async fn coupon(
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| {
-            ApiError::invalid_field(
-                "unknown_coupon",
-                "code",
-                "no such coupon, or it has expired",
-            )
+            let message = "no such coupon, or it has expired";
+            ApiError::conflict("unknown_coupon", message).with_field("code", message)
         })?;
     Ok(Json(
         update(&state, &caller, Cart::apply_coupon, coupon, "code").await?,

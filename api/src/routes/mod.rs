@@ -24,6 +24,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 pub(crate) use webhooks::StripeWebhookSecret;
 
+/// The rules across request bodies' fields, for the document (see [`crate::openapi`]).
+pub(crate) fn cross_field_rules() -> Vec<crate::openapi::CrossFieldRule> {
+    vec![products::coupon_rule(), notifications::recipient_rule()]
+}
+
 /// Every route with its documentation, without middleware.
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())

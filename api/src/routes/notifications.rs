@@ -4,7 +4,7 @@
 
 use crate::auth::{Admin, Caller};
 use crate::extract::{ValidJson, ValidQuery};
-use crate::openapi::Forbidden;
+use crate::openapi::{CrossFieldRule, Forbidden, at_least_one_of};
 use crate::{ApiError, AppState};
 use activities::notifications::queries::{NotificationView, history};
 use axum::Json;
@@ -16,6 +16,7 @@ use contracts::notifications::{
 };
 use serde::{Deserialize, Serialize};
 use temporalio_client::WorkflowStartOptions;
+use utoipa::openapi::schema::Type;
 use workflows::SendNotification;
 
 /// The query of `GET /notifications`.
@@ -59,7 +60,19 @@ pub(crate) async fn list(
     ))
 }
 
-/// The body of `POST /notifications/send`.
+/// `POST /notifications/send` needs at least one address.
+pub(crate) fn recipient_rule() -> CrossFieldRule {
+    at_least_one_of(
+        "SendBody",
+        &[
+            ("email", Type::String),
+            ("phone", Type::String),
+            ("webhook_url", Type::String),
+        ],
+    )
+}
+
+/// The body of `POST /notifications/send`: at least one of `email`, `phone`, `webhook_url`.
 #[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SendBody {
@@ -120,6 +133,13 @@ pub(crate) async fn send(
         phone: body.phone,
         webhook_url: body.webhook_url,
     };
+    if recipient.email.is_none() && recipient.phone.is_none() && recipient.webhook_url.is_none() {
+        return Err(ApiError::invalid_field(
+            "no_recipient",
+            "email",
+            "give an email, a phone or a webhook_url",
+        ));
+    }
     let mut channels = body.channels;
     if channels.is_empty() {
         if recipient.email.is_some() {
@@ -131,13 +151,6 @@ pub(crate) async fn send(
         if recipient.webhook_url.is_some() {
             channels.push(Channel::Webhook);
         }
-    }
-    if channels.is_empty() {
-        return Err(ApiError::invalid_field(
-            "no_recipient",
-            "email",
-            "give an email, a phone or a webhook_url",
-        ));
     }
     let notification_id = format!("manual-{}", contracts::Uuid::now_v7());
     let notification = Notification {

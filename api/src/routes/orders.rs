@@ -22,7 +22,6 @@ use contracts::orders::{
 use contracts::{Money, OrderId, Service};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use temporalio_client::errors::{
     WorkflowInteractionError, WorkflowQueryError, WorkflowStartError, WorkflowUpdateError,
 };
@@ -144,6 +143,28 @@ pub(crate) struct LineRequest {
     quantity: i64,
 }
 
+/// The lines to price: one per SKU, in the order first asked for, a repeated SKU's quantities
+/// added up (a request the document allows is accepted; a cart does the same); each with the
+/// index of its first line, for errors that name a field.
+fn merged_lines(lines: &[LineRequest]) -> Vec<(usize, Requested)> {
+    let mut merged: Vec<(usize, Requested)> = Vec::with_capacity(lines.len());
+    for (index, line) in lines.iter().enumerate() {
+        // garde checked 1..=1000 per line and at most 50 lines: no overflow.
+        let quantity = u32::try_from(line.quantity).unwrap_or(u32::MAX);
+        match merged.iter_mut().find(|(_, r)| r.sku == line.sku) {
+            Some((_, same)) => same.quantity = same.quantity.saturating_add(quantity),
+            None => merged.push((
+                index,
+                Requested {
+                    sku: line.sku.clone(),
+                    quantity,
+                },
+            )),
+        }
+    }
+    merged
+}
+
 /// The answer to `POST /orders`: the order is accepted and being processed.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct OrderAccepted {
@@ -203,7 +224,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 #[utoipa::path(
     post, path = "/orders", operation_id = "placeOrder", tag = "orders",
     params((
-        "Idempotency-Key" = Option<String>, Header,
+        "Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]{1,255}$",
         description = "1 to 255 visible ASCII characters. Repeating a request with the same key and body answers the first order (with `Idempotent-Replayed: true`) instead of placing another."
     )),
     request_body = PlaceOrderRequest,
@@ -223,19 +244,6 @@ pub(crate) async fn place(
     ValidJson(request): ValidJson<PlaceOrderRequest>,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
-    let mut seen = HashMap::new();
-    for (index, line) in request.lines.iter().enumerate() {
-        if let Some(first) = seen.insert(line.sku.as_str(), index) {
-            return Err(ApiError::invalid_field(
-                "duplicate_line",
-                format!("lines[{index}].sku"),
-                format!(
-                    "`{}` is already ordered in lines[{first}]; combine the quantities",
-                    line.sku
-                ),
-            ));
-        }
-    }
     let payment_method = normalize_payment_method(&request.payment_method).map_err(|err| {
         let code = match err {
             PaymentMethodError::RawCardNumber => "raw_card_number",
@@ -243,31 +251,24 @@ pub(crate) async fn place(
         };
         ApiError::invalid_field(code, "payment_method", err.to_string())
     })?;
-    let requested: Vec<Requested> = request
-        .lines
-        .iter()
-        .map(|line| Requested {
-            sku: line.sku.clone(),
-            // garde checked 1..=1000
-            quantity: u32::try_from(line.quantity).unwrap_or(u32::MAX),
-        })
-        .collect();
+    let (first_lines, requested): (Vec<usize>, Vec<Requested>) =
+        merged_lines(&request.lines).into_iter().unzip();
+    let line_of = |index: usize| first_lines.get(index).copied().unwrap_or(index);
     let quote = catalog::quote(&state.db, &requested)
         .await
         .map_err(|err| match err {
-            QuoteError::UnknownProduct { index, sku } => ApiError::invalid_field(
-                "unknown_product",
-                format!("lines[{index}].sku"),
-                format!("no product with SKU `{sku}` can be ordered"),
-            ),
-            QuoteError::MixedCurrency { index, .. } => ApiError::invalid_field(
-                "mixed_currency",
-                format!("lines[{index}].sku"),
-                err.to_string(),
-            ),
-            QuoteError::Overflow => {
-                ApiError::invalid_field("total_too_large", "lines", err.to_string())
+            // The body was valid; the catalog, as it stands, cannot price it.
+            QuoteError::UnknownProduct { index, sku } => {
+                let message = format!("no product with SKU `{sku}` can be ordered");
+                ApiError::conflict("unknown_product", message.clone())
+                    .with_field(&format!("lines[{}].sku", line_of(index)), message)
             }
+            QuoteError::MixedCurrency { index, .. } => {
+                ApiError::conflict("mixed_currency", err.to_string())
+                    .with_field(&format!("lines[{}].sku", line_of(index)), err.to_string())
+            }
+            QuoteError::Overflow => ApiError::conflict("total_too_large", err.to_string())
+                .with_field("lines", err.to_string()),
             QuoteError::Empty => ApiError::invalid_field("empty_order", "lines", err.to_string()),
             QuoteError::Catalog(catalog::CatalogError::Db(db)) => ApiError::from(db),
             QuoteError::Catalog(other) => ApiError::internal(other),

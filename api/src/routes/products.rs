@@ -5,7 +5,7 @@
 
 use crate::auth::{Admin, Caller};
 use crate::extract::{ValidJson, ValidQuery};
-use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound};
+use crate::openapi::{BadRequest, Conflict, CrossFieldRule, Forbidden, NotFound, exactly_one_of};
 use crate::{ApiError, AppState};
 use activities::catalog::{self, CatalogError, Category, Product, ProductQuery, ProductSpec};
 use activities::customers::Role;
@@ -19,6 +19,8 @@ use contracts::{Currency, Money, Service, Sku};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use temporalio_client::WorkflowStartOptions;
+use utoipa::openapi::ObjectBuilder;
+use utoipa::openapi::schema::{KnownFormat, SchemaFormat, Type};
 use uuid::Uuid;
 use workflows::AdjustStock as AdjustStockWorkflow;
 
@@ -29,11 +31,11 @@ fn from_catalog(err: CatalogError) -> ApiError {
             ApiError::conflict("sku_taken", format!("a product with SKU `{sku}` exists"))
                 .with_field("sku", "taken")
         }
-        CatalogError::UnknownCategory(slug) => ApiError::invalid_field(
-            "unknown_category",
-            "categories",
-            format!("no category `{slug}`"),
-        ),
+        CatalogError::UnknownCategory(slug) => {
+            let message = format!("no category `{slug}`");
+            ApiError::conflict("unknown_category", message.clone())
+                .with_field("categories", message)
+        }
         other => ApiError::internal(other),
     }
 }
@@ -138,7 +140,7 @@ fn parse_product_id(id: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(id).map_err(|_| ApiError::invalid_path("id", "must be a UUID"))
 }
 
-/// One product (inactive products only for admins).
+/// One product (inactive products only for admins; deleted ones for nobody).
 #[utoipa::path(
     get, path = "/products/{id}", operation_id = "getProduct", tag = "catalog",
     params(("id" = Uuid, Path, description = "The product's id.")),
@@ -179,6 +181,54 @@ pub(crate) struct PriceBody {
     #[garde(custom(currency_code))]
     #[schema(pattern = r"^[A-Z]{3}$")]
     currency: String,
+}
+
+/// An array of at most `max_items` strings, each as `item` says (for the document, where
+/// utoipa cannot put a field's rules on its items).
+fn strings(item: ObjectBuilder, max_items: usize, description: &str) -> utoipa::openapi::Schema {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(item.schema_type(Type::String))
+        .max_items(Some(max_items))
+        .description(Some(description))
+        .into()
+}
+
+/// `image_urls`' rules for the document.
+fn image_urls_schema() -> utoipa::openapi::Schema {
+    let url = ObjectBuilder::new().format(Some(SchemaFormat::Custom("uri".to_owned())));
+    strings(url, 20, "Image URLs (absolute), up to 20.")
+}
+
+/// `categories`' rules for the document.
+fn categories_schema() -> utoipa::openapi::Schema {
+    let slug = ObjectBuilder::new()
+        .min_length(Some(1))
+        .max_length(Some(64));
+    strings(slug, 20, "Slugs of existing categories, up to 20.")
+}
+
+/// A coupon's fixed discount in a request: like a price, but at least 1 minor unit.
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AmountOffBody {
+    /// Minor units (cents for EUR), 1 to 100 000 000.
+    #[garde(range(min = 1, max = 100_000_000))]
+    #[schema(minimum = 1, maximum = 100_000_000)]
+    amount_minor: i64,
+    /// ISO 4217 code, such as `EUR`.
+    #[garde(custom(currency_code))]
+    #[schema(pattern = r"^[A-Z]{3}$")]
+    currency: String,
+}
+
+impl AmountOffBody {
+    fn money(&self) -> Result<Money, ApiError> {
+        Currency::new(&self.currency)
+            .map(|c| Money::new(self.amount_minor, c))
+            .map_err(|e| {
+                ApiError::invalid_field("validation_failed", "amount_off.currency", e.to_string())
+            })
+    }
 }
 
 fn currency_code(code: &str, _: &()) -> garde::Result {
@@ -236,13 +286,13 @@ pub(crate) struct ProductBody {
     #[garde(dive)]
     price: PriceBody,
     /// Slugs of existing categories, up to 20.
-    #[garde(length(max = 20), inner(length(min = 1, max = 64)))]
-    #[schema(max_items = 20)]
+    #[garde(length(max = 20), inner(length(chars, min = 1, max = 64)))]
+    #[schema(schema_with = categories_schema)]
     #[serde(default)]
     categories: Vec<String>,
-    /// Image URLs, up to 20.
+    /// Image URLs (absolute), up to 20.
     #[garde(length(max = 20), inner(url))]
-    #[schema(max_items = 20)]
+    #[schema(schema_with = image_urls_schema)]
     #[serde(default)]
     image_urls: Vec<String>,
     /// Whether it can be ordered (default true).
@@ -256,13 +306,17 @@ fn yes() -> bool {
 }
 
 impl ProductBody {
+    /// The product as the catalog keeps it; a category named twice is one category.
     fn spec(self) -> Result<ProductSpec, ApiError> {
+        let mut categories = self.categories;
+        let mut seen = std::collections::HashSet::new();
+        categories.retain(|slug| seen.insert(slug.clone()));
         Ok(ProductSpec {
             price: self.price.money()?,
             sku: self.sku,
             name: self.name,
             description: self.description,
-            categories: self.categories,
+            categories,
             image_urls: self.image_urls,
             active: self.active,
         })
@@ -320,12 +374,14 @@ pub(crate) async fn update(
         .ok_or_else(|| ApiError::not_found(format!("no product with id {id}")))
 }
 
-/// Takes a product off sale (admin).
+/// Deletes a product (admin): it is gone from the catalog and its SKU is free again; orders
+/// keep their own copy of its lines and the audit log what it was. To stop selling a product
+/// but keep it, `PUT` it with `active: false`.
 #[utoipa::path(
-    delete, path = "/products/{id}", operation_id = "deactivateProduct", tag = "catalog",
+    delete, path = "/products/{id}", operation_id = "deleteProduct", tag = "catalog",
     params(("id" = Uuid, Path, description = "The product's id.")),
     responses(
-        (status = 204, description = "The product is no longer listed or orderable."),
+        (status = 204, description = "The product is deleted."),
         (status = 400, response = BadRequest),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
@@ -339,7 +395,7 @@ pub(crate) async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_product_id(&id)?;
-    if catalog::deactivate_product(&state.db, id, &caller.email)
+    if catalog::delete_product(&state.db, id, &caller.email)
         .await
         .map_err(from_catalog)?
     {
@@ -429,6 +485,14 @@ fn coupon_code(code: &str, _: &()) -> garde::Result {
     }
 }
 
+/// `POST /coupons` takes exactly one of `percent_off` and `amount_off`.
+pub(crate) fn coupon_rule() -> CrossFieldRule {
+    exactly_one_of(
+        "NewCouponBody",
+        &[("percent_off", Type::Integer), ("amount_off", Type::Object)],
+    )
+}
+
 /// The body of `POST /coupons`: exactly one of `percent_off` and `amount_off`.
 #[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -443,7 +507,7 @@ pub(crate) struct NewCouponBody {
     percent_off: Option<u32>,
     /// A fixed amount off (never more than the subtotal).
     #[garde(dive)]
-    amount_off: Option<PriceBody>,
+    amount_off: Option<AmountOffBody>,
     /// When it stops working (RFC 3339).
     #[garde(skip)]
     expires_at: chrono::DateTime<chrono::Utc>,
@@ -536,13 +600,33 @@ pub(crate) struct AdjustmentBody {
     #[schema(pattern = r"^[A-Z0-9][A-Z0-9-]{0,63}$")]
     sku: String,
     /// Units to add (positive) or remove (negative), not 0.
-    #[garde(range(min = -1_000_000, max = 1_000_000), custom(non_zero))]
-    #[schema(minimum = -1_000_000, maximum = 1_000_000)]
+    #[garde(range(min = -MAX_DELTA, max = MAX_DELTA), custom(non_zero))]
+    #[schema(schema_with = delta_schema)]
     delta: i64,
     /// Why (kept in the adjustment log), 1 to 500 characters.
     #[garde(length(chars, min = 1, max = 500))]
     #[schema(min_length = 1, max_length = 500)]
     reason: String,
+}
+
+/// The largest change one adjustment makes, either way.
+const MAX_DELTA: i64 = 1_000_000;
+
+/// `delta`'s rules for the document: -1,000,000 to -1 or 1 to 1,000,000.
+fn delta_schema() -> utoipa::openapi::Schema {
+    let range = |min: i64, max: i64| {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(min))
+            .maximum(Some(max))
+    };
+    utoipa::openapi::schema::OneOfBuilder::new()
+        .item(range(-MAX_DELTA, -1))
+        .item(range(1, MAX_DELTA))
+        .description(Some("Units to add (positive) or remove (negative), not 0."))
+        .build()
+        .into()
 }
 
 fn non_zero(delta: &i64, _: &()) -> garde::Result {

@@ -14,6 +14,7 @@ use contracts::inventory::StockLine;
 use contracts::payments::{RefundRequest, refund_workflow_id};
 use contracts::{Money, OrderId, Service, Sku};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use temporalio_client::WorkflowStartOptions;
 use workflows::RefundPayment;
 
@@ -101,16 +102,18 @@ pub(crate) async fn create(
         Some(minor) => Money::new(minor, balance.refundable.currency.clone()),
         None => balance.refundable.clone(),
     };
+    // The body was valid; what the order holds, as it stands, cannot give this back.
     if amount.amount_minor > balance.refundable.amount_minor || amount.amount_minor <= 0 {
-        return Err(ApiError::invalid_field(
-            "refund_exceeds_captured",
-            "amount_minor",
-            format!(
-                "only {} of the {} captured is left to refund",
-                balance.refundable, balance.captured
-            ),
-        ));
+        let message = format!(
+            "only {} of the {} captured is left to refund",
+            balance.refundable, balance.captured
+        );
+        return Err(
+            ApiError::conflict("refund_exceeds_captured", message.clone())
+                .with_field("amount_minor", message),
+        );
     }
+    let mut restocked: HashMap<&str, i64> = HashMap::new();
     for (index, line) in body.restock.iter().enumerate() {
         let ordered = order
             .lines
@@ -118,12 +121,12 @@ pub(crate) async fn create(
             .find(|l| l.sku == line.sku)
             .map(|l| i64::from(l.quantity))
             .unwrap_or(0);
-        if line.quantity > ordered {
-            return Err(ApiError::invalid_field(
-                "restock_exceeds_order",
-                format!("restock[{index}].quantity"),
-                format!("the order has {ordered} of `{}`", line.sku),
-            ));
+        let total = restocked.entry(line.sku.as_str()).or_default();
+        *total += line.quantity;
+        if *total > ordered {
+            let message = format!("the order has {ordered} of `{}`", line.sku);
+            return Err(ApiError::conflict("restock_exceeds_order", message.clone())
+                .with_field(&format!("restock[{index}].quantity"), message));
         }
     }
 

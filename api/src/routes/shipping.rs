@@ -80,7 +80,7 @@ fn signature_problem(code: &'static str, detail: &str) -> ApiError {
     post, path = "/webhooks/carrier/{carrier}", operation_id = "carrierWebhook", tag = "shipping",
     params(
         ("carrier" = String, Path, description = "The carrier's name, as configured."),
-        ("X-Carrier-Signature" = String, Header, description = "`sha256=<hex>` of HMAC-SHA256 over the raw body with the carrier's shared secret."),
+        ("X-Carrier-Signature" = String, Header, pattern = r"^[ -~]+$", description = "`sha256=<hex>` of HMAC-SHA256 over the raw body with the carrier's shared secret."),
     ),
     request_body(content = Object, content_type = "application/json", description = "The carrier's tracking event."),
     responses(

@@ -44,7 +44,7 @@ fn bad_webhook(code: &'static str, detail: &str) -> ApiError {
 /// Verifies a Stripe event and delivers it to its order.
 #[utoipa::path(
     post, path = "/webhooks/stripe", operation_id = "stripeWebhook", tag = "webhooks",
-    params(("Stripe-Signature" = String, Header, description = "Stripe's signature of the event (`t=<unix time>,v1=<hex>`); older than five minutes is refused.")),
+    params(("Stripe-Signature" = String, Header, pattern = r"^[ -~]+$", description = "Stripe's signature of the event (`t=<unix time>,v1=<hex>`); older than five minutes is refused.")),
     request_body(content = Object, content_type = "application/json", description = "A Stripe event, as Stripe sends it."),
     responses(
         (status = 200, description = "The event was verified and handed to its order, or ignored.", body = Receipt),

@@ -34,7 +34,8 @@ async fn a_cart_takes_items_and_refuses_what_does_not_fit() {
         .await;
     assert_eq!(
         (status, &problem["errors"][0]["field"]),
-        (422, &json!("sku"))
+        (409, &json!("sku")),
+        "a valid request the catalog cannot serve"
     );
     let (status, problem) = app
         .post_json("/cart/items", &json!({"sku": "MUG", "quantity": 0}))
@@ -48,7 +49,7 @@ async fn a_cart_takes_items_and_refuses_what_does_not_fit() {
         .await;
     assert_eq!(
         (status, problem["code"].as_str()),
-        (422, Some("cart_refused")),
+        (409, Some("cart_refused")),
         "3 + 998 > 1000: {problem}"
     );
 
@@ -81,7 +82,7 @@ async fn a_cart_takes_items_and_refuses_what_does_not_fit() {
             &json!({"quantity": 1}),
         )
         .await;
-    assert_eq!(status, 422, "not in the cart");
+    assert_eq!(status, 409, "not in the cart");
     let (_, bobs) = app
         .get_json_as(Some(&app.another_customer("bob").await.1), "/cart")
         .await;
@@ -113,7 +114,7 @@ async fn checkout_places_the_order_at_todays_prices_with_the_coupon_and_closes_t
     let (status, problem) = app.post_json("/cart/coupon", &json!({"code": "OLD"})).await;
     assert_eq!(
         (status, &problem["errors"][0]["field"]),
-        (422, &json!("code")),
+        (409, &json!("code")),
         "expired"
     );
     let (status, cart) = app

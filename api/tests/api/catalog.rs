@@ -78,7 +78,7 @@ async fn admins_manage_products_and_shoppers_search_them() {
     let (status, problem) = create(&app, json!({"sku": "X-2", "name": "x", "price": {"amount_minor": 1, "currency": "EUR"}, "categories": ["nope"]})).await;
     assert_eq!(
         (status, problem["code"].as_str()),
-        (422, Some("unknown_category"))
+        (409, Some("unknown_category"))
     );
 
     let (status, _) = app

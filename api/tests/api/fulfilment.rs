@@ -374,7 +374,7 @@ async fn a_partial_refund_with_restock_is_recorded_and_never_exceeds_the_capture
             &json!({"amount_minor": 1251, "reason": "more"}),
         )
         .await;
-    assert_eq!(status, 422);
+    assert_eq!(status, 409);
     assert_eq!(problem["code"], "refund_exceeds_captured");
     assert_eq!(problem["errors"][0]["field"], "amount_minor");
     let (status, problem) = app
@@ -384,7 +384,7 @@ async fn a_partial_refund_with_restock_is_recorded_and_never_exceeds_the_capture
             &json!({"reason": "more", "restock": [{"sku": "MUG", "quantity": 3}]}),
         )
         .await;
-    assert_eq!(status, 422);
+    assert_eq!(status, 409);
     assert_eq!(problem["errors"][0]["field"], "restock[0].quantity");
     let (status, _) = app
         .post_json_as(

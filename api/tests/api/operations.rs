@@ -285,14 +285,15 @@ async fn every_critical_action_is_in_the_audit_log_with_its_actor_and_before_and
         .await;
     assert_eq!(status, 422);
     assert_eq!(problem["errors"][0]["field"], "action");
-    let (status, problem) = app
+    // A window that ends before it starts is valid by the document, and matches nothing.
+    let (status, page) = app
         .get_json_as(
             Some(&app.admin_token),
             "/audit/logs?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
         )
         .await;
-    assert_eq!(status, 422);
-    assert_eq!(problem["errors"][0]["field"], "to");
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(0), "{page}");
 }
 
 #[tokio::test]
@@ -465,12 +466,21 @@ async fn sales_reports_and_analytics_count_captured_money_per_day_and_product() 
                 .expect("a median")
     );
 
-    // Customers may not; bad periods are refused by name.
+    // Customers may not; bad periods are refused by name. Any two dates are a period: one
+    // that ends before it starts has no sales, a long one all of them.
     let (status, _) = app.get_json("/report/sales").await;
     assert_eq!(status, 403);
+    for query in [
+        "from=2026-02-01&to=2026-01-01",
+        "from=2020-01-01&to=2099-12-31",
+    ] {
+        let (status, report) = app
+            .get_json_as(Some(&app.admin_token), &format!("/report/sales?{query}"))
+            .await;
+        assert_eq!(status, 200, "{query}: {report}");
+    }
     for (query, field) in [
-        ("from=2026-02-01&to=2026-01-01", "to"),
-        ("from=2024-01-01&to=2026-01-01", "to"),
+        ("from=%2B12345-01-01", "from"),
         ("from=yesterday", "from"),
         ("group_by=week", "group_by"),
         ("currency=EUR", "currency"),

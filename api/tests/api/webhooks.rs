@@ -215,3 +215,81 @@ fn chrono_now() -> i64 {
         .map(|d| i64::try_from(d.as_secs()).unwrap_or_default())
         .unwrap_or_default()
 }
+
+/// Asks for a refund of `cents` (admin) and waits until the order has `count` refunds, all
+/// succeeded.
+async fn refund_and_wait(app: &TestApp, id: &str, cents: i64, count: usize) {
+    let (status, accepted) = app
+        .post_json_as(
+            Some(&app.admin_token),
+            &format!("/orders/{id}/refunds"),
+            &json!({"amount_minor": cents, "reason": "a broken mug"}),
+        )
+        .await;
+    assert_eq!(status, 202, "{accepted}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, view) = app.get_json(&format!("/orders/{id}/refunds")).await;
+        let refunds = view["refunds"].as_array().cloned().unwrap_or_default();
+        if refunds.len() == count && refunds.iter().all(|r| r["status"] == "succeeded") {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "refund {count} never succeeded: {view}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn refunds_run_through_stripe_in_part_in_full_and_for_a_lost_parcel_never_twice() {
+    let (app, fake) = stripe_app().await;
+    let id = app.place_order("MUG", 2, "pm_card_visa").await;
+    assert_eq!(app.wait_for_final_order(&id).await["status"], "completed");
+    let intent = fake.intents_of(&id)[0].id.clone();
+
+    refund_and_wait(&app, &id, 1_000, 1).await;
+    // The rest, through an outage (a 500) and then a lost answer (the refund done, the
+    // response dropped): the activity's retries replay the first refund's key.
+    fake.fail_next(1);
+    fake.drop_next(1);
+    refund_and_wait(&app, &id, 1_500, 2).await;
+
+    assert_eq!(fake.refunded(&intent), 2_500, "all of it, once");
+    let amounts: Vec<i64> = fake.refunds().iter().map(|r| r.amount).collect();
+    assert_eq!(amounts, [1_000, 1_500]);
+    let (status, problem) = app
+        .post_json_as(
+            Some(&app.admin_token),
+            &format!("/orders/{id}/refunds"),
+            &json!({"amount_minor": 1, "reason": "again"}),
+        )
+        .await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("refund_exceeds_captured"))
+    );
+
+    // A parcel the carrier loses is refunded in full, through Stripe, once.
+    let lost = app.place_order_to("MUG", 1, "00404").await;
+    assert_eq!(app.wait_for_final_order(&lost).await["status"], "refunded");
+    let lost_intent = fake.intents_of(&lost)[0].id.clone();
+    let lost_refunds: Vec<i64> = fake
+        .refunds()
+        .iter()
+        .filter(|r| r.payment_intent == lost_intent)
+        .map(|r| r.amount)
+        .collect();
+    assert_eq!(lost_refunds, [1_250]);
+    let stored = activities::payments::queries::refunds_of(&app.db, order_id(&lost))
+        .await
+        .expect("refunds");
+    assert_eq!(
+        stored
+            .iter()
+            .map(|r| (r.amount_minor, r.status.as_str()))
+            .collect::<Vec<_>>(),
+        [(1_250, "succeeded")]
+    );
+}
