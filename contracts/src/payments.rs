@@ -18,6 +18,142 @@ pub fn idempotency_key(workflow_id: &str, step: &str, attempt: u32) -> String {
     format!("{workflow_id}/{step}/{attempt}")
 }
 
+/// Where a payment (one authorisation attempt of an order) stands: the one list of its
+/// states, with the moves between them.
+///
+/// ```text
+/// pending ──► authorized ──► captured
+///    │             └───────► voided
+///    ├──► declined
+///    └──► failed
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// Recorded before the provider is called; a retry finds it and asks again.
+    Pending,
+    /// The provider holds the amount.
+    Authorized,
+    /// The money was taken.
+    Captured,
+    /// The hold was released.
+    Voided,
+    /// The provider declined the payment method.
+    Declined,
+    /// The provider refused the request itself.
+    Failed,
+}
+
+impl PaymentStatus {
+    /// Every status.
+    pub const ALL: [PaymentStatus; 6] = [
+        PaymentStatus::Pending,
+        PaymentStatus::Authorized,
+        PaymentStatus::Captured,
+        PaymentStatus::Voided,
+        PaymentStatus::Declined,
+        PaymentStatus::Failed,
+    ];
+
+    /// The snake_case name, as the database stores it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::Pending => "pending",
+            PaymentStatus::Authorized => "authorized",
+            PaymentStatus::Captured => "captured",
+            PaymentStatus::Voided => "voided",
+            PaymentStatus::Declined => "declined",
+            PaymentStatus::Failed => "failed",
+        }
+    }
+
+    /// Whether a payment in this status may move to `next`.
+    pub const fn can_become(self, next: PaymentStatus) -> bool {
+        use PaymentStatus::{Authorized, Captured, Declined, Failed, Pending, Voided};
+        matches!(
+            (self, next),
+            (Pending, Authorized | Declined | Failed) | (Authorized, Captured | Voided)
+        )
+    }
+
+    /// Whether the provider holds or took money for it (an authorisation exists).
+    pub const fn was_authorized(self) -> bool {
+        matches!(
+            self,
+            PaymentStatus::Authorized | PaymentStatus::Captured | PaymentStatus::Voided
+        )
+    }
+}
+
+impl std::str::FromStr for PaymentStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PaymentStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("unknown payment status `{s}`"))
+    }
+}
+
+/// Where a refund stands: recorded `pending` before the provider is called, then what the
+/// provider said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    /// Recorded, counted against what is left to refund; the provider not (yet) answered.
+    Pending,
+    /// The money went back.
+    Succeeded,
+    /// The provider refused it.
+    Failed,
+}
+
+impl RefundStatus {
+    /// Every status.
+    pub const ALL: [RefundStatus; 3] = [
+        RefundStatus::Pending,
+        RefundStatus::Succeeded,
+        RefundStatus::Failed,
+    ];
+
+    /// The snake_case name, as the database stores it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Pending => "pending",
+            RefundStatus::Succeeded => "succeeded",
+            RefundStatus::Failed => "failed",
+        }
+    }
+
+    /// Whether a refund in this status may move to `next`.
+    pub const fn can_become(self, next: RefundStatus) -> bool {
+        matches!(
+            (self, next),
+            (
+                RefundStatus::Pending,
+                RefundStatus::Succeeded | RefundStatus::Failed
+            )
+        )
+    }
+
+    /// Whether it counts against what is left to refund.
+    pub const fn counts(self) -> bool {
+        !matches!(self, RefundStatus::Failed)
+    }
+}
+
+impl std::str::FromStr for RefundStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RefundStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("unknown refund status `{s}`"))
+    }
+}
+
 /// Authorise (hold) an amount on a payment method.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizePayment {
@@ -272,4 +408,52 @@ pub mod activities {
     pub use super::payments_activities::{
         AssessRisk, AuthorizeOrder, AuthorizePayment, CapturePayment, IssueRefund, VoidPayment,
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_read_back_what_they_store() {
+        for status in PaymentStatus::ALL {
+            assert_eq!(status.as_str().parse::<PaymentStatus>(), Ok(status));
+        }
+        for status in RefundStatus::ALL {
+            assert_eq!(status.as_str().parse::<RefundStatus>(), Ok(status));
+        }
+        assert!("refunded".parse::<PaymentStatus>().is_err());
+    }
+
+    #[test]
+    fn a_payment_moves_only_forward_and_ends_once() {
+        use PaymentStatus::*;
+        let allowed: Vec<_> = PaymentStatus::ALL
+            .into_iter()
+            .flat_map(|from| PaymentStatus::ALL.map(|to| (from, to)))
+            .filter(|(from, to)| from.can_become(*to))
+            .collect();
+        assert_eq!(
+            allowed,
+            [
+                (Pending, Authorized),
+                (Pending, Declined),
+                (Pending, Failed),
+                (Authorized, Captured),
+                (Authorized, Voided),
+            ]
+        );
+        let refunds: Vec<_> = RefundStatus::ALL
+            .into_iter()
+            .flat_map(|from| RefundStatus::ALL.map(|to| (from, to)))
+            .filter(|(from, to)| from.can_become(*to))
+            .collect();
+        assert_eq!(
+            refunds,
+            [
+                (RefundStatus::Pending, RefundStatus::Succeeded),
+                (RefundStatus::Pending, RefundStatus::Failed)
+            ]
+        );
+    }
 }

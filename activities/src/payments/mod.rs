@@ -7,27 +7,24 @@
 //! recorded with a conditional update. A declined payment is recorded too, so a retry returns
 //! the same refusal without asking the provider again.
 
+mod authorizations;
 pub mod gateway;
 pub mod queries;
+mod refunds;
 pub mod sandbox;
 pub mod stripe;
 
 use crate::audit;
 use crate::failure::{IntoActivityError, non_retryable, refusal, retryable};
 use contracts::payments::{
-    AuthorizationValidity, AuthorizePayment, IssueRefund, OrderAuthorization, PAYMENT_DECLINED,
-    PaymentAuthorization, PaymentDeclined, REFUND_EXCEEDS_CAPTURED, Refunded, RenewalPolicy,
-    RiskAssessment, RiskCheck, SettlePayment,
+    AuthorizePayment, IssueRefund, OrderAuthorization, PAYMENT_DECLINED, PaymentAuthorization,
+    PaymentDeclined, REFUND_EXCEEDS_CAPTURED, Refunded, RenewalPolicy, RiskAssessment, RiskCheck,
+    SettlePayment,
 };
 use contracts::{Currency, Money, OrderId};
-use entities::payments::payment;
 pub use gateway::{AuthorizeRequest, GatewayError, PaymentGateway};
 use sea_orm::TransactionTrait as _;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
-    Statement, Value,
-};
-use serde_json::json;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
 use std::sync::Arc;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -37,6 +34,12 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 pub const PAYMENT_CONFLICT: &str = "PaymentConflict";
 /// Application-failure type of a settle request the payment's state does not allow.
 pub const PAYMENT_STATE: &str = "PaymentState";
+/// Application-failure type of a request the provider refused itself (retrying the same
+/// request cannot help).
+pub const PAYMENT_REJECTED: &str = "PaymentRejected";
+/// Application-failure type of stored payments data no code writes (an unknown status or
+/// currency): an operator must look, retrying cannot repair it.
+pub const PAYMENTS_CORRUPT: &str = "PaymentsDataCorrupt";
 
 /// Why a payments operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +88,9 @@ pub enum PaymentsError {
     /// The provider could not be reached.
     #[error(transparent)]
     Unavailable(GatewayError),
+    /// A stored row holds a value no version of this code writes.
+    #[error("payments data is corrupt: {0}")]
+    Corrupt(String),
     /// The database failed.
     #[error("payments database error: {0}")]
     Db(#[from] DbErr),
@@ -103,9 +109,9 @@ impl IntoActivityError for PaymentsError {
             PaymentsError::RefundExceedsCaptured { .. } => {
                 non_retryable(REFUND_EXCEEDS_CAPTURED, err.to_string())
             }
-            PaymentsError::State { .. } | PaymentsError::Rejected(_) => {
-                non_retryable(PAYMENT_STATE, err.to_string())
-            }
+            PaymentsError::State { .. } => non_retryable(PAYMENT_STATE, err.to_string()),
+            PaymentsError::Rejected(_) => non_retryable(PAYMENT_REJECTED, err.to_string()),
+            PaymentsError::Corrupt(_) => non_retryable(PAYMENTS_CORRUPT, err.to_string()),
             PaymentsError::Unavailable(_) | PaymentsError::Db(_) => retryable(err),
         }
     }
@@ -301,22 +307,6 @@ impl PaymentsActivities {
         self
     }
 
-    /// The authorisation a stored payment row stands for, with how long it holds.
-    fn authorization(&self, row: &payment::Model) -> Result<PaymentAuthorization, PaymentsError> {
-        Ok(PaymentAuthorization {
-            order_id: OrderId(row.order_id),
-            attempt: u32::try_from(row.attempt).unwrap_or_default(),
-            provider: row.provider.clone(),
-            provider_ref: row.provider_ref.clone().unwrap_or_default(),
-            amount: Money::new(row.amount_minor, currency(&row.currency)?),
-            validity: Some(AuthorizationValidity {
-                valid_for_secs: self.gateway.authorization_validity().as_secs(),
-                renew_before_secs: self.renewal.renew_before.as_secs(),
-                renewal: self.renewal.policy,
-            }),
-        })
-    }
-
     /// Runs a status-changing `UPDATE`; when it changed the row, appends `entry` to the audit
     /// log in the same transaction and counts the outcome. Returns whether it changed the row
     /// (a retry that finds the change made changes nothing and records nothing).
@@ -338,422 +328,6 @@ impl PaymentsActivities {
         }
         Ok(changed)
     }
-
-    async fn find(&self, order_id: OrderId, attempt: u32) -> Result<payment::Model, PaymentsError> {
-        payment::Entity::find()
-            .filter(payment::Column::OrderId.eq(order_id.0))
-            .filter(payment::Column::Attempt.eq(attempt_i32(attempt)))
-            .one(&self.db)
-            .await?
-            .ok_or_else(|| PaymentsError::State {
-                order_id,
-                attempt,
-                status: "unknown".to_owned(),
-                operation: "settle a payment that was never authorised",
-            })
-    }
-
-    /// Authorises the payment, once.
-    pub async fn authorize(
-        &self,
-        request: &AuthorizePayment,
-    ) -> Result<PaymentAuthorization, PaymentsError> {
-        let (order_id, attempt) = (request.order_id, request.attempt);
-        self.db
-            .execute(stmt(
-                "INSERT INTO payments.payments
-                     (id, order_id, attempt, provider, idempotency_key, amount_minor, currency, status)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')
-                 ON CONFLICT DO NOTHING",
-                [
-                    uuid::Uuid::now_v7().into(),
-                    order_id.0.into(),
-                    attempt_i32(attempt).into(),
-                    self.gateway.provider().into(),
-                    request.idempotency_key.clone().into(),
-                    request.amount.amount_minor.into(),
-                    request.amount.currency.code().into(),
-                ],
-            ))
-            .await?;
-        let row = self.find(order_id, attempt).await?;
-        let conflict = |what: &str| PaymentsError::Conflict {
-            order_id,
-            attempt,
-            what: what.to_owned(),
-        };
-        if row.idempotency_key != request.idempotency_key {
-            return Err(conflict("idempotency key"));
-        }
-        if row.amount_minor != request.amount.amount_minor
-            || row.currency != request.amount.currency.code()
-        {
-            return Err(conflict("amount"));
-        }
-        if row.provider != self.gateway.provider() {
-            return Err(conflict("provider"));
-        }
-
-        match row.status.as_str() {
-            "authorized" | "captured" | "voided" => {
-                tracing::info!(status = %row.status, "payment already authorised");
-                return self.authorization(&row);
-            }
-            "declined" => {
-                return Err(PaymentsError::Declined {
-                    code: row.decline_code.unwrap_or_default(),
-                    message: row.decline_message.unwrap_or_default(),
-                });
-            }
-            "failed" => {
-                return Err(PaymentsError::Rejected(GatewayError::Rejected(
-                    row.decline_message.unwrap_or_default(),
-                )));
-            }
-            _ => {}
-        }
-
-        let outcome = self
-            .gateway
-            .authorize(AuthorizeRequest {
-                order_id,
-                amount: &request.amount,
-                payment_method: &request.payment_method,
-                idempotency_key: &request.idempotency_key,
-            })
-            .await;
-        match outcome {
-            Ok(provider_ref) => {
-                self.transition(
-                    stmt(
-                        "UPDATE payments.payments
-                            SET status = 'authorized', provider_ref = $2, updated_at = now()
-                          WHERE id = $1 AND status = 'pending'",
-                        [row.id.into(), provider_ref.into()],
-                    ),
-                    entry(
-                        "payment.authorized",
-                        order_id,
-                        format!("payment:{}", row.id),
-                        Some(json!({"status": "pending"})),
-                        json!({"status": "authorized", "amount": request.amount, "provider": row.provider}),
-                    ),
-                    (PAYMENTS_TOTAL, "authorized"),
-                )
-                .await?;
-                tracing::info!(amount = %request.amount, "payment authorised");
-                self.authorization(&self.find(order_id, attempt).await?)
-            }
-            Err(GatewayError::Declined { code, message }) => {
-                self.transition(
-                    stmt(
-                        "UPDATE payments.payments
-                            SET status = 'declined', decline_code = $2, decline_message = $3,
-                                updated_at = now()
-                          WHERE id = $1 AND status = 'pending'",
-                        [row.id.into(), code.clone().into(), message.clone().into()],
-                    ),
-                    entry(
-                        "payment.declined",
-                        order_id,
-                        format!("payment:{}", row.id),
-                        Some(json!({"status": "pending"})),
-                        json!({"status": "declined", "amount": request.amount, "decline_code": code}),
-                    ),
-                    (PAYMENTS_TOTAL, "declined"),
-                )
-                .await?;
-                tracing::info!(code = %code, "payment declined");
-                Err(PaymentsError::Declined { code, message })
-            }
-            Err(GatewayError::Rejected(reason)) => {
-                self.transition(
-                    stmt(
-                        "UPDATE payments.payments
-                            SET status = 'failed', decline_message = $2, updated_at = now()
-                          WHERE id = $1 AND status = 'pending'",
-                        [row.id.into(), reason.clone().into()],
-                    ),
-                    entry(
-                        "payment.failed",
-                        order_id,
-                        format!("payment:{}", row.id),
-                        Some(json!({"status": "pending"})),
-                        json!({"status": "failed", "reason": reason}),
-                    ),
-                    (PAYMENTS_TOTAL, "failed"),
-                )
-                .await?;
-                tracing::warn!(%reason, "payment refused by the provider");
-                Err(PaymentsError::Rejected(GatewayError::Rejected(reason)))
-            }
-            Err(unavailable) => Err(unavailable.into()),
-        }
-    }
-
-    /// Captures the authorised amount, once.
-    pub async fn capture(&self, request: &SettlePayment) -> Result<(), PaymentsError> {
-        let auth = &request.authorization;
-        let row = self.find(auth.order_id, auth.attempt).await?;
-        match row.status.as_str() {
-            "captured" => return Ok(()),
-            "authorized" => {}
-            status => {
-                return Err(PaymentsError::State {
-                    order_id: auth.order_id,
-                    attempt: auth.attempt,
-                    status: status.to_owned(),
-                    operation: "capture",
-                });
-            }
-        }
-        let provider_ref = row.provider_ref.clone().unwrap_or_default();
-        let amount = Money::new(row.amount_minor, currency(&row.currency)?);
-        self.gateway
-            .capture(&provider_ref, &amount, &request.idempotency_key)
-            .await?;
-        self.transition(
-            stmt(
-                "UPDATE payments.payments
-                    SET status = 'captured', captured_minor = amount_minor, updated_at = now()
-                  WHERE id = $1 AND status = 'authorized'",
-                [row.id.into()],
-            ),
-            entry(
-                "payment.captured",
-                auth.order_id,
-                format!("payment:{}", row.id),
-                Some(json!({"status": "authorized", "captured": Money::new(0, amount.currency.clone())})),
-                json!({"status": "captured", "captured": amount}),
-            ),
-            (PAYMENTS_TOTAL, "captured"),
-        )
-        .await?;
-        tracing::info!(amount = %amount, "payment captured");
-        Ok(())
-    }
-
-    /// Releases the authorised amount, once. Nothing to do for a payment that never held money.
-    pub async fn void(&self, request: &SettlePayment) -> Result<(), PaymentsError> {
-        let auth = &request.authorization;
-        let row = self.find(auth.order_id, auth.attempt).await?;
-        match row.status.as_str() {
-            "voided" | "declined" | "failed" | "pending" => return Ok(()),
-            "authorized" => {}
-            status => {
-                return Err(PaymentsError::State {
-                    order_id: auth.order_id,
-                    attempt: auth.attempt,
-                    status: status.to_owned(),
-                    operation: "void (refund a captured payment instead)",
-                });
-            }
-        }
-        let provider_ref = row.provider_ref.clone().unwrap_or_default();
-        self.gateway
-            .void(&provider_ref, &request.idempotency_key)
-            .await?;
-        self.transition(
-            stmt(
-                "UPDATE payments.payments SET status = 'voided', updated_at = now()
-                  WHERE id = $1 AND status = 'authorized'",
-                [row.id.into()],
-            ),
-            entry(
-                "payment.voided",
-                auth.order_id,
-                format!("payment:{}", row.id),
-                Some(json!({"status": "authorized"})),
-                json!({"status": "voided"}),
-            ),
-            (PAYMENTS_TOTAL, "voided"),
-        )
-        .await?;
-        tracing::info!("payment voided");
-        Ok(())
-    }
-}
-
-impl PaymentsActivities {
-    /// Refunds money of the order's captured payment, never more than is left of it. A refund
-    /// is recorded `pending` before the provider is called, so concurrent refunds count against
-    /// each other, and a retry finds its row and calls the provider again with the same key.
-    pub async fn refund(&self, request: &IssueRefund) -> Result<Refunded, PaymentsError> {
-        use sea_orm::TransactionTrait;
-        let order_id = request.order_id;
-        let txn = self.db.begin().await?;
-        txn.execute(stmt(
-            "SELECT pg_advisory_xact_lock(hashtextextended('payments:' || $1::text, 0))",
-            [order_id.0.into()],
-        ))
-        .await?;
-        let existing = txn
-            .query_one(stmt(
-                "SELECT r.status, r.amount_minor, r.currency, r.provider_ref, p.provider_ref AS payment_ref
-                   FROM payments.refunds r JOIN payments.payments p ON p.id = r.payment_id
-                  WHERE r.id = $1",
-                [request.refund_id.into()],
-            ))
-            .await?;
-        let (amount, payment_ref) = if let Some(row) = existing {
-            txn.commit().await?;
-            let status: String = row.try_get("", "status")?;
-            let amount = Money::new(
-                row.try_get("", "amount_minor")?,
-                currency(&row.try_get::<String>("", "currency")?)?,
-            );
-            match status.as_str() {
-                "succeeded" => {
-                    return Ok(Refunded {
-                        refund_id: request.refund_id,
-                        amount,
-                        provider_ref: row
-                            .try_get::<Option<String>>("", "provider_ref")?
-                            .unwrap_or_default(),
-                    });
-                }
-                "failed" => {
-                    return Err(PaymentsError::Rejected(GatewayError::Rejected(
-                        "the provider refused this refund".to_owned(),
-                    )));
-                }
-                _ => (
-                    amount,
-                    row.try_get::<Option<String>>("", "payment_ref")?
-                        .unwrap_or_default(),
-                ),
-            }
-        } else {
-            let payment = txn
-                .query_one(stmt(
-                    "SELECT id, captured_minor, currency, provider_ref FROM payments.payments
-                      WHERE order_id = $1 AND status = 'captured'
-                      ORDER BY attempt DESC LIMIT 1",
-                    [order_id.0.into()],
-                ))
-                .await?
-                .ok_or_else(|| PaymentsError::State {
-                    order_id,
-                    attempt: 0,
-                    status: "not captured".to_owned(),
-                    operation: "refund money that was never taken",
-                })?;
-            let payment_id: uuid::Uuid = payment.try_get("", "id")?;
-            let captured: i64 = payment.try_get("", "captured_minor")?;
-            let payment_currency = currency(&payment.try_get::<String>("", "currency")?)?;
-            let refunded: i64 = txn
-                .query_one(stmt(
-                    "SELECT COALESCE(sum(amount_minor), 0)::bigint AS refunded FROM payments.refunds
-                      WHERE order_id = $1 AND status IN ('pending', 'succeeded')",
-                    [order_id.0.into()],
-                ))
-                .await?
-                .map(|row| row.try_get::<i64>("", "refunded"))
-                .transpose()?
-                .unwrap_or(0);
-            let remaining = Money::new(captured - refunded, payment_currency.clone());
-            let amount = request.amount.clone().unwrap_or_else(|| remaining.clone());
-            if amount.currency != payment_currency
-                || amount.amount_minor <= 0
-                || amount.amount_minor > remaining.amount_minor
-            {
-                txn.rollback().await?;
-                return Err(PaymentsError::RefundExceedsCaptured {
-                    requested: amount,
-                    remaining,
-                });
-            }
-            txn.execute(stmt(
-                "INSERT INTO payments.refunds (id, order_id, payment_id, amount_minor, currency, status, reason)
-                 VALUES ($1, $2, $3, $4, $5, 'pending', $6)",
-                [
-                    request.refund_id.into(),
-                    order_id.0.into(),
-                    payment_id.into(),
-                    amount.amount_minor.into(),
-                    amount.currency.code().into(),
-                    request.reason.clone().into(),
-                ],
-            ))
-            .await?;
-            audit::record(
-                &txn,
-                entry(
-                    "refund.requested",
-                    order_id,
-                    format!("refund:{}", request.refund_id),
-                    Some(json!({"refunded": Money::new(refunded, remaining.currency.clone())})),
-                    json!({"status": "pending", "amount": amount, "reason": request.reason}),
-                ),
-            )
-            .await?;
-            txn.commit().await?;
-            (
-                amount,
-                payment
-                    .try_get::<Option<String>>("", "provider_ref")?
-                    .unwrap_or_default(),
-            )
-        };
-
-        match self
-            .gateway
-            .refund(&payment_ref, &amount, &request.idempotency_key)
-            .await
-        {
-            Ok(provider_ref) => {
-                let changed = self
-                    .transition(
-                        stmt(
-                            "UPDATE payments.refunds SET status = 'succeeded', provider_ref = $2, updated_at = now()
-                              WHERE id = $1 AND status = 'pending'",
-                            [request.refund_id.into(), provider_ref.clone().into()],
-                        ),
-                        entry(
-                            "refund.succeeded",
-                            order_id,
-                            format!("refund:{}", request.refund_id),
-                            Some(json!({"status": "pending"})),
-                            json!({"status": "succeeded", "amount": amount}),
-                        ),
-                        (REFUNDS_TOTAL, "succeeded"),
-                    )
-                    .await?;
-                if changed {
-                    metrics::counter!(REFUNDED_MINOR_TOTAL, "currency" => amount.currency.code().to_owned())
-                        .increment(u64::try_from(amount.amount_minor).unwrap_or_default());
-                }
-                tracing::info!(amount = %amount, "refunded");
-                Ok(Refunded {
-                    refund_id: request.refund_id,
-                    amount,
-                    provider_ref,
-                })
-            }
-            Err(GatewayError::Unavailable(reason)) => Err(PaymentsError::Unavailable(
-                GatewayError::Unavailable(reason),
-            )),
-            Err(refused) => {
-                self.transition(
-                    stmt(
-                        "UPDATE payments.refunds SET status = 'failed', updated_at = now()
-                          WHERE id = $1 AND status = 'pending'",
-                        [request.refund_id.into()],
-                    ),
-                    entry(
-                        "refund.failed",
-                        order_id,
-                        format!("refund:{}", request.refund_id),
-                        Some(json!({"status": "pending"})),
-                        json!({"status": "failed", "reason": refused.to_string()}),
-                    ),
-                    (REFUNDS_TOTAL, "failed"),
-                )
-                .await?;
-                Err(PaymentsError::Rejected(refused))
-            }
-        }
-    }
 }
 
 /// Payments by outcome (`authorized`, `declined`, `failed`, `captured`, `voided`).
@@ -767,7 +341,7 @@ fn attempt_i32(attempt: u32) -> i32 {
     i32::try_from(attempt).unwrap_or(i32::MAX)
 }
 
+/// A stored currency code; one no code writes is corrupt data, not a reason to retry.
 fn currency(code: &str) -> Result<Currency, PaymentsError> {
-    Currency::new(code)
-        .map_err(|e| PaymentsError::Db(DbErr::Custom(format!("stored currency: {e}"))))
+    Currency::new(code).map_err(|e| PaymentsError::Corrupt(format!("stored currency: {e}")))
 }

@@ -1,5 +1,6 @@
 //! The payments service's reads.
 
+use contracts::payments::{PaymentStatus, RefundStatus};
 use contracts::{Currency, Money, OrderId};
 use entities::payments::{payment, refund};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
@@ -12,8 +13,8 @@ pub struct PaymentRow {
     pub attempt: i32,
     /// Gateway.
     pub provider: String,
-    /// `pending`, `authorized`, `declined`, `captured` or `voided`.
-    pub status: String,
+    /// Where it stands.
+    pub status: PaymentStatus,
     /// Amount authorised, minor units.
     pub amount_minor: i64,
     /// Amount captured, minor units.
@@ -29,22 +30,24 @@ pub async fn payments_of(
     db: &DatabaseConnection,
     order_id: OrderId,
 ) -> Result<Vec<PaymentRow>, DbErr> {
-    Ok(payment::Entity::find()
+    payment::Entity::find()
         .filter(payment::Column::OrderId.eq(order_id.0))
         .order_by_asc(payment::Column::Attempt)
         .all(db)
         .await?
         .into_iter()
-        .map(|row| PaymentRow {
-            attempt: row.attempt,
-            provider: row.provider,
-            status: row.status,
-            amount_minor: row.amount_minor,
-            captured_minor: row.captured_minor,
-            currency: row.currency,
-            decline_code: row.decline_code,
+        .map(|row| {
+            Ok(PaymentRow {
+                attempt: row.attempt,
+                provider: row.provider,
+                status: stored(&row.status)?,
+                amount_minor: row.amount_minor,
+                captured_minor: row.captured_minor,
+                currency: row.currency,
+                decline_code: row.decline_code,
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// What was captured for an order and how much of it is left to refund.
@@ -65,7 +68,7 @@ pub async fn refund_balance(
 ) -> Result<Option<RefundBalance>, DbErr> {
     let Some(captured) = payment::Entity::find()
         .filter(payment::Column::OrderId.eq(order_id.0))
-        .filter(payment::Column::Status.eq("captured"))
+        .filter(payment::Column::Status.eq(PaymentStatus::Captured.as_str()))
         .order_by_desc(payment::Column::Attempt)
         .one(db)
         .await?
@@ -76,7 +79,7 @@ pub async fn refund_balance(
         .map_err(|e| DbErr::Custom(format!("stored currency: {e}")))?;
     let refunded: i64 = refund::Entity::find()
         .filter(refund::Column::OrderId.eq(order_id.0))
-        .filter(refund::Column::Status.is_in(["pending", "succeeded"]))
+        .filter(refund::Column::Status.is_in(counting_refunds()))
         .all(db)
         .await?
         .iter()
@@ -89,6 +92,21 @@ pub async fn refund_balance(
     }))
 }
 
+/// A stored status, read back.
+fn stored<S: std::str::FromStr<Err = String>>(status: &str) -> Result<S, DbErr> {
+    status
+        .parse()
+        .map_err(|err| DbErr::Custom(format!("stored status: {err}")))
+}
+
+/// The refund statuses that count against what is left to refund.
+fn counting_refunds() -> impl Iterator<Item = &'static str> {
+    RefundStatus::ALL
+        .into_iter()
+        .filter(|status| status.counts())
+        .map(RefundStatus::as_str)
+}
+
 /// A refund as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RefundRow {
@@ -98,8 +116,8 @@ pub struct RefundRow {
     pub amount_minor: i64,
     /// Currency.
     pub currency: String,
-    /// `pending`, `succeeded` or `failed`.
-    pub status: String,
+    /// Where it stands.
+    pub status: RefundStatus,
     /// Why.
     pub reason: String,
     /// When it was asked for (RFC 3339).
@@ -111,19 +129,21 @@ pub async fn refunds_of(
     db: &DatabaseConnection,
     order_id: OrderId,
 ) -> Result<Vec<RefundRow>, DbErr> {
-    Ok(refund::Entity::find()
+    refund::Entity::find()
         .filter(refund::Column::OrderId.eq(order_id.0))
         .order_by_asc(refund::Column::CreatedAt)
         .all(db)
         .await?
         .into_iter()
-        .map(|row| RefundRow {
-            id: row.id,
-            amount_minor: row.amount_minor,
-            currency: row.currency,
-            status: row.status,
-            reason: row.reason,
-            created_at: row.created_at.to_rfc3339(),
+        .map(|row| {
+            Ok(RefundRow {
+                id: row.id,
+                amount_minor: row.amount_minor,
+                currency: row.currency,
+                status: stored(&row.status)?,
+                reason: row.reason,
+                created_at: row.created_at.to_rfc3339(),
+            })
         })
-        .collect())
+        .collect()
 }

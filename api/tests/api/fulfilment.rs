@@ -302,7 +302,7 @@ async fn cancelling_before_pickup_cancels_the_label_and_undoes_everything() {
     let payments = activities::payments::queries::payments_of(&app.db, order_id(&id))
         .await
         .expect("rows");
-    assert_eq!(payments[0].status, "voided");
+    assert_eq!(payments[0].status.as_str(), "voided");
     wait_for_mail(&app, 3).await;
     assert!(subjects(&app).iter().any(|s| s.ends_with("is cancelled")));
 }

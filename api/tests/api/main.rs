@@ -70,7 +70,7 @@ async fn an_order_for_stocked_products_completes_and_takes_the_money() {
     );
     let payments = payments_of(&app.db, order_id(&id)).await.expect("payments");
     assert_eq!(payments.len(), 1, "one payment, charged once");
-    assert_eq!(payments[0].status, "captured");
+    assert_eq!(payments[0].status.as_str(), "captured");
     assert_eq!(payments[0].captured_minor, 3750);
 }
 
@@ -147,7 +147,7 @@ async fn a_declined_card_releases_the_stock_and_takes_no_money() {
     assert_eq!(reservations.len(), 1);
     assert_eq!(reservations[0].status, "released");
     let payments = payments_of(&app.db, order_id(&id)).await.expect("payments");
-    assert_eq!(payments[0].status, "declined");
+    assert_eq!(payments[0].status.as_str(), "declined");
     assert_eq!(payments[0].captured_minor, 0);
 }
 

@@ -47,7 +47,8 @@ async fn an_order_above_the_threshold_waits_for_review_and_operators_can_find_it
     );
     let payments = payments_of(&app.db, order_id(&id)).await.expect("payments");
     assert_eq!(
-        payments[0].status, "authorized",
+        payments[0].status.as_str(),
+        "authorized",
         "the card is good; nothing captured yet"
     );
 
@@ -186,7 +187,7 @@ async fn a_review_that_never_comes_rejects_the_order_on_timeout() {
     );
     assert_eq!(app.stock("LAMP").await.reserved, 0);
     let payments = payments_of(&app.db, order_id(&id)).await.expect("payments");
-    assert_eq!(payments[0].status, "voided");
+    assert_eq!(payments[0].status.as_str(), "voided");
 }
 
 #[tokio::test]

@@ -43,7 +43,7 @@ async fn a_refused_authorisation_releases_the_stock_and_fails_the_order() {
     let stock = app.stock("MUG").await;
     assert_eq!((stock.on_hand, stock.reserved), (10, 0));
     let payments = payments_of(&app.db, order_id(&id)).await.expect("payments");
-    assert_eq!(payments[0].status, "failed");
+    assert_eq!(payments[0].status.as_str(), "failed");
     assert_eq!(payments[0].captured_minor, 0);
     assert_eq!(
         gateway.calls(),
@@ -117,7 +117,7 @@ async fn compensations_retry_until_they_succeed() {
     assert_eq!(order["status"], "failed");
     assert_eq!(gateway.calls(), ["authorize", "void!", "void!", "void"]);
     let payments = payments_of(&app.db, order_id(&id)).await.expect("payments");
-    assert_eq!(payments[0].status, "voided");
+    assert_eq!(payments[0].status.as_str(), "voided");
     assert_eq!(app.stock("MUG").await.reserved, 0);
 }
 

@@ -190,7 +190,8 @@ async fn an_authorisation_cancelled_at_stripe_fails_the_waiting_order_and_releas
     assert_eq!(app.stock("LAMP").await.reserved, 0);
     let payments = payments_of(&app.db, order_id(&id)).await.expect("payments");
     assert_eq!(
-        payments[0].status, "voided",
+        payments[0].status.as_str(),
+        "voided",
         "the void found the intent already cancelled"
     );
 }

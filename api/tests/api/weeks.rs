@@ -177,7 +177,10 @@ async fn an_authorisation_about_to_lapse_is_renewed_and_only_the_last_one_is_cap
     assert_eq!(order["status"], "completed", "{order}");
     let payments = payments_of(&app.db, order_id(&id)).await.expect("payments");
     assert!(payments.len() >= 2, "renewed at least once: {payments:?}");
-    let captured: Vec<_> = payments.iter().filter(|p| p.status == "captured").collect();
+    let captured: Vec<_> = payments
+        .iter()
+        .filter(|p| p.status.as_str() == "captured")
+        .collect();
     assert_eq!(captured.len(), 1, "one capture: {payments:?}");
     assert_eq!(captured[0].captured_minor, 2500);
     assert_eq!(
@@ -188,8 +191,8 @@ async fn an_authorisation_about_to_lapse_is_renewed_and_only_the_last_one_is_cap
     assert!(
         payments
             .iter()
-            .filter(|p| p.status != "captured")
-            .all(|p| p.status == "voided"),
+            .filter(|p| p.status.as_str() != "captured")
+            .all(|p| p.status.as_str() == "voided"),
         "every replaced authorisation was voided: {payments:?}"
     );
     let calls = gateway.calls();
@@ -214,7 +217,7 @@ async fn by_policy_an_authorisation_about_to_lapse_is_captured_before_pickup() {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let payments = payments_of(&app.db, order_id(&id)).await.expect("payments");
-            if payments.iter().any(|p| p.status == "captured") {
+            if payments.iter().any(|p| p.status.as_str() == "captured") {
                 return payments;
             }
             assert!(Instant::now() < deadline, "never captured: {payments:?}");
