@@ -11,47 +11,20 @@ pub mod error;
 mod extract;
 mod openapi;
 mod routes;
+mod state;
+mod validate;
+mod webhook;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use contracts::TaskQueues;
-use sea_orm::DatabaseConnection;
 use std::future::Future;
-use temporalio_client::Client;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use utoipa_scalar::Servable;
 
 pub use error::ApiError;
-
-/// What handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    /// The database, read through each service's own query functions.
-    pub db: DatabaseConnection,
-    /// The Temporal client that starts and asks workflows.
-    pub temporal: Client,
-    /// Task-queue names of this deployment.
-    pub queues: TaskQueues,
-    /// Tokens and login limits.
-    pub auth: auth::Auth,
-    /// After how long an idle cart reminds its customer.
-    pub cart_reminder_after: std::time::Duration,
-    /// After how long an idle cart closes.
-    pub cart_expire_after: std::time::Duration,
-}
-
-/// API configuration.
-#[derive(Debug, Clone)]
-pub struct ApiConfig {
-    /// Largest accepted request body, in bytes.
-    pub max_body_bytes: usize,
-    /// The signing secret of the Stripe webhook endpoint; the endpoint answers 404 without one.
-    pub stripe_webhook_secret: Option<secrecy::SecretString>,
-    /// The shared webhook secrets of HTTP carriers, by carrier name.
-    pub carrier_webhook_secrets: std::collections::HashMap<String, secrecy::SecretString>,
-}
+pub use state::{ApiConfig, AppState};
 
 /// The API's router with all its middleware, `/openapi.json` and `/docs`.
 pub fn router(state: AppState, config: &ApiConfig) -> Router {

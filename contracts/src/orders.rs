@@ -68,10 +68,13 @@ pub mod search {
     ];
 }
 
+/// What every order's workflow id starts with, before the order's id.
+pub const WORKFLOW_ID_PREFIX: &str = "order-";
+
 /// The workflow id of an order's PlaceOrder run: `order-<id>`. One order, one workflow id, so
 /// an order can never be started twice.
 pub fn workflow_id(order_id: OrderId) -> String {
-    format!("order-{order_id}")
+    format!("{WORKFLOW_ID_PREFIX}{order_id}")
 }
 
 /// Where an order stands. Serialized in snake_case, which is also how the API, the read model

@@ -9,10 +9,10 @@
 use crate::auth::Caller;
 use crate::extract::ValidJson;
 use crate::openapi::{Conflict, NotFound};
-use crate::routes::orders::{AddressRequest, e164};
+use crate::routes::orders::AddressRequest;
+use crate::validate;
 use crate::{ApiError, AppState};
 use activities::catalog;
-use activities::payments::sandbox::{PaymentMethodError, normalize_payment_method};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -292,7 +292,7 @@ pub(crate) struct CheckoutBody {
     )]
     payment_method: String,
     /// A phone number in E.164 form, for SMS when email fails.
-    #[garde(inner(custom(e164)))]
+    #[garde(inner(custom(validate::e164)))]
     #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
     customer_phone: Option<String>,
 }
@@ -323,13 +323,7 @@ pub(crate) async fn checkout(
     caller: Caller,
     ValidJson(body): ValidJson<CheckoutBody>,
 ) -> Result<(StatusCode, Json<CheckedOut>), ApiError> {
-    let payment_method = normalize_payment_method(&body.payment_method).map_err(|err| {
-        let code = match err {
-            PaymentMethodError::RawCardNumber => "raw_card_number",
-            PaymentMethodError::Malformed => "invalid_payment_method",
-        };
-        ApiError::invalid_field(code, "payment_method", err.to_string())
-    })?;
+    let payment_method = validate::payment_method(&body.payment_method)?;
     let cart = current(&state, &caller).await?;
     if cart.lines.is_empty() {
         return Err(ApiError::conflict("cart_empty", "the cart is empty"));

@@ -5,12 +5,11 @@
 use crate::auth::{Caller, Staff};
 use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, validate};
 use activities::catalog::{self, QuoteError, Requested};
 use activities::orders::queries::{
     OrderFilter, OrderPage, OrderView, StatusView, get_order, list_orders,
 };
-use activities::payments::sandbox::{PaymentMethodError, normalize_payment_method};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -42,7 +41,7 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 #[serde(deny_unknown_fields)]
 pub(crate) struct PlaceOrderRequest {
     /// A phone number in E.164 form (`+4915112345678`), for SMS when email fails.
-    #[garde(inner(custom(e164)))]
+    #[garde(inner(custom(validate::e164)))]
     #[schema(pattern = r"^\+[1-9][0-9]{6,14}$")]
     customer_phone: Option<String>,
     /// Where the parcel goes.
@@ -87,7 +86,7 @@ pub(crate) struct AddressRequest {
     #[schema(min_length = 1, max_length = 20)]
     postal_code: String,
     /// ISO 3166-1 alpha-2 country code, such as `DE`.
-    #[garde(custom(country_code))]
+    #[garde(custom(validate::country_code))]
     #[schema(pattern = r"^[A-Z]{2}$")]
     country: String,
 }
@@ -102,30 +101,6 @@ impl From<AddressRequest> for contracts::shipping::Address {
             postal_code: address.postal_code,
             country: address.country,
         }
-    }
-}
-
-pub(crate) fn country_code(code: &str, _: &()) -> garde::Result {
-    if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
-        Ok(())
-    } else {
-        Err(garde::Error::new(
-            "must be an ISO 3166-1 alpha-2 code such as DE",
-        ))
-    }
-}
-
-pub(crate) fn e164(phone: &str, _: &()) -> garde::Result {
-    let digits = phone.strip_prefix('+').unwrap_or_default();
-    if (7..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
-    {
-        Ok(())
-    } else {
-        Err(garde::Error::new(
-            "must be an E.164 phone number such as +4915112345678",
-        ))
     }
 }
 
@@ -244,13 +219,7 @@ pub(crate) async fn place(
     ValidJson(request): ValidJson<PlaceOrderRequest>,
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
-    let payment_method = normalize_payment_method(&request.payment_method).map_err(|err| {
-        let code = match err {
-            PaymentMethodError::RawCardNumber => "raw_card_number",
-            PaymentMethodError::Malformed => "invalid_payment_method",
-        };
-        ApiError::invalid_field(code, "payment_method", err.to_string())
-    })?;
+    let payment_method = validate::payment_method(&request.payment_method)?;
     let (first_lines, requested): (Vec<usize>, Vec<Requested>) =
         merged_lines(&request.lines).into_iter().unzip();
     let line_of = |index: usize| first_lines.get(index).copied().unwrap_or(index);
@@ -418,11 +387,6 @@ impl From<OrderSnapshot> for LiveOrder {
     }
 }
 
-fn parse_order_id(id: &str) -> Result<OrderId, ApiError> {
-    id.parse()
-        .map_err(|_| ApiError::invalid_path("id", "must be a UUID"))
-}
-
 /// The order, if the caller may see it; otherwise "not found", whether it exists or not.
 pub(crate) async fn visible_order(
     state: &AppState,
@@ -446,13 +410,13 @@ pub(crate) async fn visible_order(
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("order-{id}")))]
+#[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("{}{id}", contracts::orders::WORKFLOW_ID_PREFIX)))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<OrderResponse>, ApiError> {
-    let order_id = parse_order_id(&id)?;
+    let order_id = validate::order_id(&id)?;
     if let Some(view) = get_order(&state.db, order_id).await? {
         if !caller.may_see(view.customer_id) {
             return Err(ApiError::not_found(format!("no order with id {order_id}")));
@@ -638,14 +602,14 @@ async fn update_error(
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("order-{id}")))]
+#[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("{}{id}", contracts::orders::WORKFLOW_ID_PREFIX)))]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<CancelBody>,
 ) -> Result<Json<OrderOutcome>, ApiError> {
-    let order_id = parse_order_id(&id)?;
+    let order_id = validate::order_id(&id)?;
     visible_order(&state, &caller, order_id).await?;
     let request = CancelRequest {
         reason: body.reason,
@@ -723,14 +687,14 @@ pub(crate) struct ReviewRecorded {
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("order-{id}")))]
+#[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("{}{id}", contracts::orders::WORKFLOW_ID_PREFIX)))]
 pub(crate) async fn review(
     State(state): State<AppState>,
     _: Staff,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<ReviewBody>,
 ) -> Result<Json<ReviewRecorded>, ApiError> {
-    let order_id = parse_order_id(&id)?;
+    let order_id = validate::order_id(&id)?;
     let decision = ReviewDecision {
         approve: matches!(body.decision, Decision::Approve),
         reviewer: body.reviewer,
@@ -795,14 +759,14 @@ pub(crate) struct ResolutionRecorded {
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("order-{id}")))]
+#[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("{}{id}", contracts::orders::WORKFLOW_ID_PREFIX)))]
 pub(crate) async fn resolve(
     State(state): State<AppState>,
     Staff(caller): Staff,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<ResolveBody>,
 ) -> Result<Json<ResolutionRecorded>, ApiError> {
-    let order_id = parse_order_id(&id)?;
+    let order_id = validate::order_id(&id)?;
     let resolution = Resolution {
         action: body.action,
         operator: format!("{} {}", caller.role, caller.email),

@@ -5,14 +5,14 @@ use crate::auth::{Admin, Caller};
 use crate::extract::ValidJson;
 use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound};
 use crate::routes::orders::visible_order;
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, validate};
 use activities::payments::queries::{RefundBalance, RefundRow, refund_balance, refunds_of};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use contracts::inventory::StockLine;
 use contracts::payments::{RefundRequest, refund_workflow_id};
-use contracts::{Money, OrderId, Service, Sku};
+use contracts::{Money, Service, Sku};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use temporalio_client::WorkflowStartOptions;
@@ -64,11 +64,6 @@ pub(crate) struct RefundAccepted {
     status_url: String,
 }
 
-fn parse_order_id(id: &str) -> Result<OrderId, ApiError> {
-    id.parse()
-        .map_err(|_| ApiError::invalid_path("id", "must be a UUID"))
-}
-
 /// Refunds all or part of an order's captured payment, optionally restocking returned goods
 /// (admins).
 #[utoipa::path(
@@ -83,14 +78,14 @@ fn parse_order_id(id: &str) -> Result<OrderId, ApiError> {
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("order-{id}")))]
+#[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("{}{id}", contracts::orders::WORKFLOW_ID_PREFIX)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     Admin(caller): Admin,
     Path(id): Path<String>,
     ValidJson(body): ValidJson<RefundBody>,
 ) -> Result<(StatusCode, Json<RefundAccepted>), ApiError> {
-    let order_id = parse_order_id(&id)?;
+    let order_id = validate::order_id(&id)?;
     let order = visible_order(&state, &caller, order_id).await?;
     let balance = refund_balance(&state.db, order_id).await?.ok_or_else(|| {
         ApiError::conflict(
@@ -191,13 +186,13 @@ pub(crate) struct RefundsView {
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("order-{id}")))]
+#[tracing::instrument(skip_all, fields(order.id = %id, workflow.id = %format_args!("{}{id}", contracts::orders::WORKFLOW_ID_PREFIX)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RefundsView>, ApiError> {
-    let order_id = parse_order_id(&id)?;
+    let order_id = validate::order_id(&id)?;
     visible_order(&state, &caller, order_id).await?;
     Ok(Json(RefundsView {
         balance: refund_balance(&state.db, order_id).await?,

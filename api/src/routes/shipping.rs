@@ -14,6 +14,7 @@ use crate::auth::Caller;
 use crate::extract::RawBody;
 use crate::openapi::{BadRequest, InvalidInput, NotFound};
 use crate::routes::orders::visible_order;
+use crate::webhook::{Receipt, signature_problem};
 use crate::{ApiError, AppState};
 use activities::shipping::http::{EventAnswer, SIGNATURE_HEADER, verify_webhook};
 use activities::shipping::queries::{ShipmentView, order_of_parcel, shipment_of};
@@ -23,7 +24,6 @@ use axum::http::HeaderMap;
 use contracts::OrderId;
 use contracts::shipping::ShipmentUpdate;
 use secrecy::SecretString;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 use temporalio_client::errors::WorkflowInteractionError;
@@ -62,18 +62,8 @@ pub(crate) async fn track(
         .ok_or_else(|| ApiError::not_found(format!("order {id} has no shipment yet")))
 }
 
-/// What happened to a carrier event.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct CarrierReceipt {
-    /// Always true: the event was verified and will not be redelivered usefully.
-    received: bool,
-    /// The order whose shipment took the event; absent for unknown parcels.
-    delivered_to: Option<OrderId>,
-}
-
-fn signature_problem(code: &'static str, detail: &str) -> ApiError {
-    ApiError::bad_request(code, detail).with_field("X-Carrier-Signature", detail)
-}
+/// The signature header, as the document and the problems name it.
+const SIGNATURE_NAME: &str = "X-Carrier-Signature";
 
 /// Verifies a carrier's tracking event and delivers it to the parcel's shipment workflow.
 #[utoipa::path(
@@ -84,7 +74,7 @@ fn signature_problem(code: &'static str, detail: &str) -> ApiError {
     ),
     request_body(content = Object, content_type = "application/json", description = "The carrier's tracking event."),
     responses(
-        (status = 200, description = "The event was verified and handed on.", body = CarrierReceipt),
+        (status = 200, description = "The event was verified and handed on.", body = Receipt),
         (status = 400, response = BadRequest),
         (status = 404, response = NotFound),
         (status = 422, response = InvalidInput),
@@ -97,7 +87,7 @@ pub(crate) async fn carrier_webhook(
     Path(carrier): Path<String>,
     headers: HeaderMap,
     RawBody(body): RawBody,
-) -> Result<Json<CarrierReceipt>, ApiError> {
+) -> Result<Json<Receipt>, ApiError> {
     let secret = secrets.get(&carrier).ok_or_else(|| {
         ApiError::not_found(format!("no carrier `{carrier}` sends webhooks here"))
     })?;
@@ -106,12 +96,13 @@ pub(crate) async fn carrier_webhook(
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| {
             signature_problem(
+                SIGNATURE_NAME,
                 "missing_signature",
                 "the X-Carrier-Signature header is missing",
             )
         })?;
     verify_webhook(secret, &body, signature)
-        .map_err(|err| signature_problem("invalid_signature", &err.to_string()))?;
+        .map_err(|err| signature_problem(SIGNATURE_NAME, "invalid_signature", &err.to_string()))?;
 
     let event: EventAnswer = crate::extract::parse_json(&body)?;
     let tracking_number = event
@@ -120,10 +111,7 @@ pub(crate) async fn carrier_webhook(
         .ok_or_else(|| ApiError::invalid_field("invalid_field", "tracking_number", "missing"))?;
     let Some(order_id) = order_of_parcel(&state.db, &carrier, &tracking_number).await? else {
         tracing::info!(%tracking_number, "event for an unknown parcel; ignored");
-        return Ok(Json(CarrierReceipt {
-            received: true,
-            delivered_to: None,
-        }));
+        return Ok(Json(Receipt::ignored()));
     };
     let span = tracing::Span::current();
     span.record("order.id", tracing::field::display(order_id));
@@ -132,10 +120,7 @@ pub(crate) async fn carrier_webhook(
         tracing::field::display(contracts::shipping::workflow_id(order_id)),
     );
     let Some(tracking_event) = event.into_event(&tracking_number) else {
-        return Ok(Json(CarrierReceipt {
-            received: true,
-            delivered_to: None,
-        }));
+        return Ok(Json(Receipt::ignored()));
     };
     let update = ShipmentUpdate::of_event(&carrier, &tracking_event);
     let delivered = state
@@ -152,10 +137,7 @@ pub(crate) async fn carrier_webhook(
             if update.status.is_progress() {
                 tell_the_order(&state, order_id, update).await?;
             }
-            Ok(Json(CarrierReceipt {
-                received: true,
-                delivered_to: Some(order_id),
-            }))
+            Ok(Json(Receipt::delivered(order_id)))
         }
         Err(WorkflowInteractionError::NotFound(_)) if order_running(&state, order_id).await? => {
             // The label is bought and the order waits for its parcel, but the parcel's
@@ -165,10 +147,7 @@ pub(crate) async fn carrier_webhook(
                 "this parcel's tracking is about to start; send the event again",
             ))
         }
-        Err(WorkflowInteractionError::NotFound(_)) => Ok(Json(CarrierReceipt {
-            received: true,
-            delivered_to: None,
-        })),
+        Err(WorkflowInteractionError::NotFound(_)) => Ok(Json(Receipt::ignored())),
         Err(err) => Err(ApiError::unavailable(err)),
     }
 }

@@ -10,6 +10,7 @@
 
 use crate::extract::RawBody;
 use crate::openapi::{BadRequest, NotFound};
+use crate::webhook::{Receipt, signature_problem};
 use crate::{ApiError, AppState};
 use activities::payments::stripe::ORDER_ID_METADATA;
 use axum::Json;
@@ -18,7 +19,6 @@ use axum::http::{HeaderMap, StatusCode};
 use contracts::OrderId;
 use contracts::orders::{PaymentEvent, workflow_id};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Serialize;
 use stripe_webhook::{EventObject, Webhook, WebhookError};
 use temporalio_client::WorkflowSignalOptions;
 use temporalio_client::errors::WorkflowInteractionError;
@@ -28,18 +28,8 @@ use workflows::PlaceOrder;
 #[derive(Clone, Default)]
 pub(crate) struct StripeWebhookSecret(pub(crate) Option<SecretString>);
 
-/// What happened to a delivered event.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct Receipt {
-    /// Always true: the event was verified; Stripe need not redeliver it.
-    received: bool,
-    /// Whether it was handed to an order.
-    delivered_to: Option<OrderId>,
-}
-
-fn bad_webhook(code: &'static str, detail: &str) -> ApiError {
-    ApiError::bad_request(code, detail).with_field("Stripe-Signature", detail)
-}
+/// The signature header, as the document and the problems name it.
+const SIGNATURE_NAME: &str = "Stripe-Signature";
 
 /// Verifies a Stripe event and delivers it to its order.
 #[utoipa::path(
@@ -64,7 +54,8 @@ pub(crate) async fn stripe(
         .get("stripe-signature")
         .and_then(|value| value.to_str().ok())
         .ok_or_else(|| {
-            bad_webhook(
+            signature_problem(
+                SIGNATURE_NAME,
                 "missing_signature",
                 "the Stripe-Signature header is missing",
             )
@@ -78,7 +69,8 @@ pub(crate) async fn stripe(
         .map_err(|_| ApiError::bad_request("invalid_event", "the body is not UTF-8 text"))?;
     let event = Webhook::construct_event(body, signature, secret.expose_secret()).map_err(
         |err| match err {
-            WebhookError::BadTimestamp(_) => bad_webhook(
+            WebhookError::BadTimestamp(_) => signature_problem(
+                SIGNATURE_NAME,
                 "stale_signature",
                 "the signature is older than five minutes",
             ),
@@ -86,7 +78,11 @@ pub(crate) async fn stripe(
                 ApiError::bad_request("invalid_event", "the body is not a Stripe event")
             }
             WebhookError::BadKey | WebhookError::BadHeader(_) | WebhookError::BadSignature => {
-                bad_webhook("invalid_signature", "the signature does not match the body")
+                signature_problem(
+                    SIGNATURE_NAME,
+                    "invalid_signature",
+                    "the signature does not match the body",
+                )
             }
         },
     )?;
@@ -111,13 +107,7 @@ pub(crate) async fn stripe(
         | EventObject::PaymentIntentAmountCapturableUpdated(intent) => (intent, None),
         _ => {
             tracing::debug!(event.kind = event.type_.as_str(), "event ignored");
-            return Ok((
-                StatusCode::OK,
-                Json(Receipt {
-                    received: true,
-                    delivered_to: None,
-                }),
-            ));
+            return Ok((StatusCode::OK, Json(Receipt::ignored())));
         }
     };
     let Some(order_id) = intent
@@ -126,13 +116,7 @@ pub(crate) async fn stripe(
         .and_then(|id| id.parse::<OrderId>().ok())
     else {
         tracing::info!("payment event without an order id; ignored");
-        return Ok((
-            StatusCode::OK,
-            Json(Receipt {
-                received: true,
-                delivered_to: None,
-            }),
-        ));
+        return Ok((StatusCode::OK, Json(Receipt::ignored())));
     };
     let span = tracing::Span::current();
     span.record("order.id", tracing::field::display(order_id));
@@ -159,23 +143,11 @@ pub(crate) async fn stripe(
     match delivered {
         Ok(()) => {
             tracing::info!(event.kind = event.type_.as_str(), "payment event delivered");
-            Ok((
-                StatusCode::OK,
-                Json(Receipt {
-                    received: true,
-                    delivered_to: Some(order_id),
-                }),
-            ))
+            Ok((StatusCode::OK, Json(Receipt::delivered(order_id))))
         }
         Err(WorkflowInteractionError::NotFound(_)) => {
             tracing::info!("payment event for an order that is no longer running; ignored");
-            Ok((
-                StatusCode::OK,
-                Json(Receipt {
-                    received: true,
-                    delivered_to: None,
-                }),
-            ))
+            Ok((StatusCode::OK, Json(Receipt::ignored())))
         }
         Err(err) => Err(ApiError::unavailable(err)),
     }

@@ -1,0 +1,33 @@
+//! What every handler shares ([`AppState`]) and how the API is configured ([`ApiConfig`]).
+
+use contracts::TaskQueues;
+use sea_orm::DatabaseConnection;
+use temporalio_client::Client;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database, read through each service's own query functions.
+    pub db: DatabaseConnection,
+    /// The Temporal client that starts and asks workflows.
+    pub temporal: Client,
+    /// Task-queue names of this deployment.
+    pub queues: TaskQueues,
+    /// Tokens and login limits.
+    pub auth: crate::auth::Auth,
+    /// After how long an idle cart reminds its customer.
+    pub cart_reminder_after: std::time::Duration,
+    /// After how long an idle cart closes.
+    pub cart_expire_after: std::time::Duration,
+}
+
+/// API configuration.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// The signing secret of the Stripe webhook endpoint; the endpoint answers 404 without one.
+    pub stripe_webhook_secret: Option<secrecy::SecretString>,
+    /// The shared webhook secrets of HTTP carriers, by carrier name.
+    pub carrier_webhook_secrets: std::collections::HashMap<String, secrecy::SecretString>,
+}

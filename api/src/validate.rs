@@ -1,0 +1,51 @@
+//! The checks request fields share, written once: `garde` validators for the body types of
+//! several handlers, and the parsing of ids and payment methods whose refusals name the field.
+//! Each `garde` rule has its twin in the field's `#[schema]` (see [`crate::openapi`]).
+
+use crate::ApiError;
+use activities::payments::sandbox::{PaymentMethodError, normalize_payment_method};
+use contracts::OrderId;
+
+/// An ISO 3166-1 alpha-2 country code (`^[A-Z]{2}$` in the document).
+pub(crate) fn country_code(code: &str, _: &()) -> garde::Result {
+    if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(())
+    } else {
+        Err(garde::Error::new(
+            "must be an ISO 3166-1 alpha-2 code such as DE",
+        ))
+    }
+}
+
+/// An E.164 phone number (`^\+[1-9][0-9]{6,14}$` in the document).
+pub(crate) fn e164(phone: &str, _: &()) -> garde::Result {
+    let digits = phone.strip_prefix('+').unwrap_or_default();
+    if (7..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+    {
+        Ok(())
+    } else {
+        Err(garde::Error::new(
+            "must be an E.164 phone number such as +4915112345678",
+        ))
+    }
+}
+
+/// An order's id from the path (`id`).
+pub(crate) fn order_id(id: &str) -> Result<OrderId, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::invalid_path("id", "must be a UUID"))
+}
+
+/// The provider token of the `payment_method` a client sent (a token, or one of the test
+/// cards' numbers); a raw card number is refused without ever being stored or logged.
+pub(crate) fn payment_method(raw: &str) -> Result<String, ApiError> {
+    normalize_payment_method(raw).map_err(|err| {
+        let code = match err {
+            PaymentMethodError::RawCardNumber => "raw_card_number",
+            PaymentMethodError::Malformed => "invalid_payment_method",
+        };
+        ApiError::invalid_field(code, "payment_method", err.to_string())
+    })
+}
