@@ -147,15 +147,18 @@ pub fn service_role(service: Service) -> DbRole {
 pub struct ServicePools(Vec<(Service, DatabaseConnection)>);
 
 impl ServicePools {
-    /// Connects a pool of at most `max_connections` for each of `services`.
+    /// Connects a pool for each of `services`, sharing `max_connections` among them (at least 2
+    /// each), so a process running several services holds no more than one running one.
     pub async fn connect(
         url: &SecretString,
         services: &[Service],
         max_connections: u32,
     ) -> Result<Self, DbSetupError> {
+        let count = u32::try_from(services.len()).unwrap_or(u32::MAX).max(1);
+        let each = (max_connections / count).max(2);
         let mut pools = Vec::with_capacity(services.len());
         for &service in services {
-            let pool = connect_as(url, service_role(service), max_connections).await?;
+            let pool = connect_as(url, service_role(service), each).await?;
             pools.push((service, pool));
         }
         Ok(Self(pools))

@@ -251,7 +251,8 @@ pub struct DatabaseSettings {
     /// `postgres://user[:password]@host:port/database`. The database is created if missing.
     #[serde(default = "defaults::database_url")]
     pub url: SecretString,
-    /// Upper bound of the connection pool of one process.
+    /// Upper bound of one process's connections to the database, shared by its pools (one per
+    /// database role it works as).
     #[serde(default = "defaults::max_connections")]
     pub max_connections: u32,
 }

@@ -471,20 +471,6 @@ pub(crate) async fn create_category(
     Ok((StatusCode::CREATED, Json(category)))
 }
 
-fn coupon_code(code: &str, _: &()) -> garde::Result {
-    let ok = (3..=32).contains(&code.len())
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(garde::Error::new(
-            "3 to 32 upper-case letters, digits and `-`",
-        ))
-    }
-}
-
 /// `POST /coupons` takes exactly one of `percent_off` and `amount_off`.
 pub(crate) fn coupon_rule() -> CrossFieldRule {
     exactly_one_of(
@@ -497,9 +483,9 @@ pub(crate) fn coupon_rule() -> CrossFieldRule {
 #[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewCouponBody {
-    /// 3 to 32 upper-case letters, digits and `-`.
-    #[garde(custom(coupon_code))]
-    #[schema(pattern = r"^[A-Z0-9-]{3,32}$")]
+    /// 3 to 32 upper-case letters, digits and `-`, not starting with `-`.
+    #[garde(pattern(r"^[A-Z0-9][A-Z0-9-]{2,31}$"))]
+    #[schema(pattern = r"^[A-Z0-9][A-Z0-9-]{2,31}$")]
     code: String,
     /// A percentage off the subtotal, 1 to 100.
     #[garde(inner(range(min = 1, max = 100)))]

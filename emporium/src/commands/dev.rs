@@ -32,10 +32,11 @@ pub(crate) async fn run(mut settings: Settings) -> anyhow::Result<()> {
     let _ = owner.close().await;
     let url = &settings.database.url;
     let max = settings.database.max_connections;
-    let db = platform::db::connect_as(url, platform::db::API_ROLE, max)
+    // One process, one budget of connections: half for the API, half shared by the workers.
+    let db = platform::db::connect_as(url, platform::db::API_ROLE, (max / 2).max(2))
         .await
         .context("connecting to the database as the API's role")?;
-    let dbs = platform::db::ServicePools::connect(url, &Service::ALL, max)
+    let dbs = platform::db::ServicePools::connect(url, &Service::ALL, (max / 2).max(2))
         .await
         .context("connecting to the database as the services' roles")?;
 
