@@ -148,7 +148,8 @@ async fn create(
     let inserted = customer::Entity::insert(customer::ActiveModel {
         id: Set(id),
         email: Set(email.clone()),
-        name: Set(name.trim().to_owned()),
+        // As given: the document allows any 1 to 200 characters, and trimming could leave none.
+        name: Set(name.to_owned()),
         password_hash: Set(password_hash),
         role: Set(role.as_str().to_owned()),
         created_at: Set(now.into()),

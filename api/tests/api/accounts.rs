@@ -47,6 +47,15 @@ async fn a_customer_registers_logs_in_and_reads_their_own_account() {
     let (status, problem) = register(&app, "x@example.com", "short").await;
     assert_eq!(status, 422);
     assert_eq!(problem["errors"][0]["field"], "password");
+    // Any 1 to 200 characters are a name, as the document says, even white space alone (the
+    // fuzzer's "\r" was a 500 when the name was trimmed to nothing).
+    let (status, spaced) = app
+        .post_json(
+            "/auth/register",
+            &json!({"email": format!("cr+{email}"), "name": "\r", "password": "a long enough password"}),
+        )
+        .await;
+    assert_eq!((status, &spaced["name"]), (201, &json!("\r")), "{spaced}");
 
     let (status, token) = login(&app, &email, "a long enough password").await;
     assert_eq!(status, 200, "{token}");
