@@ -223,12 +223,15 @@ pub(crate) struct AmountOffBody {
 
 impl AmountOffBody {
     fn money(&self) -> Result<Money, ApiError> {
-        Currency::new(&self.currency)
-            .map(|c| Money::new(self.amount_minor, c))
-            .map_err(|e| {
-                ApiError::invalid_field("validation_failed", "amount_off.currency", e.to_string())
-            })
+        money(self.amount_minor, &self.currency, "amount_off.currency")
     }
+}
+
+/// Minor units of a currency from a request, the currency's field named if it is not one.
+fn money(amount_minor: i64, currency: &str, field: &str) -> Result<Money, ApiError> {
+    Currency::new(currency)
+        .map(|c| Money::new(amount_minor, c))
+        .map_err(|e| ApiError::invalid_field("validation_failed", field, e.to_string()))
 }
 
 fn currency_code(code: &str, _: &()) -> garde::Result {
@@ -257,11 +260,7 @@ fn sku_format(sku: &str, _: &()) -> garde::Result {
 
 impl PriceBody {
     fn money(&self) -> Result<Money, ApiError> {
-        Currency::new(&self.currency)
-            .map(|c| Money::new(self.amount_minor, c))
-            .map_err(|e| {
-                ApiError::invalid_field("validation_failed", "price.currency", e.to_string())
-            })
+        money(self.amount_minor, &self.currency, "price.currency")
     }
 }
 
