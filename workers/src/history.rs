@@ -20,7 +20,7 @@ use temporalio_sdk::workflow_replayer::{
     WorkflowReplayError, WorkflowReplayer, WorkflowReplayerOptions,
 };
 use workflows::{
-    Cart, DailySalesReport, FollowParcel, FulfillShipment, PlaceOrder, RefundPayment,
+    AdjustStock, Cart, DailySalesReport, FollowParcel, FulfillShipment, PlaceOrder, RefundPayment,
     SendNotification,
 };
 
@@ -139,6 +139,8 @@ pub fn options(task_queue: &str) -> Result<WorkflowReplayerOptions, ReplayError>
         .register_workflow::<SendNotification>()
         .map_err(registration)?
         .register_workflow::<DailySalesReport>()
+        .map_err(registration)?
+        .register_workflow::<AdjustStock>()
         .map_err(registration)?
         .build())
 }

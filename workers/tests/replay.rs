@@ -57,6 +57,8 @@ const PATHS: &[&str] = &[
     "cart/abandoned",
     "cart/expired",
     "daily_sales_report/scheduled",
+    "adjust_stock/adjusted",
+    "adjust_stock/below_reserved",
     // From before the weeks-long patch: orders, shipments, carts and refunds of that time.
     "place_order/before_weeks_long_orders/completed",
     "place_order/before_weeks_long_orders/shipment_exception_refunded",

@@ -636,6 +636,28 @@ async fn daily_report_path() {
     schedule.delete(Default::default()).await.expect("deleted");
 }
 
+/// An admin's stock adjustment applied, then one refused below what is reserved.
+async fn adjust_stock_paths() {
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1000, 10).await;
+    let adjust = async |delta: i64| {
+        let body = json!({"sku": "MUG", "delta": delta, "reason": "count"});
+        app.post_json_as(Some(&app.admin_token), "/inventory/adjustments", &body)
+            .await
+            .0
+    };
+    assert_eq!(adjust(5).await, 200);
+    let adjusted = workflow_of_type(&app, Service::Inventory, "AdjustStock").await;
+    record(&app, &adjusted, "adjust_stock/adjusted", false).await;
+    assert_eq!(adjust(-100).await, 409);
+    let query = format!(
+        "TaskQueue = '{}' AND WorkflowType = 'AdjustStock' AND WorkflowId != '{adjusted}'",
+        app.queues.of(Service::Inventory)
+    );
+    let refused = workflow_matching(&app, &query).await;
+    record(&app, &refused, "adjust_stock/below_reserved", false).await;
+}
+
 /// Whether to record the histories of `workflow` (every workflow unless
 /// `EMPORIUM_RECORD_ONLY` names others, comma-separated, such as `daily_sales_report`).
 fn wanted(workflow: &str) -> bool {
@@ -673,5 +695,6 @@ async fn record_workflow_histories() {
         when(core, long_shipment_paths()),
         when(core, expired_cart_path()),
         when(wanted("daily_sales_report"), daily_report_path()),
+        when(wanted("adjust_stock"), adjust_stock_paths()),
     );
 }
