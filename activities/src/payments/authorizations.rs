@@ -6,7 +6,8 @@
 //! nothing and records nothing twice).
 
 use super::{
-    PAYMENTS_TOTAL, PaymentsActivities, PaymentsError, attempt_i32, currency, entry, stmt,
+    PAYMENTS_TOTAL, PaymentsActivities, PaymentsError, attempt_i32, currency, entry, status_move,
+    stmt,
 };
 use crate::payments::{AuthorizeRequest, GatewayError};
 use contracts::payments::{AuthorizePayment, PaymentAuthorization, PaymentStatus, SettlePayment};
@@ -25,14 +26,12 @@ fn payment_move(
     values: impl IntoIterator<Item = Value>,
 ) -> Statement {
     debug_assert!(from.can_become(to), "{from:?} cannot become {to:?}");
-    stmt(
-        &format!(
-            "UPDATE payments.payments SET status = $3{set}, updated_at = now()
-              WHERE id = $1 AND status = $2"
-        ),
-        [id.into(), from.as_str().into(), to.as_str().into()]
-            .into_iter()
-            .chain(values),
+    status_move(
+        "payments.payments",
+        id,
+        (from.as_str(), to.as_str()),
+        set,
+        values,
     )
 }
 

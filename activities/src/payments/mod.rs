@@ -270,6 +270,26 @@ fn stmt(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
     Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }
 
+/// The conditional update that moves row `id` of `table` from status `from` to `to`, setting
+/// what `set` says too (`, column = $4, …`, numbered after the three this fills in): it changes
+/// nothing when the row has moved already, so a retry records nothing twice.
+fn status_move(
+    table: &str,
+    id: uuid::Uuid,
+    (from, to): (&str, &str),
+    set: &str,
+    values: impl IntoIterator<Item = Value>,
+) -> Statement {
+    stmt(
+        &format!(
+            "UPDATE {table} SET status = $3{set}, updated_at = now() WHERE id = $1 AND status = $2"
+        ),
+        [id.into(), from.into(), to.into()]
+            .into_iter()
+            .chain(values),
+    )
+}
+
 /// The audit entry of a payment's (or refund's) status change, made by the order's workflow.
 fn entry(
     action: &'static str,

@@ -6,7 +6,8 @@
 //! same key: the provider answers with the same refund.
 
 use super::{
-    PaymentsActivities, PaymentsError, REFUNDED_MINOR_TOTAL, REFUNDS_TOTAL, currency, entry, stmt,
+    PaymentsActivities, PaymentsError, REFUNDED_MINOR_TOTAL, REFUNDS_TOTAL, currency, entry,
+    status_move, stmt,
 };
 use crate::audit;
 use crate::payments::GatewayError;
@@ -36,14 +37,12 @@ fn refund_move(
     values: impl IntoIterator<Item = Value>,
 ) -> Statement {
     debug_assert!(from.can_become(to), "{from:?} cannot become {to:?}");
-    stmt(
-        &format!(
-            "UPDATE payments.refunds SET status = $3{set}, updated_at = now()
-              WHERE id = $1 AND status = $2"
-        ),
-        [id.into(), from.as_str().into(), to.as_str().into()]
-            .into_iter()
-            .chain(values),
+    status_move(
+        "payments.refunds",
+        id,
+        (from.as_str(), to.as_str()),
+        set,
+        values,
     )
 }
 
