@@ -10,6 +10,7 @@
 //! Logins are rate-limited per account and per client address (GCRA, in process: with several
 //! API replicas the effective limit is per replica).
 
+use crate::error::ErrorCode;
 use crate::{ApiError, AppState};
 use activities::customers::{Customer, Role};
 use axum::extract::FromRequestParts;
@@ -113,10 +114,12 @@ impl Auth {
             .map(|data| data.claims)
             .map_err(|err| match err.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => ApiError::unauthorized(
-                    "token_expired",
+                    ErrorCode::TokenExpired,
                     "the access token has expired; log in again",
                 ),
-                _ => ApiError::unauthorized("invalid_token", "the access token is not valid"),
+                _ => {
+                    ApiError::unauthorized(ErrorCode::InvalidToken, "the access token is not valid")
+                }
             })
     }
 
@@ -181,7 +184,7 @@ impl FromRequestParts<AppState> for Caller {
             .get(axum::http::header::AUTHORIZATION)
             .ok_or_else(|| {
                 ApiError::unauthorized(
-                    "missing_token",
+                    ErrorCode::MissingToken,
                     "log in and send `Authorization: Bearer <token>`",
                 )
             })?;
@@ -190,7 +193,10 @@ impl FromRequestParts<AppState> for Caller {
             .ok()
             .and_then(|value| value.strip_prefix("Bearer "))
             .ok_or_else(|| {
-                ApiError::unauthorized("invalid_token", "expected `Authorization: Bearer <token>`")
+                ApiError::unauthorized(
+                    ErrorCode::InvalidToken,
+                    "expected `Authorization: Bearer <token>`",
+                )
             })?;
         let claims = state.auth.verify(token.trim())?;
         tracing::Span::current().record("customer.id", tracing::field::display(claims.sub));

@@ -6,6 +6,7 @@
 //! mistyped field (422), and a value that breaks a validation rule (422). Nothing reaches the handler unless all of
 //! that passed, so no workflow can start from bad input.
 
+use crate::error::ErrorCode;
 use crate::error::{ApiError, FieldError};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -31,7 +32,7 @@ where
         let value = parse_json::<T>(&body)?;
         value.validate().map_err(|report| {
             ApiError::invalid_fields(
-                "validation_failed",
+                ErrorCode::ValidationFailed,
                 report
                     .iter()
                     .map(|(path, error)| FieldError::new(path.to_string(), error.message()))
@@ -61,7 +62,7 @@ where
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::payload_too_large()
                 } else {
-                    ApiError::bad_request("unreadable_body", rejection.body_text())
+                    ApiError::bad_request(ErrorCode::UnreadableBody, rejection.body_text())
                 }
             })
     }
@@ -90,11 +91,11 @@ where
         let value: T = serde_path_to_error::deserialize(deserializer).map_err(|err| {
             let path = err.path().to_string();
             let message = err.into_inner().to_string();
-            ApiError::invalid_field("invalid_query", field_of(&path, &message), message)
+            ApiError::invalid_field(ErrorCode::InvalidQuery, field_of(&path, &message), message)
         })?;
         value.validate().map_err(|report| {
             ApiError::invalid_fields(
-                "validation_failed",
+                ErrorCode::ValidationFailed,
                 report
                     .iter()
                     .map(|(path, error)| FieldError::new(path.to_string(), error.message()))
@@ -202,7 +203,7 @@ fn named_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
                 .map_or(message.as_str(), |(before, _)| before)
                 .to_owned();
             let field = field_of(&path, &message);
-            ApiError::invalid_field("invalid_field", field, message)
+            ApiError::invalid_field(ErrorCode::InvalidField, field, message)
         }
         _ => ApiError::malformed_json(format!("the body is not valid JSON: {inner}")),
     }
@@ -214,7 +215,7 @@ const NUL: char = '\0';
 
 fn nul_refused(field: String) -> ApiError {
     ApiError::invalid_field(
-        "invalid_character",
+        ErrorCode::InvalidCharacter,
         field,
         "must not contain the NUL character (U+0000)".to_owned(),
     )

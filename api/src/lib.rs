@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod error;
 mod extract;
+mod intake;
 mod openapi;
 mod routes;
 mod state;

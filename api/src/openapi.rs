@@ -20,7 +20,7 @@
 //! body's fields, which `ToSchema` cannot derive, are [`CrossFieldRule`]s declared beside the
 //! handler that enforces them.
 
-use crate::error::{FieldError, ProblemDocument};
+use crate::error::{ErrorCode, FieldError, ProblemDocument};
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::schema::{
     AllOfBuilder, AnyOfBuilder, ArrayItems, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
@@ -88,9 +88,9 @@ problem_responses! {
             Money is always integer minor units with an ISO 4217 currency. Every error is an \
             RFC 9457 `application/problem+json` document with a stable `code`.",
     ),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &ErrorCodeTable),
     components(
-        schemas(ProblemDocument<'static>, FieldError),
+        schemas(ProblemDocument<'static>, FieldError, ErrorCode),
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
             UnsupportedMediaType, InvalidInput, TooManyRequests, ServiceUnavailable, InternalError,
@@ -131,6 +131,21 @@ impl Modify for BearerScheme {
                         .build(),
                 ),
             );
+    }
+}
+
+/// Describes every error code in the `ErrorCode` schema, from the one list.
+struct ErrorCodeTable;
+
+impl Modify for ErrorCodeTable {
+    fn modify(&self, openapi: &mut Document) {
+        let schema = openapi
+            .components
+            .as_mut()
+            .and_then(|components| components.schemas.get_mut("ErrorCode"));
+        if let Some(RefOr::T(Schema::Object(object))) = schema {
+            object.description = Some(ErrorCode::table());
+        }
     }
 }
 
@@ -319,6 +334,30 @@ fn add_common_errors(path: &str, operation: &mut Operation) {
 #[cfg(test)]
 mod tests {
     use serde_json::Value;
+    use strum::IntoEnumIterator as _;
+
+    #[test]
+    fn the_document_lists_every_error_code_with_its_meaning() {
+        let document: Value =
+            serde_json::to_value(crate::openapi_document()).expect("the document as JSON");
+        let schemas = &document["components"]["schemas"];
+        let listed = schemas["ErrorCode"]["enum"].as_array().expect("an enum");
+        let description = schemas["ErrorCode"]["description"].as_str().unwrap_or("");
+        for code in super::ErrorCode::iter() {
+            assert!(
+                listed.contains(&Value::from(code.as_str())),
+                "{code} listed"
+            );
+            assert!(
+                description.contains(&format!("| `{code}` | {} |", code.meaning())),
+                "{code} described"
+            );
+        }
+        assert_eq!(
+            schemas["Problem"]["properties"]["code"]["$ref"],
+            "#/components/schemas/ErrorCode"
+        );
+    }
 
     #[test]
     fn every_free_string_forbids_nul_and_patterns_of_their_own_stay() {

@@ -3,8 +3,10 @@
 //! Each `garde` rule has its twin in the field's `#[schema]` (see [`crate::openapi`]).
 
 use crate::ApiError;
-use activities::payments::sandbox::{PaymentMethodError, normalize_payment_method};
+use crate::error::ErrorCode;
+use activities::payments::sandbox::parse_payment_method;
 use contracts::OrderId;
+use contracts::payments::{PaymentMethod, PaymentMethodError};
 
 /// An ISO 3166-1 alpha-2 country code (`^[A-Z]{2}$` in the document).
 pub(crate) fn country_code(code: &str, _: &()) -> garde::Result {
@@ -40,11 +42,11 @@ pub(crate) fn order_id(id: &str) -> Result<OrderId, ApiError> {
 
 /// The provider token of the `payment_method` a client sent (a token, or one of the test
 /// cards' numbers); a raw card number is refused without ever being stored or logged.
-pub(crate) fn payment_method(raw: &str) -> Result<String, ApiError> {
-    normalize_payment_method(raw).map_err(|err| {
+pub(crate) fn payment_method(raw: &str) -> Result<PaymentMethod, ApiError> {
+    parse_payment_method(raw).map_err(|err| {
         let code = match err {
-            PaymentMethodError::RawCardNumber => "raw_card_number",
-            PaymentMethodError::Malformed => "invalid_payment_method",
+            PaymentMethodError::RawCardNumber => ErrorCode::RawCardNumber,
+            PaymentMethodError::Malformed => ErrorCode::InvalidPaymentMethod,
         };
         ApiError::invalid_field(code, "payment_method", err.to_string())
     })

@@ -2,6 +2,7 @@
 //! the problem a missing or wrong signature gets.
 
 use crate::ApiError;
+use crate::error::ErrorCode;
 use contracts::OrderId;
 use serde::Serialize;
 
@@ -33,6 +34,6 @@ impl Receipt {
 }
 
 /// A 400 about the signature header `header`: missing, malformed, stale or not matching.
-pub(crate) fn signature_problem(header: &str, code: &'static str, detail: &str) -> ApiError {
+pub(crate) fn signature_problem(header: &str, code: ErrorCode, detail: &str) -> ApiError {
     ApiError::bad_request(code, detail).with_field(header, detail)
 }

@@ -179,12 +179,10 @@ impl Machine {
 }
 
 fn memory_mib() -> Option<u64> {
-    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
-    meminfo
-        .lines()
-        .find_map(|line| line.strip_prefix("MemTotal:"))
-        .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
-        .map(|kib| kib / 1024)
+    use procfs::Current as _;
+    procfs::Meminfo::current()
+        .ok()
+        .map(|meminfo| meminfo.mem_total / (1024 * 1024))
 }
 
 /// The report as a table for people.

@@ -2,8 +2,11 @@
 //!
 //! One Cart per customer (`cart-<customer id>`), updated by the API with typed updates whose
 //! validators refuse bad input before it enters history, answered by the `cart` query, and
-//! closed by `checkout`, which starts PlaceOrder. Prices and coupons reach the workflow from
-//! the catalog through the API, so the workflow itself does no I/O.
+//! closed by a checkout in two steps around the order intake every order goes through:
+//! `begin_checkout` holds the cart still and reserves the order's id, the API places the order,
+//! `end_checkout` closes the cart (or opens it again when the order was refused). Prices and
+//! coupons reach the workflow from the catalog through the API, so the workflow itself does
+//! no I/O.
 
 use crate::shipping::Address;
 use crate::{CustomerId, Money, OrderId, Sku};
@@ -19,8 +22,13 @@ pub const UPDATE_ADD_ITEM: &str = "add_item";
 pub const UPDATE_SET_QUANTITY: &str = "set_quantity";
 /// Apply a coupon.
 pub const UPDATE_APPLY_COUPON: &str = "apply_coupon";
-/// Turn the cart into an order.
+/// Turn the cart into an order in one step (carts checked out before the order intake; the
+/// API no longer sends it).
 pub const UPDATE_CHECKOUT: &str = "checkout";
+/// Hold the cart still for a checkout and reserve the order's id ([`BeginCheckout`]).
+pub const UPDATE_BEGIN_CHECKOUT: &str = "begin_checkout";
+/// Close the cart with the order it became, or open it again ([`EndCheckout`]).
+pub const UPDATE_END_CHECKOUT: &str = "end_checkout";
 
 /// Most units of one product in a cart.
 pub const MAX_QUANTITY: u32 = 1000;
@@ -71,6 +79,21 @@ pub enum Discount {
     Fixed(Money),
 }
 
+impl Discount {
+    /// What it takes off `subtotal`: a percentage rounded down, or the fixed amount up to the
+    /// subtotal (nothing when the fixed amount is in another currency).
+    pub fn amount_off(&self, subtotal: &Money) -> Money {
+        let off = match self {
+            Discount::Percent(percent) => subtotal.amount_minor * i64::from(*percent) / 100,
+            Discount::Fixed(amount) if amount.currency == subtotal.currency => {
+                amount.amount_minor.min(subtotal.amount_minor)
+            }
+            Discount::Fixed(_) => 0,
+        };
+        Money::new(off, subtotal.currency.clone())
+    }
+}
+
 /// A coupon as the catalog knows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Coupon {
@@ -116,17 +139,56 @@ pub struct CartView {
     pub expired: bool,
 }
 
-/// Turn the cart into an order.
+/// Turn the cart into an order in one step ([`UPDATE_CHECKOUT`], before the order intake).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkout {
     /// Where the parcel goes.
     pub shipping_address: Address,
-    /// The payment-provider token to charge.
-    pub payment_method: String,
+    /// The payment method to charge.
+    pub payment_method: crate::payments::PaymentMethod,
     /// The customer's phone, for SMS.
     pub customer_phone: Option<String>,
     /// The catalog's current prices of every line, so the order is charged today's prices.
     pub prices: Vec<PricedProduct>,
+}
+
+/// Hold the cart still for a checkout. The API proposes the order's id; a cart already held
+/// for a checkout keeps the id it reserved first, so a checkout tried again after a crash
+/// places (or finds) the same order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeginCheckout {
+    /// A fresh id for the order, used unless the cart already reserved one.
+    pub order_id: OrderId,
+}
+
+/// What a held cart holds: the order to place.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckoutTicket {
+    /// The order's id, reserved by the cart.
+    pub order_id: OrderId,
+    /// The lines, at the prices they were added at (the intake prices them again).
+    pub lines: Vec<CartLine>,
+    /// The coupon applied, if any.
+    pub coupon: Option<Coupon>,
+}
+
+/// How a checkout ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckoutEnd {
+    /// The order was placed: the cart closes.
+    Placed,
+    /// The order was refused (a product gone, say): the cart opens again.
+    Refused,
+}
+
+/// End a checkout begun with [`BeginCheckout`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndCheckout {
+    /// The id the cart reserved.
+    pub order_id: OrderId,
+    /// How it ended.
+    pub end: CheckoutEnd,
 }
 
 /// Input of Cart (and its state when it continues as new).
@@ -156,4 +218,7 @@ pub struct CartInput {
     /// continue-as-new, so one idle spell sends one reminder).
     #[serde(default)]
     pub reminded: bool,
+    /// A checkout holds the cart for this order (carried across continue-as-new).
+    #[serde(default)]
+    pub checkout: Option<OrderId>,
 }

@@ -50,6 +50,82 @@ impl fmt::Display for Channel {
     }
 }
 
+impl std::str::FromStr for Channel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Channel::Email, Channel::Sms, Channel::Webhook]
+            .into_iter()
+            .find(|channel| channel.as_str() == s)
+            .ok_or_else(|| format!("unknown channel `{s}`"))
+    }
+}
+
+/// Where a notification stands: the one list of its states, with the moves between them.
+///
+/// ```text
+/// pending ──► sent
+///    └──► failed ──► sent   (a later attempt got through after all)
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationStatus {
+    /// Recorded before the first attempt; attempts continue.
+    Pending,
+    /// Delivered through one channel; never sent again.
+    Sent,
+    /// Every channel kept failing; recorded undeliverable.
+    Failed,
+}
+
+impl NotificationStatus {
+    /// Every status.
+    pub const ALL: [NotificationStatus; 3] = [
+        NotificationStatus::Pending,
+        NotificationStatus::Sent,
+        NotificationStatus::Failed,
+    ];
+
+    /// The snake_case name, as the database stores it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            NotificationStatus::Pending => "pending",
+            NotificationStatus::Sent => "sent",
+            NotificationStatus::Failed => "failed",
+        }
+    }
+
+    /// Whether a notification that is `self` may become `next`.
+    pub const fn can_become(self, next: NotificationStatus) -> bool {
+        matches!(
+            (self, next),
+            (NotificationStatus::Pending, NotificationStatus::Sent)
+                | (NotificationStatus::Pending, NotificationStatus::Failed)
+                | (NotificationStatus::Failed, NotificationStatus::Sent)
+        )
+    }
+
+    /// The statuses a notification can become `next` from (for a conditional update).
+    pub fn before(next: NotificationStatus) -> Vec<&'static str> {
+        Self::ALL
+            .into_iter()
+            .filter(|status| status.can_become(next))
+            .map(NotificationStatus::as_str)
+            .collect()
+    }
+}
+
+impl std::str::FromStr for NotificationStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("unknown notification status `{s}`"))
+    }
+}
+
 /// Which message to render.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -166,6 +242,33 @@ pub struct Notification {
     pub channels: Vec<Channel>,
 }
 
+impl Notification {
+    /// The notification `notification_id`, through every channel that can reach the
+    /// recipient ([`Recipient::channels`]).
+    pub fn new(
+        notification_id: String,
+        recipient: Recipient,
+        template: Template,
+        data: TemplateData,
+    ) -> Self {
+        Self {
+            notification_id,
+            channels: recipient.channels(),
+            recipient,
+            template,
+            data,
+        }
+    }
+
+    /// Through `preferred` instead, in that order, when any is given.
+    pub fn through(mut self, preferred: Vec<Channel>) -> Self {
+        if !preferred.is_empty() {
+            self.channels = preferred;
+        }
+        self
+    }
+}
+
 /// Deliver a notification through one channel.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deliver {
@@ -259,6 +362,44 @@ pub mod activities {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_notification_is_sent_or_failed_once_and_read_back_as_stored() {
+        use NotificationStatus::{Failed, Pending, Sent};
+        for status in NotificationStatus::ALL {
+            assert_eq!(status.as_str().parse::<NotificationStatus>(), Ok(status));
+            assert!(!status.can_become(status), "{status:?} stays");
+            assert!(!status.can_become(Pending), "nothing goes back to pending");
+        }
+        assert!(!Sent.can_become(Failed), "a sent message stays sent");
+        assert_eq!(NotificationStatus::before(Sent), ["pending", "failed"]);
+        assert_eq!(NotificationStatus::before(Failed), ["pending"]);
+        for channel in [Channel::Email, Channel::Sms, Channel::Webhook] {
+            assert_eq!(channel.as_str().parse::<Channel>(), Ok(channel));
+        }
+    }
+
+    #[test]
+    fn a_notification_goes_through_what_reaches_the_recipient_unless_told_otherwise() {
+        let recipient = Recipient {
+            email: Some("a@example.com".into()),
+            phone: None,
+            webhook_url: Some("https://example.com/hook".into()),
+        };
+        let to = |preferred| {
+            Notification::new(
+                "n".into(),
+                recipient.clone(),
+                Template::Custom,
+                TemplateData::default(),
+            )
+            .through(preferred)
+            .channels
+        };
+        assert_eq!(to(vec![]), [Channel::Email, Channel::Webhook]);
+        assert_eq!(to(vec![Channel::Sms]), [Channel::Sms]);
+        assert!(Recipient::default().channels().is_empty());
+    }
 
     #[test]
     fn each_channel_gets_its_attempts_in_turn_and_the_last_keeps_the_rest() {

@@ -224,7 +224,7 @@ pub struct PlaceOrderInput {
     /// What the customer pays: the sum of the line totals, less the discount.
     pub total: Money,
     /// The payment method to charge: a payment-provider token (never a card number).
-    pub payment_method: String,
+    pub payment_method: crate::payments::PaymentMethod,
 }
 
 /// How PlaceOrder ended. Business outcomes (rejected, payment failed) are results, not

@@ -18,6 +18,76 @@ pub fn idempotency_key(workflow_id: &str, step: &str, attempt: u32) -> String {
     format!("{workflow_id}/{step}/{attempt}")
 }
 
+/// The payment-provider token of a payment method (`pm_…` or `tok_…`): the one type an order,
+/// an authorisation and every entry to an order carry. A card number never becomes one,
+/// except a provider's published test cards, which [`PaymentMethod::parse`] turns into their
+/// tokens so that no card number is ever stored or logged.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(transparent)]
+pub struct PaymentMethod(String);
+
+/// Why what a client sent is not a payment method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentMethodError {
+    /// A card number that is not a test card: raw card numbers are not accepted.
+    #[error(
+        "raw card numbers are not accepted; send a payment-provider token such as pm_card_visa"
+    )]
+    RawCardNumber,
+    /// Neither a token nor a card number.
+    #[error("expected a payment-provider token such as pm_card_visa")]
+    Malformed,
+}
+
+impl PaymentMethod {
+    /// Parses what a client sent: a token passes (trimmed); a card number (spaces and dashes
+    /// allowed) becomes the token `test_card` gives it, and is refused when it gives none.
+    pub fn parse(
+        input: &str,
+        test_card: impl FnOnce(&str) -> Option<&'static str>,
+    ) -> Result<Self, PaymentMethodError> {
+        let trimmed = input.trim();
+        let is_token = (trimmed.starts_with("pm_") || trimmed.starts_with("tok_"))
+            && trimmed.len() <= 255
+            && trimmed
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if is_token {
+            return Ok(Self(trimmed.to_owned()));
+        }
+        let digits: String = trimmed
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-'))
+            .collect();
+        if (12..=19).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return test_card(&digits)
+                .map(|token| Self(token.to_owned()))
+                .ok_or(PaymentMethodError::RawCardNumber);
+        }
+        Err(PaymentMethodError::Malformed)
+    }
+
+    /// The provider token.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for PaymentMethod {
+    type Err = PaymentMethodError;
+
+    /// A token; every card number is refused.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s, |_| None)
+    }
+}
+
+impl std::fmt::Display for PaymentMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Where a payment (one authorisation attempt of an order) stands: the one list of its
 /// states, with the moves between them.
 ///
@@ -54,6 +124,18 @@ impl PaymentStatus {
         PaymentStatus::Declined,
         PaymentStatus::Failed,
     ];
+
+    /// Whether the provider decided on the payment method: it approved (the payment went on
+    /// to any later state) or declined. Pending and failed requests decided nothing.
+    pub const fn is_decided(self) -> bool {
+        match self {
+            PaymentStatus::Pending | PaymentStatus::Failed => false,
+            PaymentStatus::Authorized
+            | PaymentStatus::Captured
+            | PaymentStatus::Voided
+            | PaymentStatus::Declined => true,
+        }
+    }
 
     /// The snake_case name, as the database stores it.
     pub const fn as_str(self) -> &'static str {
@@ -164,8 +246,8 @@ pub struct AuthorizePayment {
     pub attempt: u32,
     /// How much to hold.
     pub amount: Money,
-    /// The payment-provider token of the payment method.
-    pub payment_method: String,
+    /// The payment method to charge.
+    pub payment_method: PaymentMethod,
     /// Sent to the provider with every call for this authorisation.
     pub idempotency_key: String,
 }
@@ -413,6 +495,30 @@ pub mod activities {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_payment_method_is_a_token_or_a_known_test_card() {
+        let visa = |number: &str| (number == "4242424242424242").then_some("pm_card_visa");
+        let parsed = |input| PaymentMethod::parse(input, visa).map(|m| m.to_string());
+        assert_eq!(parsed(" tok_abc_1 "), Ok("tok_abc_1".into()));
+        assert_eq!(parsed("4242-4242 4242-4242"), Ok("pm_card_visa".into()));
+        assert_eq!(
+            parsed("4111111111111111"),
+            Err(PaymentMethodError::RawCardNumber)
+        );
+        assert_eq!(parsed("pm_a b"), Err(PaymentMethodError::Malformed));
+        assert_eq!(parsed(""), Err(PaymentMethodError::Malformed));
+        assert_eq!(
+            "4242424242424242".parse::<PaymentMethod>(),
+            Err(PaymentMethodError::RawCardNumber)
+        );
+        let method: PaymentMethod = "pm_card_visa".parse().expect("a token");
+        assert_eq!(
+            serde_json::to_string(&method).expect("serializes"),
+            r#""pm_card_visa""#,
+            "the same JSON as the string it replaced, so recorded histories replay"
+        );
+    }
 
     #[test]
     fn statuses_read_back_what_they_store() {

@@ -85,20 +85,6 @@ pub async fn ensure_database(url: &SecretString) -> Result<(), DbSetupError> {
     Ok(())
 }
 
-/// Drops the database named in `url` (tests use this to clean up after themselves).
-pub async fn drop_database(url: &SecretString) -> Result<(), DbSetupError> {
-    let target = parse(url)?;
-    let name = database_name(&target)?;
-    let mut admin_url = target.clone();
-    admin_url.set_path("/postgres");
-    let admin = Database::connect(admin_url.as_str()).await?;
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-        .await?;
-    admin.close().await?;
-    Ok(())
-}
-
 /// Connects a pool of at most `max_connections` to the database, as the URL's user.
 pub async fn connect(
     url: &SecretString,

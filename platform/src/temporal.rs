@@ -191,32 +191,6 @@ pub fn find_cli(configured: Option<&Path>) -> Result<PathBuf, TemporalError> {
         .ok_or_else(|| TemporalError::CliNotFound("`temporal` is not on the PATH".to_owned()))
 }
 
-/// A free TCP port on 127.0.0.1 for a server another process will bind. It is taken from below
-/// the kernel's ephemeral range (Linux: 32768 and up), from which outgoing connections get
-/// their ports: one of the many connections a test makes could otherwise take the port in the
-/// moment between this check and the server's bind. Falls back to any free port.
-pub fn free_port() -> std::io::Result<u16> {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    const FIRST: u32 = 20_000;
-    const COUNT: u32 = 12_000;
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|since| since.subsec_nanos())
-        .unwrap_or_default();
-    let start = std::process::id().wrapping_mul(7_919) ^ nanos;
-    for _ in 0..64 {
-        let offset = start.wrapping_add(NEXT.fetch_add(97, Ordering::Relaxed)) % COUNT;
-        let port = u16::try_from(FIRST + offset).unwrap_or(u16::MAX);
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 /// How to start a dev server.
 #[derive(Debug, Clone)]
 pub struct DevServerOptions {

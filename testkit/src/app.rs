@@ -1,6 +1,7 @@
 //! `TestApp`: the real API on a random port and real workers, against a fresh database and the
 //! test binary's Temporal server, on task queues private to the test.
 
+use crate::shopper::Shopper;
 use crate::{TestDb, temporal_address, temporal_client};
 use activities::inventory::queries::{StockLevel, create_stock, stock_level};
 use activities::notifications::{EmailSender, SmsGateway, SmtpConfig};
@@ -18,7 +19,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use temporalio_client::{
     Client, WorkflowCountOptions, WorkflowExecution, WorkflowListOptions, WorkflowQueryOptions,
 };
@@ -344,13 +345,12 @@ impl TestApp {
 
     /// A shipping address for test orders.
     pub fn address() -> Value {
-        serde_json::json!({
-            "name": "Ada Lovelace",
-            "line1": "12 St James's Square",
-            "city": "London",
-            "postal_code": "SW1Y 4JH",
-            "country": "GB",
-        })
+        crate::shopper::address()
+    }
+
+    /// This app's customer, over HTTP.
+    pub fn shopper(&self) -> Shopper {
+        Shopper::new(self.http.clone(), self.address.clone(), self.token.clone())
     }
 
     /// Adds a product priced in EUR cents with `stock` units.
@@ -373,6 +373,22 @@ impl TestApp {
             .expect("seeding stock");
     }
 
+    /// Takes a product off sale, as an admin would between a customer's adding it to a cart
+    /// and checking out.
+    pub async fn withdraw_product(&self, sku: &str) {
+        use sea_orm::ConnectionTrait as _;
+        let withdrawn = self
+            .db
+            .execute(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "UPDATE catalog.products SET active = false WHERE sku = $1",
+                [sku.into()],
+            ))
+            .await
+            .expect("withdrawing a product");
+        assert_eq!(withdrawn.rows_affected(), 1, "no product {sku} to withdraw");
+    }
+
     /// The stock of a SKU.
     pub async fn stock(&self, sku: &str) -> StockLevel {
         stock_level(&self.db, sku)
@@ -383,13 +399,7 @@ impl TestApp {
 
     /// `POST /orders` with a JSON body.
     pub async fn post_order(&self, body: &Value) -> reqwest::Response {
-        self.http
-            .post(format!("{}/orders", self.address))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .expect("POST /orders")
+        self.shopper().post_order(body).await
     }
 
     /// `POST /orders` with a raw body and content type.
@@ -411,43 +421,14 @@ impl TestApp {
 
     /// Places an order for one line and returns its id.
     pub async fn place_order(&self, sku: &str, quantity: u32, payment_method: &str) -> String {
-        let response = self
-            .post_order(&serde_json::json!({
-                "shipping_address": Self::address(),
-                "lines": [{ "sku": sku, "quantity": quantity }],
-                "payment_method": payment_method,
-            }))
-            .await;
-        assert_eq!(response.status().as_u16(), 202, "order accepted");
-        let body: Value = response.json().await.expect("JSON body");
-        body["order_id"]
-            .as_str()
-            .expect("the answer names the order")
-            .to_owned()
+        self.shopper()
+            .place_order(sku, quantity, payment_method)
+            .await
     }
 
     /// Polls `GET /orders/{id}` until the order reaches a final status, and returns it.
     pub async fn wait_for_final_order(&self, order_id: &str) -> Value {
-        const FINAL: [&str; 6] = [
-            "completed",
-            "refunded",
-            "rejected",
-            "payment_failed",
-            "cancelled",
-            "failed",
-        ];
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let (status, body) = self.get_json(&format!("/orders/{order_id}")).await;
-            if status == 200 && FINAL.contains(&body["status"].as_str().unwrap_or_default()) {
-                return body;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "order {order_id} did not finish in time; last answer {status}: {body}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.shopper().wait_for_final_order(order_id).await
     }
 
     /// `POST` a JSON body to a path as this app's customer, returning status and JSON body.
@@ -457,36 +438,12 @@ impl TestApp {
 
     /// Places an order with these lines (`(sku, quantity)`) and returns its id.
     pub async fn place_lines(&self, lines: &[(&str, u32)], payment_method: &str) -> String {
-        let lines: Vec<Value> = lines
-            .iter()
-            .map(|(sku, quantity)| serde_json::json!({"sku": sku, "quantity": quantity}))
-            .collect();
-        let response = self
-            .post_order(&serde_json::json!({
-                "shipping_address": Self::address(),
-                "lines": lines,
-                "payment_method": payment_method,
-            }))
-            .await;
-        assert_eq!(response.status().as_u16(), 202, "order accepted");
-        let body: Value = response.json().await.expect("JSON body");
-        body["order_id"].as_str().expect("an order id").to_owned()
+        self.shopper().place_lines(lines, payment_method).await
     }
 
     /// Polls `GET /orders/{id}` until the order has `status`, and returns it.
     pub async fn wait_for_status(&self, order_id: &str, status: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let (code, body) = self.get_json(&format!("/orders/{order_id}")).await;
-            if code == 200 && body["status"] == status {
-                return body;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "order {order_id} never became {status}; last answer {code}: {body}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.shopper().wait_for_status(order_id, status).await
     }
 
     /// The order's live state, from its workflow's `status` query.

@@ -77,17 +77,44 @@ impl TestDb {
             .expect("connecting to the test database as its owner")
     }
 
+    /// Drops the database now, with whatever is connected to it (a test of what happens when
+    /// Postgres loses it).
+    pub async fn drop_now(&self) {
+        let name = Url::parse(self.url.expose_secret())
+            .ok()
+            .map(|url| url.path().trim_start_matches('/').to_owned())
+            .expect("the test database's URL names it");
+        let admin = admin().await.expect("connecting to the postgres database");
+        drop_named(&admin, &name)
+            .await
+            .expect("dropping the test database");
+        let _ = admin.close().await;
+    }
+
     /// Its URL as text (for child processes).
     pub fn url_text(&self) -> String {
         self.url.expose_secret().to_owned()
     }
 }
 
-/// Drops test databases created by runs that ended more than an hour ago.
-async fn drop_stale_databases() {
+/// A connection to the server's `postgres` database, to create and drop others from.
+async fn admin() -> Result<DatabaseConnection, sea_orm::DbErr> {
     let mut url = base_url();
     url.set_path("/postgres");
-    let Ok(admin) = Database::connect(url.as_str()).await else {
+    Database::connect(url.as_str()).await
+}
+
+/// Drops database `name` (one of ours: a plain name), disconnecting whoever uses it.
+async fn drop_named(admin: &DatabaseConnection, name: &str) -> Result<(), sea_orm::DbErr> {
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await
+        .map(|_| ())
+}
+
+/// Drops test databases created by runs that ended more than an hour ago.
+async fn drop_stale_databases() {
+    let Ok(admin) = admin().await else {
         return;
     };
     let Ok(rows) = admin
@@ -109,9 +136,7 @@ async fn drop_stale_databases() {
             .and_then(|rest| rest.split('_').next())
             .and_then(|secs| secs.parse::<u64>().ok());
         if created.is_some_and(|secs| secs < cutoff) {
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .await;
+            let _ = drop_named(&admin, &name).await;
         }
     }
     let _ = admin.close().await;

@@ -10,6 +10,8 @@
 //!   on task queues private to the test, against the test's own database.
 //! - [`fake_stripe::FakeStripe`], [`fake_carrier::FakeCarrier`], [`fake_sms::FakeSms`]: local
 //!   fakes of the outside services we cannot reach, for the real clients to run against.
+//! - [`shopper::Shopper`]: a customer of a running API over HTTP only (placing orders, waiting
+//!   for their statuses), for [`TestApp`] and for tests of separate processes alike.
 //! - [`smtp::smtp_server`]: a real SMTP server (aiosmtpd) per test binary, read back from its
 //!   Maildir.
 //!
@@ -21,6 +23,7 @@ pub mod fake_carrier;
 pub mod fake_sms;
 pub mod fake_stripe;
 pub mod gateways;
+pub mod shopper;
 pub mod smtp;
 mod temporal;
 pub mod time_machine;
@@ -40,4 +43,32 @@ pub fn init_logs() {
             filter,
         });
     }
+}
+
+/// A free TCP port on 127.0.0.1 for a server another process will bind. It is taken from below
+/// the kernel's ephemeral range (Linux: 32768 and up), from which outgoing connections get
+/// their ports: one of the many connections a test makes could otherwise take the port in the
+/// moment between this check and the server's bind. Falls back to any free port; panics
+/// when there is none (a test cannot run without it).
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| since.subsec_nanos())
+        .unwrap_or_default();
+    let start = std::process::id().wrapping_mul(7_919) ^ nanos;
+    for _ in 0..64 {
+        let offset = start.wrapping_add(NEXT.fetch_add(97, Ordering::Relaxed)) % COUNT;
+        let port = u16::try_from(FIRST + offset).unwrap_or(u16::MAX);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port on 127.0.0.1")
 }

@@ -36,7 +36,7 @@ pub struct ReceivedMail {
 pub fn smtp_server() -> &'static SmtpServer {
     static SERVER: OnceLock<SmtpServer> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let port = platform::temporal::free_port().expect("a free port for SMTP");
+        let port = crate::free_port();
         let maildir =
             std::env::temp_dir().join(format!("emporium-mail-{}-{port}", std::process::id()));
         let (started_tx, started_rx) = std::sync::mpsc::channel();
@@ -90,6 +90,21 @@ pub fn smtp_server() -> &'static SmtpServer {
         }
         SmtpServer { port, maildir }
     })
+}
+
+/// The subjects of the messages a delivered order sends its customer, sorted: confirmed,
+/// being packed, shipped, out for delivery, delivered.
+pub fn delivered_order_subjects(order_id: &str) -> Vec<String> {
+    let short = order_id.rsplit('-').next().unwrap_or_default();
+    let mut subjects = vec![
+        format!("Order {short} has shipped"),
+        format!("Order {short} is being packed"),
+        format!("Order {short} is out for delivery"),
+        format!("Order {short} was delivered"),
+        format!("Your order {short} is confirmed"),
+    ];
+    subjects.sort();
+    subjects
 }
 
 impl SmtpServer {

@@ -2,7 +2,8 @@
 //! limits), or, for a binary that asks for it first thing, Temporal's time-skipping test
 //! server, on which timers of days fire in moments.
 
-use platform::temporal::{DevServer, DevServerOptions, find_cli, free_port};
+use crate::free_port;
+use platform::temporal::{DevServer, DevServerOptions, find_cli};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -85,8 +86,7 @@ fn start_dev_server() -> String {
                             .map(PathBuf::from)
                             .as_deref(),
                     )?;
-                    let port = free_port()
-                        .map_err(|e| platform::temporal::TemporalError::DevServer(e.to_string()))?;
+                    let port = free_port();
                     DevServer::start(DevServerOptions {
                         cli,
                         port,
@@ -135,7 +135,7 @@ fn start_time_skipping_server() -> String {
             "TEMPORAL_TEST_SERVER must name the temporal-test-server binary \
              (./scripts/test installs it)",
         );
-    let port = free_port().expect("a free port for the test server");
+    let port = free_port();
     let (started_tx, started_rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("temporal-test-server".to_owned())

@@ -54,6 +54,7 @@ const PATHS: &[&str] = &[
     "send_notification/fell_back",
     "send_notification/abandoned_cart_reminder",
     "cart/checkout",
+    "cart/checkout_refused_then_placed",
     "cart/abandoned",
     "cart/expired",
     "daily_sales_report/scheduled",
@@ -64,6 +65,8 @@ const PATHS: &[&str] = &[
     "place_order/before_weeks_long_orders/shipment_exception_refunded",
     "cart/before_carts_expire/abandoned",
     "refund_payment/before_notifications_as_activities/full",
+    // A cart checked out in one step, its PlaceOrder a child, before the order intake.
+    "cart/before_order_intake/checkout",
 ];
 
 fn histories_dir() -> PathBuf {

@@ -2,9 +2,11 @@
 //!
 //! Every change is an update whose validator refuses bad input (quantity bounds, mixed
 //! currencies, an expired coupon, a checkout whose prices do not match the cart) before it
-//! enters history; the `cart` query answers lines and totals. `checkout` starts PlaceOrder for
-//! the cart's lines at the catalog's current prices (the API passes them in), with the coupon's
-//! discount taken off, and closes the cart. A cart left alone with items in it for the
+//! enters history; the `cart` query answers lines and totals. A checkout takes two updates
+//! around the API's order intake, the one way every order is placed: `begin_checkout` holds the
+//! cart still and reserves the order's id (the same id when tried again), `end_checkout`
+//! closes the cart with its order, or opens it again when the intake refused the order. The
+//! one-step `checkout` of carts from before the intake stays for their replay. A cart left alone with items in it for the
 //! configured idle time sends one abandoned-cart reminder through SendNotification per idle
 //! spell. A long-lived cart continues as new when Temporal suggests it, carrying its content.
 
@@ -13,9 +15,10 @@ use crate::clock::now_ms;
 use crate::notify::notify;
 use crate::options::child;
 use contracts::cart::{
-    AddItem, CART_WORKFLOW, CartInput, CartLine, CartView, Checkout, Coupon, Discount, MAX_LINES,
-    MAX_QUANTITY, PricedProduct, QUERY_CART, SetQuantity, UPDATE_ADD_ITEM, UPDATE_APPLY_COUPON,
-    UPDATE_CHECKOUT, UPDATE_SET_QUANTITY,
+    AddItem, BeginCheckout, CART_WORKFLOW, CartInput, CartLine, CartView, Checkout, CheckoutEnd,
+    CheckoutTicket, Coupon, Discount, EndCheckout, MAX_LINES, MAX_QUANTITY, PricedProduct,
+    QUERY_CART, SetQuantity, UPDATE_ADD_ITEM, UPDATE_APPLY_COUPON, UPDATE_BEGIN_CHECKOUT,
+    UPDATE_CHECKOUT, UPDATE_END_CHECKOUT, UPDATE_SET_QUANTITY,
 };
 use contracts::notifications::{Recipient, Template, TemplateData};
 use contracts::orders::{OrderLine, PlaceOrderInput};
@@ -53,9 +56,12 @@ pub struct Cart {
     version: u64,
     /// The version a reminder was last sent for.
     reminded_version: Option<u64>,
-    /// Set by `checkout`: the order the cart became.
+    /// Set when checked out: the order the cart became.
     order_id: Option<OrderId>,
+    /// A one-step `checkout` is starting the order.
     checking_out: bool,
+    /// A two-step checkout holds the cart for this order.
+    checkout: Option<OrderId>,
     /// After how long without a change the cart closes, in seconds (0: never).
     expire_after_secs: u64,
     /// When the cart last changed, by the workflow's clock (Unix milliseconds).
@@ -82,15 +88,7 @@ impl Cart {
 
     fn discount(&self) -> Option<Money> {
         let subtotal = self.subtotal()?;
-        let coupon = self.coupon.as_ref()?;
-        let off = match &coupon.discount {
-            Discount::Percent(percent) => subtotal.amount_minor * i64::from(*percent) / 100,
-            Discount::Fixed(amount) if amount.currency == subtotal.currency => {
-                amount.amount_minor.min(subtotal.amount_minor)
-            }
-            Discount::Fixed(_) => 0,
-        };
-        Some(Money::new(off, subtotal.currency))
+        Some(self.coupon.as_ref()?.discount.amount_off(&subtotal))
     }
 
     fn view(&self) -> CartView {
@@ -121,6 +119,8 @@ impl Cart {
             Err("the cart expired".into())
         } else if self.checking_out || self.order_id.is_some() {
             Err("the cart was checked out".into())
+        } else if self.checkout.is_some() {
+            Err("a checkout of this cart is under way; check out again to finish it".into())
         } else {
             Ok(())
         }
@@ -191,6 +191,7 @@ impl Cart {
             expire_after_secs: self.expire_after_secs,
             changed_at_ms: Some(self.changed_at_ms),
             reminded: self.reminded_version == Some(self.version),
+            checkout: self.checkout,
         }
     }
 }
@@ -210,6 +211,7 @@ impl Cart {
             reminded_version: input.reminded.then_some(0),
             order_id: None,
             checking_out: false,
+            checkout: input.checkout,
             expire_after_secs: input.expire_after_secs,
             changed_at_ms: input.changed_at_ms.unwrap_or_default(),
             expired: false,
@@ -349,6 +351,68 @@ impl Cart {
         Ok(self.view())
     }
 
+    #[update_validator(begin_checkout)]
+    fn validate_begin_checkout(
+        &self,
+        _ctx: &WorkflowContextView,
+        _begin: &BeginCheckout,
+    ) -> Result<(), HandlerError> {
+        if self.checkout.is_some() {
+            return Ok(());
+        }
+        self.open()?;
+        if self.lines.is_empty() {
+            return Err("the cart is empty".into());
+        }
+        Ok(())
+    }
+
+    /// Holds the cart still for a checkout and answers what to order, under the order id
+    /// the cart reserved first (so a checkout tried again places the same order).
+    #[update(name = UPDATE_BEGIN_CHECKOUT)]
+    pub fn begin_checkout(
+        &mut self,
+        _ctx: &mut SyncWorkflowContext<Self>,
+        begin: BeginCheckout,
+    ) -> Result<CheckoutTicket, HandlerError> {
+        let order_id = *self.checkout.get_or_insert(begin.order_id);
+        Ok(CheckoutTicket {
+            order_id,
+            lines: self.lines.clone(),
+            coupon: self.coupon.clone(),
+        })
+    }
+
+    #[update_validator(end_checkout)]
+    fn validate_end_checkout(
+        &self,
+        _ctx: &WorkflowContextView,
+        end: &EndCheckout,
+    ) -> Result<(), HandlerError> {
+        let ended = self.order_id == Some(end.order_id) && end.end == CheckoutEnd::Placed;
+        if ended || self.checkout == Some(end.order_id) {
+            Ok(())
+        } else {
+            Err(format!("no checkout of order {} holds this cart", end.order_id).into())
+        }
+    }
+
+    /// Ends a checkout: the cart closes with the order placed, or opens again.
+    #[update(name = UPDATE_END_CHECKOUT)]
+    pub fn end_checkout(
+        &mut self,
+        ctx: &mut SyncWorkflowContext<Self>,
+        end: EndCheckout,
+    ) -> Result<CartView, HandlerError> {
+        if self.checkout.take().is_some() {
+            match end.end {
+                CheckoutEnd::Placed => self.order_id = Some(end.order_id),
+                CheckoutEnd::Refused => self.changed(ctx),
+            }
+        }
+        Ok(self.view())
+    }
+
     #[update_validator(checkout)]
     fn validate_checkout(
         &self,
@@ -368,8 +432,10 @@ impl Cart {
         Ok(())
     }
 
-    /// Places the order for the cart at today's prices and closes the cart. Answers with the
-    /// order's id.
+    /// Places the order for the cart at today's prices as a PlaceOrder child and closes the
+    /// cart, in one step: how carts were checked out before the order intake, kept for their
+    /// replay; the API sends `begin_checkout` and `end_checkout` instead. Long, and left so:
+    /// frozen with the histories that hold it.
     #[update(name = UPDATE_CHECKOUT)]
     pub async fn checkout(
         ctx: &mut WorkflowContext<Self>,

@@ -64,6 +64,9 @@ impl FulfillShipment {
     }
 
     /// Ships the order and follows the parcel to its end.
+    ///
+    /// Long, and left so: FulfillShipment is frozen for the orders from before the weeks-long
+    /// patch (its histories must replay command for command); FollowParcel is its successor.
     #[run(name = FULFILL_SHIPMENT_WORKFLOW)]
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<ShipmentOutcome> {
         let request = ctx.state(|s| s.request.clone());

@@ -11,23 +11,6 @@ use contracts::notifications::{
 use contracts::{Service, TaskQueues};
 use temporalio_workflow::{ParentClosePolicy, WorkflowContext};
 
-/// The notification `notification_id`, through every channel that can reach the recipient
-/// (email, then SMS, then a webhook).
-fn notification(
-    notification_id: String,
-    recipient: Recipient,
-    template: Template,
-    data: TemplateData,
-) -> Notification {
-    Notification {
-        notification_id,
-        channels: recipient.channels(),
-        recipient,
-        template,
-        data,
-    }
-}
-
 /// Starts the notification as a SendNotification child that outlives its parent, and waits
 /// only for the start. A failed start means the notification exists already.
 pub(crate) async fn notify<W>(
@@ -44,7 +27,7 @@ pub(crate) async fn notify<W>(
         workflow_id(&notification_id),
         ParentClosePolicy::Abandon,
     );
-    let notification = notification(notification_id, recipient, template, data);
+    let notification = Notification::new(notification_id, recipient, template, data);
     let _ = ctx
         .start_child_workflow(SendNotification::run, notification, options)
         .await;
@@ -62,7 +45,7 @@ pub(crate) async fn notify_once<W>(
     template: Template,
     data: TemplateData,
 ) {
-    let notification = notification(notification_id, recipient, template, data);
+    let notification = Notification::new(notification_id, recipient, template, data);
     let options = notification_options(queues, notification.channels.len());
     let _ = ctx
         .execute_activity(NotificationsActivities::notify, notification, options)

@@ -11,7 +11,7 @@ use contracts::inventory::{InventoryActivities, Restock};
 use contracts::notifications::{Recipient, Template, TemplateData};
 use contracts::payments::{
     IssueRefund, PaymentsActivities, REFUND_EXCEEDS_CAPTURED, REFUND_PAYMENT_WORKFLOW,
-    RefundOutcome, RefundRequest, RefundResult,
+    RefundOutcome, RefundRequest, RefundResult, Refunded,
 };
 use contracts::{Service, TaskQueues};
 use temporalio_workflow::common::error::IncomingError;
@@ -44,6 +44,38 @@ impl RefundPayment {
     pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<RefundOutcome> {
         let request = ctx.state(|s| s.request.clone());
         let queues = TaskQueues::from_workflow_queue(ctx.task_queue(), Service::Payments);
+        let refunded = match Self::issue(ctx, &queues, &request).await? {
+            Ok(refunded) => refunded,
+            Err(refused) => return Ok(refused),
+        };
+        if !request.restock.is_empty() {
+            let restock = Restock {
+                refund_id: request.refund_id,
+                lines: request.restock.clone(),
+            };
+            let options = must_finish(&queues, Service::Inventory);
+            ctx.execute_activity(InventoryActivities::restock, restock, options)
+                .await?;
+        }
+        Self::tell_customer(ctx, &queues, &request, &refunded).await;
+        Ok(RefundOutcome {
+            refund_id: request.refund_id,
+            order_id: request.order_id,
+            status: RefundResult::Refunded,
+            amount: Some(refunded.amount),
+            reason: None,
+        })
+    }
+}
+
+impl RefundPayment {
+    /// Refunds the money through the payments service: the refund, or the outcome of a
+    /// refund the service refused as more than was captured.
+    async fn issue(
+        ctx: &WorkflowContext<Self>,
+        queues: &TaskQueues,
+        request: &RefundRequest,
+    ) -> WorkflowResult<Result<Refunded, RefundOutcome>> {
         let issue = IssueRefund {
             refund_id: request.refund_id,
             order_id: request.order_id,
@@ -51,43 +83,43 @@ impl RefundPayment {
             reason: request.reason.clone(),
             idempotency_key: format!("{}/issue", ctx.workflow_id()),
         };
-        let refunded = match ctx
-            .execute_activity(
-                PaymentsActivities::issue_refund,
-                issue,
-                forward(&queues, Service::Payments),
-            )
+        let options = forward(queues, Service::Payments);
+        match ctx
+            .execute_activity(PaymentsActivities::issue_refund, issue, options)
             .await
         {
-            Ok(refunded) => refunded,
+            Ok(refunded) => Ok(Ok(refunded)),
             Err(err) => {
-                if let Some(IncomingError::Application(failure)) = err.reason()
-                    && failure.type_name() == Some(REFUND_EXCEEDS_CAPTURED)
-                {
-                    return Ok(RefundOutcome {
+                let refused = match err.reason() {
+                    Some(IncomingError::Application(failure))
+                        if failure.type_name() == Some(REFUND_EXCEEDS_CAPTURED) =>
+                    {
+                        Some(failure.to_string())
+                    }
+                    _ => None,
+                };
+                match refused {
+                    Some(reason) => Ok(Err(RefundOutcome {
                         refund_id: request.refund_id,
                         order_id: request.order_id,
                         status: RefundResult::Refused,
                         amount: None,
-                        reason: Some(failure.to_string()),
-                    });
+                        reason: Some(reason),
+                    })),
+                    None => Err(err.into()),
                 }
-                return Err(err.into());
             }
-        };
-
-        if !request.restock.is_empty() {
-            ctx.execute_activity(
-                InventoryActivities::restock,
-                Restock {
-                    refund_id: request.refund_id,
-                    lines: request.restock.clone(),
-                },
-                must_finish(&queues, Service::Inventory),
-            )
-            .await?;
         }
+    }
 
+    /// Tells the customer what was refunded (a SendNotification child for refunds from
+    /// before `NOTIFICATIONS_AS_ACTIVITIES`).
+    async fn tell_customer(
+        ctx: &WorkflowContext<Self>,
+        queues: &TaskQueues,
+        request: &RefundRequest,
+        refunded: &Refunded,
+    ) {
         let id = format!("refund-{}", request.refund_id);
         let recipient = Recipient {
             email: Some(request.customer_email.clone()),
@@ -100,17 +132,9 @@ impl RefundPayment {
             ..TemplateData::default()
         };
         if ctx.patched(patches::NOTIFICATIONS_AS_ACTIVITIES) {
-            notify_once(ctx, &queues, id, recipient, Template::Refunded, data).await;
+            notify_once(ctx, queues, id, recipient, Template::Refunded, data).await;
         } else {
-            notify(ctx, &queues, id, recipient, Template::Refunded, data).await;
+            notify(ctx, queues, id, recipient, Template::Refunded, data).await;
         }
-
-        Ok(RefundOutcome {
-            refund_id: request.refund_id,
-            order_id: request.order_id,
-            status: RefundResult::Refunded,
-            amount: Some(refunded.amount),
-            reason: None,
-        })
     }
 }

@@ -388,7 +388,10 @@ pub async fn update_product(
     let updated = product::Entity::update_many()
         .col_expr(product::Column::Sku, spec.sku.clone().into())
         .col_expr(product::Column::Name, spec.name.clone().into())
-        .col_expr(product::Column::Description, spec.description.into())
+        .col_expr(
+            product::Column::Description,
+            spec.description.clone().into(),
+        )
         .col_expr(product::Column::PriceMinor, spec.price.amount_minor.into())
         .col_expr(product::Column::Currency, spec.price.currency.code().into())
         .col_expr(product::Column::Active, spec.active.into())
@@ -408,37 +411,40 @@ pub async fn update_product(
         return Ok(None);
     }
     set_categories(&txn, id, &spec.categories).await?;
-    let price_changed = before.price_minor != spec.price.amount_minor
-        || before.currency != spec.price.currency.code();
-    audit::record(
-        &txn,
-        audit::Entry {
-            actor: audit::actor(actor),
-            action: if price_changed {
-                "product.price_changed"
-            } else {
-                "product.updated"
-            },
-            subject: format!("product:{}", spec.sku),
-            order_id: None,
-            before: Some(audited(
-                &before.sku,
-                &before.name,
-                &json!({"amount_minor": before.price_minor, "currency": before.currency}),
-                before.active,
-            )),
-            after: Some(audited(
-                &spec.sku,
-                &spec.name,
-                &json!(spec.price),
-                spec.active,
-            )),
-        },
-    )
-    .await?;
+    audit::record(&txn, update_entry(&before, &spec, actor)).await?;
     txn.commit().await?;
     tracing::info!(product.id = %id, price = %spec.price, "product updated");
     product(db, id).await
+}
+
+/// The audit entry of an update: `product.price_changed` when the price moved, else
+/// `product.updated`, with what it was and what it is.
+fn update_entry(before: &product::Model, spec: &ProductSpec, actor: &str) -> audit::Entry {
+    let price_changed = before.price_minor != spec.price.amount_minor
+        || before.currency != spec.price.currency.code();
+    let was_price = json!({"amount_minor": before.price_minor, "currency": before.currency});
+    audit::Entry {
+        actor: audit::actor(actor),
+        action: if price_changed {
+            "product.price_changed"
+        } else {
+            "product.updated"
+        },
+        subject: format!("product:{}", spec.sku),
+        order_id: None,
+        before: Some(audited(
+            &before.sku,
+            &before.name,
+            &was_price,
+            before.active,
+        )),
+        after: Some(audited(
+            &spec.sku,
+            &spec.name,
+            &json!(spec.price),
+            spec.active,
+        )),
+    }
 }
 
 /// Deletes a product from the catalog: it is no longer listed, found or orderable, and its SKU

@@ -222,51 +222,17 @@ impl InventoryActivities {
         }
 
         for (&sku, &quantity) in &wanted {
-            let held = txn
-                .execute(stmt(
-                    "UPDATE inventory.stock
-                        SET reserved = reserved + $2, updated_at = now()
-                      WHERE sku = $1 AND on_hand - reserved >= $2",
-                    [sku.into(), quantity.into()],
-                ))
-                .await?
-                .rows_affected();
-            if held == 0 {
-                let available = txn
-                    .query_one(stmt(
-                        "SELECT on_hand - reserved AS available FROM inventory.stock WHERE sku = $1",
-                        [sku.into()],
-                    ))
-                    .await?
-                    .map(|row| row.try_get::<i64>("", "available"))
-                    .transpose()?
-                    .unwrap_or(0);
+            if let Some(short) = self.hold(&txn, order_id, sku, quantity).await? {
                 txn.rollback().await?;
-                let short = OutOfStock {
-                    sku: Sku::from(sku),
-                    requested: u32::try_from(quantity).unwrap_or(u32::MAX),
-                    available,
-                };
                 tracing::info!(
                     sku,
                     quantity,
-                    available,
+                    available = short.available,
                     "reservation refused: out of stock"
                 );
                 metrics::counter!(STOCK_OUTS_TOTAL, "sku" => sku.to_owned()).increment(1);
                 return Err(InventoryError::OutOfStock(short));
             }
-            txn.execute(stmt(
-                "INSERT INTO inventory.reservations (order_id, sku, quantity, status, expires_at)
-                 VALUES ($1, $2, $3, 'held', now() + make_interval(secs => $4))",
-                [
-                    order_id.0.into(),
-                    sku.into(),
-                    quantity.into(),
-                    (self.reservation_ttl.as_secs_f64()).into(),
-                ],
-            ))
-            .await?;
         }
         txn.commit().await?;
         tracing::info!(lines = wanted.len(), "stock reserved");
@@ -282,15 +248,64 @@ impl InventoryActivities {
         })
     }
 
+    /// Holds `quantity` of `sku` for the order if that much is free: `None`, or what is short.
+    async fn hold(
+        &self,
+        txn: &DatabaseTransaction,
+        order_id: OrderId,
+        sku: &str,
+        quantity: i64,
+    ) -> Result<Option<OutOfStock>, InventoryError> {
+        let held = txn
+            .execute(stmt(
+                "UPDATE inventory.stock
+                    SET reserved = reserved + $2, updated_at = now()
+                  WHERE sku = $1 AND on_hand - reserved >= $2",
+                [sku.into(), quantity.into()],
+            ))
+            .await?
+            .rows_affected();
+        if held == 0 {
+            let available = txn
+                .query_one(stmt(
+                    "SELECT on_hand - reserved AS available FROM inventory.stock WHERE sku = $1",
+                    [sku.into()],
+                ))
+                .await?
+                .map(|row| row.try_get::<i64>("", "available"))
+                .transpose()?
+                .unwrap_or(0);
+            return Ok(Some(OutOfStock {
+                sku: Sku::from(sku),
+                requested: u32::try_from(quantity).unwrap_or(u32::MAX),
+                available,
+            }));
+        }
+        txn.execute(stmt(
+            "INSERT INTO inventory.reservations (order_id, sku, quantity, status, expires_at)
+             VALUES ($1, $2, $3, $5, now() + make_interval(secs => $4))",
+            [
+                order_id.0.into(),
+                sku.into(),
+                quantity.into(),
+                (self.reservation_ttl.as_secs_f64()).into(),
+                ReservationStatus::Held.as_str().into(),
+            ],
+        ))
+        .await?;
+        Ok(None)
+    }
+
     /// Gives back everything still held or allocated for the order. A no-op when nothing is.
     pub async fn release(&self, order_id: OrderId) -> Result<(), InventoryError> {
         let released = self
             .settle(
                 order_id,
+                // Every status that holds stock ([`ReservationStatus::holds_stock`]).
                 "WITH released AS (
                     UPDATE inventory.reservations
-                       SET status = 'released', updated_at = now()
-                     WHERE order_id = $1 AND status IN ('held', 'allocated')
+                       SET status = $2, updated_at = now()
+                     WHERE order_id = $1 AND status IN ($3, $4)
                  RETURNING sku, quantity)
                  UPDATE inventory.stock s
                     SET reserved = s.reserved - r.quantity, updated_at = now()
@@ -418,8 +433,8 @@ impl InventoryActivities {
             .query_one(stmt(
                 "WITH expired AS (
                     UPDATE inventory.reservations
-                       SET status = 'released', updated_at = now()
-                     WHERE status = 'held' AND expires_at < now()
+                       SET status = $1, updated_at = now()
+                     WHERE status = $2 AND expires_at < now()
                  RETURNING sku, quantity),
                  per_sku AS (
                     SELECT sku, sum(quantity) AS quantity FROM expired GROUP BY sku),
@@ -431,7 +446,10 @@ impl InventoryActivities {
                  RETURNING 1)
                  SELECT (SELECT count(*) FROM expired) AS released,
                         (SELECT count(*) FROM restocked) AS restocked",
-                [],
+                [
+                    ReservationStatus::Released.as_str().into(),
+                    ReservationStatus::Held.as_str().into(),
+                ],
             ))
             .await?;
         let released = row
@@ -444,13 +462,22 @@ impl InventoryActivities {
         Ok(u64::try_from(released).unwrap_or_default())
     }
 
+    /// Runs `sql` on the order's reservations under the order's lock, with `$1` the order,
+    /// `$2` `released` and `$3`… the statuses that hold stock.
     async fn settle(&self, order_id: OrderId, sql: &str) -> Result<u64, InventoryError> {
+        let holding = ReservationStatus::ALL
+            .into_iter()
+            .filter(|status| status.holds_stock())
+            .map(|status| Value::from(status.as_str()));
+        let values = [
+            order_id.0.into(),
+            ReservationStatus::Released.as_str().into(),
+        ]
+        .into_iter()
+        .chain(holding);
         let txn = self.db.begin().await?;
         lock_order(&txn, order_id).await?;
-        let changed = txn
-            .execute(stmt(sql, [order_id.0.into()]))
-            .await?
-            .rows_affected();
+        let changed = txn.execute(stmt(sql, values)).await?.rows_affected();
         txn.commit().await?;
         Ok(changed)
     }

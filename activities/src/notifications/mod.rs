@@ -14,7 +14,7 @@ pub mod templates;
 use crate::failure::{IntoActivityError, non_retryable, retryable};
 use contracts::notifications::{
     ATTEMPTS_PER_CHANNEL, CHANNEL_UNAVAILABLE, Channel, Deliver, Delivery, GiveUp, Notification,
-    NotificationOutcome, channel_for_attempt,
+    NotificationOutcome, NotificationStatus, channel_for_attempt,
 };
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
 pub use senders::{EmailSender, SendError, SmsGateway, SmtpConfig};
@@ -47,13 +47,22 @@ pub enum NotificationsError {
     /// The database failed.
     #[error("notifications database error: {0}")]
     Db(#[from] DbErr),
+    /// A stored row holds what no code writes: a retry cannot help.
+    #[error("stored notification data is corrupt: {0}")]
+    Corrupt(String),
 }
+
+/// Application-failure type of stored notification data no code writes (non-retryable).
+pub const NOTIFICATIONS_CORRUPT: &str = "NotificationsDataCorrupt";
 
 impl IntoActivityError for NotificationsError {
     fn into_activity_error(self) -> ActivityError {
         match self {
             NotificationsError::ChannelUnavailable { .. } | NotificationsError::Render(_) => {
                 non_retryable(CHANNEL_UNAVAILABLE, self.to_string())
+            }
+            NotificationsError::Corrupt(_) => {
+                non_retryable(NOTIFICATIONS_CORRUPT, self.to_string())
             }
             NotificationsError::SendFailed { .. } | NotificationsError::Db(_) => retryable(self),
         }
@@ -85,6 +94,33 @@ fn order_of(notification: &Notification) -> String {
 
 fn stmt(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
     Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+/// Moves notification `id` to `next` from whichever status may become it
+/// ([`NotificationStatus::can_become`]), setting `set` too (whose values start at `$3`).
+fn status_move(
+    id: &str,
+    next: NotificationStatus,
+    set: &str,
+    values: impl IntoIterator<Item = Value>,
+) -> Statement {
+    let before = NotificationStatus::before(next);
+    let values: Vec<Value> = values.into_iter().collect();
+    let first = 3 + values.len();
+    let placeholders: Vec<String> = (first..first + before.len())
+        .map(|n| format!("${n}"))
+        .collect();
+    stmt(
+        &format!(
+            "UPDATE notifications.notifications SET status = $2, {set}
+              WHERE id = $1 AND status IN ({})",
+            placeholders.join(", ")
+        ),
+        [id.into(), next.as_str().into()]
+            .into_iter()
+            .chain(values)
+            .chain(before.into_iter().map(Value::from)),
+    )
 }
 
 #[activities]
@@ -148,7 +184,7 @@ impl NotificationsActivities {
             .execute(stmt(
                 "INSERT INTO notifications.notifications
                      (id, template, customer_email, phone, order_id, status, subject)
-                 VALUES ($1, $2, $3, $4, $5, 'pending', $6) ON CONFLICT (id) DO NOTHING",
+                 VALUES ($1, $2, $3, $4, $5, $7, $6) ON CONFLICT (id) DO NOTHING",
                 [
                     notification.notification_id.clone().into(),
                     notification.template.as_str().into(),
@@ -156,6 +192,7 @@ impl NotificationsActivities {
                     notification.recipient.phone.clone().into(),
                     notification.data.order_id.map(|id| id.0).into(),
                     subject.into(),
+                    NotificationStatus::Pending.as_str().into(),
                 ],
             ))
             .await?;
@@ -185,7 +222,8 @@ impl NotificationsActivities {
         Ok(())
     }
 
-    /// Sends the notification through `channel`, unless it was already sent.
+    /// Sends the notification through `channel`, unless it was already sent: renders it,
+    /// registers it (once), delivers it, and records the attempt and its outcome.
     pub async fn send(
         &self,
         notification: &Notification,
@@ -196,73 +234,19 @@ impl NotificationsActivities {
         let rendered = templates::render(notification.template, &notification.data)
             .map_err(|e| NotificationsError::Render(e.to_string()))?;
         self.register(notification, &rendered.subject).await?;
-        let sent = self
-            .db
-            .query_one(stmt(
-                "SELECT channel, reference FROM notifications.notifications
-                  WHERE id = $1 AND status = 'sent'",
-                [id.clone().into()],
-            ))
-            .await?;
-        if let Some(row) = sent {
-            let channel: String = row.try_get("", "channel")?;
+        if let Some(delivery) = self.already_sent(id).await? {
             tracing::info!("already sent; not sending again");
-            return Ok(Delivery {
-                channel: match channel.as_str() {
-                    "sms" => Channel::Sms,
-                    "webhook" => Channel::Webhook,
-                    _ => Channel::Email,
-                },
-                reference: row
-                    .try_get::<Option<String>>("", "reference")?
-                    .unwrap_or_default(),
-            });
+            return Ok(delivery);
         }
-
-        let recipient = &notification.recipient;
-        let unavailable = |reason: &str| NotificationsError::ChannelUnavailable {
-            channel,
-            reason: reason.to_owned(),
-        };
-        let outcome = match channel {
-            Channel::Email => match &recipient.email {
-                Some(to) => {
-                    self.email
-                        .send(id, to, &rendered.subject, &rendered.body)
-                        .await
-                }
-                None => Err(SendError::Unavailable("no email address".to_owned())),
-            },
-            Channel::Sms => match (&self.sms, &recipient.phone) {
-                (Some(gateway), Some(phone)) => gateway.send(id, phone, &rendered.sms).await,
-                (None, _) => Err(SendError::Unavailable(
-                    "no SMS gateway is configured".to_owned(),
-                )),
-                (_, None) => Err(SendError::Unavailable("no phone number".to_owned())),
-            },
-            Channel::Webhook => match &recipient.webhook_url {
-                Some(url) => {
-                    senders::send_webhook(
-                        &self.http,
-                        url,
-                        notification,
-                        &rendered.subject,
-                        &rendered.body,
-                    )
-                    .await
-                }
-                None => Err(SendError::Unavailable("no webhook URL".to_owned())),
-            },
-        };
-        match outcome {
+        match self.hand_over(notification, channel, &rendered).await {
             Ok(reference) => {
                 self.record_attempt(id, channel, attempt, None).await?;
                 self.db
-                    .execute(stmt(
-                        "UPDATE notifications.notifications
-                            SET status = 'sent', channel = $2, reference = $3, sent_at = now(), failure = NULL
-                          WHERE id = $1",
-                        [id.clone().into(), channel.as_str().into(), reference.clone().into()],
+                    .execute(status_move(
+                        id,
+                        NotificationStatus::Sent,
+                        "channel = $3, reference = $4, sent_at = now(), failure = NULL",
+                        [channel.as_str().into(), reference.clone().into()],
                     ))
                     .await?;
                 metrics::counter!(NOTIFICATIONS_TOTAL, "channel" => channel.as_str(), "outcome" => "sent")
@@ -277,10 +261,70 @@ impl NotificationsActivities {
                     .increment(1);
                 tracing::warn!(%channel, attempt, %err, "notification attempt failed");
                 Err(match err {
-                    SendError::Unavailable(reason) => unavailable(&reason),
+                    SendError::Unavailable(reason) => {
+                        NotificationsError::ChannelUnavailable { channel, reason }
+                    }
                     SendError::Failed(reason) => NotificationsError::SendFailed { channel, reason },
                 })
             }
+        }
+    }
+
+    /// How notification `id` was delivered, if it was.
+    async fn already_sent(&self, id: &str) -> Result<Option<Delivery>, NotificationsError> {
+        let sent = self
+            .db
+            .query_one(stmt(
+                "SELECT channel, reference FROM notifications.notifications
+                  WHERE id = $1 AND status = $2",
+                [id.into(), NotificationStatus::Sent.as_str().into()],
+            ))
+            .await?;
+        let Some(row) = sent else {
+            return Ok(None);
+        };
+        let channel: String = row.try_get("", "channel")?;
+        Ok(Some(Delivery {
+            channel: channel
+                .parse()
+                .map_err(|err| NotificationsError::Corrupt(format!("{id}: {err}")))?,
+            reference: row
+                .try_get::<Option<String>>("", "reference")?
+                .unwrap_or_default(),
+        }))
+    }
+
+    /// Hands the rendered message to `channel`'s sender; the sender's reference for it.
+    async fn hand_over(
+        &self,
+        notification: &Notification,
+        channel: Channel,
+        rendered: &templates::Rendered,
+    ) -> Result<String, SendError> {
+        let id = &notification.notification_id;
+        let recipient = &notification.recipient;
+        let unavailable = |reason: &str| Err(SendError::Unavailable(reason.to_owned()));
+        match channel {
+            Channel::Email => match &recipient.email {
+                Some(to) => {
+                    self.email
+                        .send(id, to, &rendered.subject, &rendered.body)
+                        .await
+                }
+                None => unavailable("no email address"),
+            },
+            Channel::Sms => match (&self.sms, &recipient.phone) {
+                (Some(gateway), Some(phone)) => gateway.send(id, phone, &rendered.sms).await,
+                (None, _) => unavailable("no SMS gateway is configured"),
+                (_, None) => unavailable("no phone number"),
+            },
+            Channel::Webhook => match &recipient.webhook_url {
+                Some(url) => {
+                    let (subject, body) = (&rendered.subject, &rendered.body);
+                    senders::send_webhook(&self.http, url, notification, subject, body).await
+                }
+                None => unavailable("no webhook URL"),
+            },
         }
     }
 
@@ -335,10 +379,11 @@ impl NotificationsActivities {
         self.register(notification, &subject).await?;
         let failed = self
             .db
-            .execute(stmt(
-                "UPDATE notifications.notifications SET status = 'failed', failure = $2
-                  WHERE id = $1 AND status = 'pending'",
-                [notification.notification_id.clone().into(), reason.into()],
+            .execute(status_move(
+                &notification.notification_id,
+                NotificationStatus::Failed,
+                "failure = $3",
+                [reason.into()],
             ))
             .await?
             .rows_affected();

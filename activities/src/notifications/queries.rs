@@ -1,5 +1,6 @@
 //! The notifications service's reads: a customer's notification history.
 
+use contracts::notifications::{Channel, NotificationStatus};
 use entities::notifications::{attempt, notification};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -15,10 +16,10 @@ pub struct NotificationView {
     pub template: String,
     /// The subject.
     pub subject: String,
-    /// `pending`, `sent` or `failed`.
-    pub status: String,
+    /// Where it stands.
+    pub status: NotificationStatus,
     /// The channel that delivered it.
-    pub channel: Option<String>,
+    pub channel: Option<Channel>,
     /// The order it is about.
     pub order_id: Option<uuid::Uuid>,
     /// When it was created (RFC 3339).
@@ -62,28 +63,34 @@ pub async fn history(
         .order_by_asc(attempt::Column::Id)
         .all(db)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| NotificationView {
-            attempts: attempts
-                .iter()
-                .filter(|a| a.notification_id == row.id)
-                .map(|a| AttemptView {
-                    channel: a.channel.clone(),
-                    attempt: a.attempt,
-                    succeeded: a.succeeded,
-                    error: a.error.clone(),
-                    at: a.attempted_at.to_rfc3339(),
-                })
-                .collect(),
-            id: row.id,
-            template: row.template,
-            subject: row.subject,
-            status: row.status,
-            channel: row.channel,
-            order_id: row.order_id,
-            created_at: row.created_at.to_rfc3339(),
-            sent_at: row.sent_at.map(|t| t.to_rfc3339()),
+    rows.into_iter()
+        .map(|row| {
+            Ok(NotificationView {
+                attempts: attempts
+                    .iter()
+                    .filter(|a| a.notification_id == row.id)
+                    .map(|a| AttemptView {
+                        channel: a.channel.clone(),
+                        attempt: a.attempt,
+                        succeeded: a.succeeded,
+                        error: a.error.clone(),
+                        at: a.attempted_at.to_rfc3339(),
+                    })
+                    .collect(),
+                id: row.id,
+                template: row.template,
+                subject: row.subject,
+                status: row.status.parse().map_err(DbErr::Type)?,
+                channel: row
+                    .channel
+                    .as_deref()
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(DbErr::Type)?,
+                order_id: row.order_id,
+                created_at: row.created_at.to_rfc3339(),
+                sent_at: row.sent_at.map(|t| t.to_rfc3339()),
+            })
         })
-        .collect())
+        .collect()
 }

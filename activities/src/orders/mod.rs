@@ -119,63 +119,31 @@ impl OrdersActivities {
         self
     }
 
-    /// Writes the order, its lines and its first status. A no-op if the order exists.
+    /// Writes the order, its lines, its first status and its audit entry, in one
+    /// transaction. A no-op if the order exists.
     pub async fn record(&self, input: &PlaceOrderInput) -> Result<(), OrdersError> {
         let now = chrono::Utc::now();
-        let order_id = input.order_id;
         let txn = self.db.begin().await?;
-        let inserted = order::Entity::insert(order::ActiveModel {
-            id: Set(order_id.0),
-            customer_id: Set(Some(input.customer_id.0)),
-            customer_email: Set(input.customer_email.clone()),
-            status: Set(OrderStatus::Pending.as_str().to_owned()),
-            reason: Set(None),
-            total_minor: Set(input.total.amount_minor),
-            currency: Set(input.total.currency.code().to_owned()),
-            customer_phone: Set(input.customer_phone.clone()),
-            shipping_address: Set(Some(
-                serde_json::to_value(&input.shipping_address)
-                    .map_err(|e| OrdersError::Invalid(order_id, e.to_string()))?,
-            )),
-            created_at: Set(now.into()),
-            updated_at: Set(now.into()),
-        })
-        .on_conflict(
-            OnConflict::column(order::Column::Id)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(&txn)
-        .await?;
+        let inserted = order::Entity::insert(order_row(input, now)?)
+            .on_conflict(
+                OnConflict::column(order::Column::Id)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
         if inserted == 0 {
             txn.commit().await?;
             return Ok(());
         }
-        let lines = input
-            .lines
-            .iter()
-            .enumerate()
-            .map(|(line_no, line)| {
-                let invalid = |what: &str| OrdersError::Invalid(order_id, what.to_owned());
-                Ok(order_line::ActiveModel {
-                    order_id: Set(order_id.0),
-                    line_no: Set(i32::try_from(line_no).map_err(|_| invalid("too many lines"))?),
-                    sku: Set(line.sku.0.clone()),
-                    name: Set(line.name.clone()),
-                    quantity: Set(i32::try_from(line.quantity).map_err(|_| invalid("quantity"))?),
-                    unit_price_minor: Set(line.unit_price.amount_minor),
-                    line_total_minor: Set(line.line_total.amount_minor),
-                    currency: Set(line.unit_price.currency.code().to_owned()),
-                })
-            })
-            .collect::<Result<Vec<_>, OrdersError>>()?;
+        let lines = line_rows(input)?;
         if !lines.is_empty() {
             order_line::Entity::insert_many(lines)
                 .exec_without_returning(&txn)
                 .await?;
         }
         status_history::Entity::insert(status_history::ActiveModel {
-            order_id: Set(order_id.0),
+            order_id: Set(input.order_id.0),
             seq: Set(0),
             status: Set(OrderStatus::Pending.as_str().to_owned()),
             reason: Set(None),
@@ -183,22 +151,7 @@ impl OrdersActivities {
         })
         .exec_without_returning(&txn)
         .await?;
-        audit::record(
-            &txn,
-            audit::Entry {
-                actor: input.customer_email.clone(),
-                action: "order.placed",
-                subject: format!("order:{order_id}"),
-                order_id: Some(order_id.0),
-                before: None,
-                after: Some(json!({
-                    "status": OrderStatus::Pending.as_str(),
-                    "total": input.total,
-                    "lines": input.lines.iter().map(|l| json!({"sku": l.sku, "quantity": l.quantity})).collect::<Vec<_>>(),
-                })),
-            },
-        )
-        .await?;
+        audit::record(&txn, placed_entry(input)).await?;
         txn.commit().await?;
         metrics::counter!(ORDERS_PLACED_TOTAL).increment(1);
         tracing::info!("order recorded");
@@ -259,5 +212,71 @@ impl OrdersActivities {
         }
         tracing::info!(status = %change.status, "order status changed");
         Ok(())
+    }
+}
+
+/// The order's row, `pending`.
+fn order_row(
+    input: &PlaceOrderInput,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<order::ActiveModel, OrdersError> {
+    let address = serde_json::to_value(&input.shipping_address)
+        .map_err(|e| OrdersError::Invalid(input.order_id, e.to_string()))?;
+    Ok(order::ActiveModel {
+        id: Set(input.order_id.0),
+        customer_id: Set(Some(input.customer_id.0)),
+        customer_email: Set(input.customer_email.clone()),
+        status: Set(OrderStatus::Pending.as_str().to_owned()),
+        reason: Set(None),
+        total_minor: Set(input.total.amount_minor),
+        currency: Set(input.total.currency.code().to_owned()),
+        customer_phone: Set(input.customer_phone.clone()),
+        shipping_address: Set(Some(address)),
+        created_at: Set(now.into()),
+        updated_at: Set(now.into()),
+    })
+}
+
+/// The rows of the order's lines, numbered from 0.
+fn line_rows(input: &PlaceOrderInput) -> Result<Vec<order_line::ActiveModel>, OrdersError> {
+    let order_id = input.order_id;
+    let invalid = |what: &str| OrdersError::Invalid(order_id, what.to_owned());
+    input
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(line_no, line)| {
+            Ok(order_line::ActiveModel {
+                order_id: Set(order_id.0),
+                line_no: Set(i32::try_from(line_no).map_err(|_| invalid("too many lines"))?),
+                sku: Set(line.sku.0.clone()),
+                name: Set(line.name.clone()),
+                quantity: Set(i32::try_from(line.quantity).map_err(|_| invalid("quantity"))?),
+                unit_price_minor: Set(line.unit_price.amount_minor),
+                line_total_minor: Set(line.line_total.amount_minor),
+                currency: Set(line.unit_price.currency.code().to_owned()),
+            })
+        })
+        .collect()
+}
+
+/// The audit entry of a placed order, made by its customer.
+fn placed_entry(input: &PlaceOrderInput) -> audit::Entry {
+    let lines: Vec<_> = input
+        .lines
+        .iter()
+        .map(|l| json!({"sku": l.sku, "quantity": l.quantity}))
+        .collect();
+    audit::Entry {
+        actor: input.customer_email.clone(),
+        action: "order.placed",
+        subject: format!("order:{}", input.order_id),
+        order_id: Some(input.order_id.0),
+        before: None,
+        after: Some(json!({
+            "status": OrderStatus::Pending.as_str(),
+            "total": input.total,
+            "lines": lines,
+        })),
     }
 }

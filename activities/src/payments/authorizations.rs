@@ -85,7 +85,7 @@ impl PaymentsActivities {
             .authorize(AuthorizeRequest {
                 order_id: request.order_id,
                 amount: &request.amount,
-                payment_method: &request.payment_method,
+                payment_method: request.payment_method.as_str(),
                 idempotency_key: &request.idempotency_key,
             })
             .await;

@@ -14,7 +14,7 @@
 //! | `pm_card_chargeDeclinedProcessingError` | 4000 0000 0000 0119 | declined: `processing_error` |
 //!
 //! Any other `pm_…` or `tok_…` token is declined with `payment_method_unknown`. Card numbers
-//! never enter a workflow: [`normalize_payment_method`] turns a test card number into its
+//! never enter a workflow: [`parse_payment_method`] turns a test card number into its
 //! PaymentMethod id at the API and refuses any other number.
 //!
 //! Like a real provider, the sandbox lets an authorisation lapse: after its validity (a
@@ -24,6 +24,7 @@
 use super::gateway::{AuthorizeRequest, GatewayError, PaymentGateway};
 use async_trait::async_trait;
 use contracts::Money;
+use contracts::payments::{PaymentMethod, PaymentMethodError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use uuid::Uuid;
 
@@ -74,44 +75,18 @@ const TEST_METHODS: &[(&str, &str, Behaviour)] = &[
     ),
 ];
 
-/// Why a payment method was refused before any order was started.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PaymentMethodError {
-    /// A card number that is not one of the test cards: raw card numbers are not accepted.
-    #[error(
-        "raw card numbers are not accepted; send a payment-provider token such as pm_card_visa"
-    )]
-    RawCardNumber,
-    /// Neither a token nor a card number.
-    #[error("expected a payment-provider token such as pm_card_visa")]
-    Malformed,
+/// The token of a test card number (digits only), for [`PaymentMethod::parse`]: card numbers
+/// never enter a workflow, and any number that is not a test card is refused at the API.
+pub fn test_card_token(number: &str) -> Option<&'static str> {
+    TEST_METHODS
+        .iter()
+        .find(|(_, test_number, _)| *test_number == number)
+        .map(|(token, _, _)| *token)
 }
 
-/// Turns what a client sent as its payment method into a provider token: tokens (`pm_…`,
-/// `tok_…`) pass through, test card numbers become their PaymentMethod id, any other card
-/// number is refused so that no card number is ever stored or logged.
-pub fn normalize_payment_method(input: &str) -> Result<String, PaymentMethodError> {
-    let trimmed = input.trim();
-    let is_token = (trimmed.starts_with("pm_") || trimmed.starts_with("tok_"))
-        && trimmed.len() <= 255
-        && trimmed
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if is_token {
-        return Ok(trimmed.to_owned());
-    }
-    let digits: String = trimmed
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-'))
-        .collect();
-    if (12..=19).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
-        return TEST_METHODS
-            .iter()
-            .find(|(_, number, _)| *number == digits)
-            .map(|(token, _, _)| (*token).to_owned())
-            .ok_or(PaymentMethodError::RawCardNumber);
-    }
-    Err(PaymentMethodError::Malformed)
+/// What a client sent as its payment method, as a provider token (see [`PaymentMethod::parse`]).
+pub fn parse_payment_method(input: &str) -> Result<PaymentMethod, PaymentMethodError> {
+    PaymentMethod::parse(input, test_card_token)
 }
 
 /// What a test payment method does when charged, for fakes of real providers in tests:
@@ -255,26 +230,18 @@ mod tests {
 
     #[test]
     fn tokens_pass_and_test_cards_become_tokens() {
+        let parsed = |input| parse_payment_method(input).map(|m| m.as_str().to_owned());
+        assert_eq!(parsed(" pm_card_visa "), Ok("pm_card_visa".into()));
         assert_eq!(
-            normalize_payment_method(" pm_card_visa "),
-            Ok("pm_card_visa".into())
-        );
-        assert_eq!(
-            normalize_payment_method("4000 0000 0000 0002"),
+            parsed("4000 0000 0000 0002"),
             Ok("pm_card_chargeDeclined".into())
         );
         assert_eq!(
-            normalize_payment_method("4111111111111111"),
+            parsed("4111111111111111"),
             Err(PaymentMethodError::RawCardNumber)
         );
-        assert_eq!(
-            normalize_payment_method("visa"),
-            Err(PaymentMethodError::Malformed)
-        );
-        assert_eq!(
-            normalize_payment_method("pm_<script>"),
-            Err(PaymentMethodError::Malformed)
-        );
+        assert_eq!(parsed("visa"), Err(PaymentMethodError::Malformed));
+        assert_eq!(parsed("pm_<script>"), Err(PaymentMethodError::Malformed));
     }
 
     #[tokio::test]

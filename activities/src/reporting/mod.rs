@@ -16,6 +16,7 @@
 
 use crate::failure::{IntoActivityError, retryable};
 use chrono::{DateTime, Days, NaiveDate, Utc};
+use contracts::payments::PaymentStatus;
 use contracts::reporting::{DailyReport, PrepareDailyReport};
 use contracts::{Currency, Money};
 use sea_orm::{
@@ -350,6 +351,19 @@ struct PaymentCounts {
     declined: i64,
 }
 
+impl PaymentCounts {
+    /// Declined of decided, to four decimals (0 when nothing was decided).
+    fn failure_rate(&self) -> f64 {
+        if self.decided == 0 {
+            return 0.0;
+        }
+        // A ratio of counts, not money: a float is the right type.
+        #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
+        let rate = self.declined as f64 / self.decided as f64;
+        (rate * 10_000.0).round() / 10_000.0
+    }
+}
+
 #[derive(Debug, FromQueryResult)]
 struct DurationRow {
     count: i64,
@@ -396,24 +410,43 @@ async fn durations(
 pub async fn overview(db: &DatabaseConnection, period: Period) -> Result<Overview, ReportingError> {
     let totals = totals_per_currency(&days(db, period).await?)?;
     let orders = totals.iter().map(|t| t.orders).sum();
-    let revenue = totals
-        .into_iter()
-        .map(|t| Revenue {
-            average_order_value: Money::new(
-                if t.paid_orders > 0 {
-                    t.sales.amount_minor / t.paid_orders
-                } else {
-                    0
-                },
-                t.sales.currency.clone(),
-            ),
-            paid_orders: t.paid_orders,
-            sales: t.sales,
-            refunded: t.refunded,
-            net: t.net,
-        })
-        .collect();
-    let orders_by_status = StatusCount::find_by_statement(stmt(
+    let payments = payment_counts(db, period).await?;
+    Ok(Overview {
+        from: period.from.to_string(),
+        to: period.to.to_string(),
+        orders,
+        orders_by_status: orders_by_status(db, period).await?,
+        revenue: totals.into_iter().map(revenue).collect(),
+        payment_attempts: payments.decided,
+        payments_declined: payments.declined,
+        payment_failure_rate: payments.failure_rate(),
+        time_to_ship: durations(db, period, "shipped_at").await?,
+        time_to_deliver: durations(db, period, "delivered_at").await?,
+    })
+}
+
+/// One currency's revenue, with its average order value.
+fn revenue(totals: SalesTotals) -> Revenue {
+    let average = if totals.paid_orders > 0 {
+        totals.sales.amount_minor / totals.paid_orders
+    } else {
+        0
+    };
+    Revenue {
+        average_order_value: Money::new(average, totals.sales.currency.clone()),
+        paid_orders: totals.paid_orders,
+        sales: totals.sales,
+        refunded: totals.refunded,
+        net: totals.net,
+    }
+}
+
+/// Orders placed in the period, by their status now.
+async fn orders_by_status(
+    db: &DatabaseConnection,
+    period: Period,
+) -> Result<BTreeMap<String, i64>, ReportingError> {
+    Ok(StatusCount::find_by_statement(stmt(
         "SELECT status, count(*)::bigint AS orders FROM reporting.orders
           WHERE placed_at >= $1 AND placed_at < $2 GROUP BY status",
         period.bounds(),
@@ -422,41 +455,39 @@ pub async fn overview(db: &DatabaseConnection, period: Period) -> Result<Overvie
     .await?
     .into_iter()
     .map(|row| (row.status, row.orders))
-    .collect();
-    let payments = PaymentCounts::find_by_statement(stmt(
-        "SELECT count(*) FILTER (WHERE status IN ('authorized', 'captured', 'voided', 'declined'))::bigint
-                    AS decided,
-                count(*) FILTER (WHERE status = 'declined')::bigint AS declined
+    .collect())
+}
+
+/// Payment attempts of the period the provider decided on, and how many it declined.
+async fn payment_counts(
+    db: &DatabaseConnection,
+    period: Period,
+) -> Result<PaymentCounts, ReportingError> {
+    let decided: Vec<&str> = PaymentStatus::ALL
+        .into_iter()
+        .filter(|status| status.is_decided())
+        .map(PaymentStatus::as_str)
+        .collect();
+    let placeholders: Vec<String> = (4..4 + decided.len()).map(|n| format!("${n}")).collect();
+    let values = period
+        .bounds()
+        .into_iter()
+        .chain([PaymentStatus::Declined.as_str().into()])
+        .chain(decided.into_iter().map(Value::from));
+    let sql = format!(
+        "SELECT count(*) FILTER (WHERE status IN ({}))::bigint AS decided,
+                count(*) FILTER (WHERE status = $3)::bigint AS declined
            FROM reporting.payment_attempts
           WHERE created_at >= $1 AND created_at < $2",
-        period.bounds(),
-    ))
-    .one(db)
-    .await?
-    .unwrap_or(PaymentCounts {
-        decided: 0,
-        declined: 0,
-    });
-    let rate = if payments.decided > 0 {
-        // A ratio of counts, not money: a float is the right type.
-        #[expect(clippy::cast_precision_loss, reason = "counts far below 2^52")]
-        let rate = payments.declined as f64 / payments.decided as f64;
-        (rate * 10_000.0).round() / 10_000.0
-    } else {
-        0.0
-    };
-    Ok(Overview {
-        from: period.from.to_string(),
-        to: period.to.to_string(),
-        orders,
-        orders_by_status,
-        revenue,
-        payment_attempts: payments.decided,
-        payments_declined: payments.declined,
-        payment_failure_rate: rate,
-        time_to_ship: durations(db, period, "shipped_at").await?,
-        time_to_deliver: durations(db, period, "delivered_at").await?,
-    })
+        placeholders.join(", ")
+    );
+    Ok(PaymentCounts::find_by_statement(stmt(&sql, values))
+        .one(db)
+        .await?
+        .unwrap_or(PaymentCounts {
+            decided: 0,
+            declined: 0,
+        }))
 }
 
 /// The admins' email addresses, who receive the daily report.

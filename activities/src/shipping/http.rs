@@ -89,14 +89,12 @@ pub struct EventAnswer {
 impl EventAnswer {
     /// The event in our terms, or `None` for a status we do not follow.
     pub fn into_event(self, tracking_number: &str) -> Option<TrackingEvent> {
-        let status = match self.status.as_str() {
-            "label_created" => ShipmentStatus::LabelCreated,
-            "in_transit" => ShipmentStatus::InTransit,
-            "out_for_delivery" => ShipmentStatus::OutForDelivery,
-            "delivered" => ShipmentStatus::Delivered,
-            "exception" => ShipmentStatus::Exception,
-            _ => return None,
-        };
+        // A carrier cancels no label by itself: that news is ours, not the carrier's.
+        let status = self
+            .status
+            .parse::<ShipmentStatus>()
+            .ok()
+            .filter(|status| *status != ShipmentStatus::Cancelled)?;
         Some(TrackingEvent {
             event_id: self.id,
             tracking_number: self

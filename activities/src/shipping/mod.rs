@@ -367,9 +367,14 @@ impl ShippingActivities {
             .await?;
         self.db
             .execute(stmt(
-                "UPDATE shipping.shipments SET status = 'cancelled', updated_at = now()
+                "UPDATE shipping.shipments SET status = $2, updated_at = now()
                   WHERE order_id = $1",
-                [label.order_id.0.into()],
+                [
+                    label.order_id.0.into(),
+                    contracts::shipping::ShipmentStatus::Cancelled
+                        .as_str()
+                        .into(),
+                ],
             ))
             .await?;
         tracing::info!("label cancelled");

@@ -26,7 +26,7 @@ async fn captured_order(payments: &PaymentsActivities, cents: i64) -> OrderId {
             order_id,
             attempt: 1,
             amount: eur(cents),
-            payment_method: "pm_card_visa".into(),
+            payment_method: "pm_card_visa".parse().expect("a token"),
             idempotency_key: format!("{order_id}/authorize"),
         })
         .await

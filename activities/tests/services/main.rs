@@ -283,7 +283,7 @@ fn authorize_request(order_id: OrderId, cents: i64, payment_method: &str) -> Aut
         order_id,
         attempt: 1,
         amount: eur(cents),
-        payment_method: payment_method.to_owned(),
+        payment_method: payment_method.parse().expect("a token"),
         idempotency_key: format!("order-{order_id}/authorize/1"),
     }
 }
@@ -437,7 +437,7 @@ async fn the_read_model_ignores_replayed_and_stale_status_changes() {
             line_total: eur(2400),
         }],
         total: eur(2400),
-        payment_method: "pm_card_visa".into(),
+        payment_method: "pm_card_visa".parse().expect("a token"),
     };
     let change = |seq, status| StatusChange {
         order_id,

@@ -2,6 +2,7 @@
 //! `GET /customers/{id}/orders`, `PUT /customers/{id}/role`.
 
 use crate::auth::{Admin, Caller};
+use crate::error::ErrorCode;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized};
 use crate::{ApiError, AppState};
@@ -17,11 +18,11 @@ use std::net::SocketAddr;
 fn from_customers(err: CustomersError) -> ApiError {
     match err {
         CustomersError::EmailTaken => {
-            ApiError::conflict("email_taken", "an account with this email exists")
+            ApiError::conflict(ErrorCode::EmailTaken, "an account with this email exists")
                 .with_field("email", "already registered")
         }
         CustomersError::InvalidCredentials => {
-            ApiError::unauthorized("invalid_credentials", "wrong email or password")
+            ApiError::unauthorized(ErrorCode::InvalidCredentials, "wrong email or password")
         }
         CustomersError::Db(db) => ApiError::from(db),
         other => ApiError::internal(other),

@@ -7,7 +7,9 @@
 //! validators refuse what does not fit (quantity bounds, mixed currencies, an expired coupon).
 
 use crate::auth::Caller;
+use crate::error::ErrorCode;
 use crate::extract::ValidJson;
+use crate::intake::{self, Identity, Line, NewOrder};
 use crate::openapi::{Conflict, NotFound};
 use crate::routes::orders::AddressRequest;
 use crate::validate;
@@ -16,7 +18,10 @@ use activities::catalog;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use contracts::cart::{AddItem, CartInput, CartView, Checkout, SetQuantity, workflow_id};
+use contracts::cart::{
+    AddItem, BeginCheckout, CartInput, CartLine, CartView, CheckoutEnd, EndCheckout, SetQuantity,
+    workflow_id,
+};
 use contracts::{OrderId, Service, Sku};
 use serde::{Deserialize, Serialize};
 use temporalio_client::errors::{
@@ -45,7 +50,7 @@ fn refused(err: WorkflowUpdateError, field: &str) -> ApiError {
     match err {
         // The body was valid; the cart, as it stands, cannot take it.
         WorkflowUpdateError::Failed(failure) => {
-            ApiError::conflict("cart_refused", failure.message.clone())
+            ApiError::conflict(ErrorCode::CartRefused, failure.message.clone())
                 .with_field(field, failure.message.clone())
         }
         WorkflowUpdateError::NotFound(_) => ApiError::not_found("your cart is empty"),
@@ -117,7 +122,8 @@ pub(crate) async fn add(
         .pop()
         .ok_or_else(|| {
             let message = format!("no product with SKU `{}` can be ordered", body.sku);
-            ApiError::conflict("unknown_product", message.clone()).with_field("sku", message)
+            ApiError::conflict(ErrorCode::UnknownProduct, message.clone())
+                .with_field("sku", message)
         })?;
     let input = CartInput {
         customer_id: caller.id,
@@ -129,6 +135,7 @@ pub(crate) async fn add(
         expire_after_secs: state.cart_expire_after.as_secs(),
         changed_at_ms: None,
         reminded: false,
+        checkout: None,
     };
     let add = AddItem {
         product,
@@ -269,7 +276,7 @@ pub(crate) async fn coupon(
         .map_err(ApiError::internal)?
         .ok_or_else(|| {
             let message = "no such coupon, or it has expired";
-            ApiError::conflict("unknown_coupon", message).with_field("code", message)
+            ApiError::conflict(ErrorCode::UnknownCoupon, message).with_field("code", message)
         })?;
     Ok(Json(
         update(&state, &caller, Cart::apply_coupon, coupon, "code").await?,
@@ -317,37 +324,38 @@ pub(crate) struct CheckedOut {
     ),
     security(("bearer" = [])),
 )]
-#[tracing::instrument(skip_all, fields(customer.id = %caller.id, workflow.id = %format_args!("cart-{}", caller.id)))]
+#[tracing::instrument(skip_all, fields(customer.id = %caller.id, workflow.id = %format_args!("cart-{}", caller.id), order.id))]
 pub(crate) async fn checkout(
     State(state): State<AppState>,
     caller: Caller,
     ValidJson(body): ValidJson<CheckoutBody>,
 ) -> Result<(StatusCode, Json<CheckedOut>), ApiError> {
     let payment_method = validate::payment_method(&body.payment_method)?;
-    let cart = current(&state, &caller).await?;
-    if cart.lines.is_empty() {
-        return Err(ApiError::conflict("cart_empty", "the cart is empty"));
-    }
-    let skus: Vec<String> = cart.lines.iter().map(|l| l.product.sku.0.clone()).collect();
-    let prices = catalog::prices(&state.db, &skus)
-        .await
-        .map_err(ApiError::internal)?;
-    if let Some(gone) = skus
-        .iter()
-        .find(|sku| !prices.iter().any(|p| &p.sku.0 == *sku))
-    {
+    if current(&state, &caller).await?.lines.is_empty() {
         return Err(ApiError::conflict(
-            "product_unavailable",
-            format!("`{gone}` can no longer be ordered; remove it from the cart"),
+            ErrorCode::CartEmpty,
+            "the cart is empty",
         ));
     }
-    let checkout = Checkout {
-        shipping_address: body.shipping_address.into(),
-        payment_method,
-        customer_phone: body.customer_phone,
-        prices,
+    let begin = BeginCheckout {
+        order_id: OrderId::new(),
     };
-    let order_id = update(&state, &caller, Cart::checkout, checkout, "cart").await?;
+    let ticket = update(&state, &caller, Cart::begin_checkout, begin, "cart").await?;
+    let order = NewOrder {
+        identity: Identity::Reserved(ticket.order_id),
+        lines: ticket.lines.iter().map(cart_line).collect(),
+        coupon: ticket.coupon,
+        shipping_address: body.shipping_address.into(),
+        customer_phone: body.customer_phone,
+        payment_method,
+    };
+    let placed = intake::place(&state, &caller, order).await;
+    let end = match placed {
+        Ok(_) => CheckoutEnd::Placed,
+        Err(_) => CheckoutEnd::Refused,
+    };
+    end_checkout(&state, &caller, ticket.order_id, end).await;
+    let order_id = placed?.order_id;
     tracing::info!(order.id = %order_id, "cart checked out");
     Ok((
         StatusCode::ACCEPTED,
@@ -356,4 +364,23 @@ pub(crate) async fn checkout(
             status_url: format!("/orders/{order_id}"),
         }),
     ))
+}
+
+/// A cart's line, for the intake.
+fn cart_line(line: &CartLine) -> Line {
+    Line {
+        sku: line.product.sku.0.clone(),
+        quantity: line.quantity,
+        field: None,
+    }
+}
+
+/// Closes the cart with its order, or opens it again. Best effort: the order, once placed,
+/// is the truth, and a cart left held finishes when the customer checks out again (the same
+/// order is found) or closes at its expiry.
+async fn end_checkout(state: &AppState, caller: &Caller, order_id: OrderId, end: CheckoutEnd) {
+    let ended = EndCheckout { order_id, end };
+    if let Err(err) = update(state, caller, Cart::end_checkout, ended, "cart").await {
+        tracing::warn!(order.id = %order_id, ?end, code = err.code(), "the cart's checkout could not be ended");
+    }
 }

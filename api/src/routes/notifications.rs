@@ -3,6 +3,7 @@
 //! SendNotification.
 
 use crate::auth::{Admin, Caller};
+use crate::error::ErrorCode;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{CrossFieldRule, Forbidden, at_least_one_of};
 use crate::{ApiError, AppState};
@@ -133,37 +134,22 @@ pub(crate) async fn send(
         phone: body.phone,
         webhook_url: body.webhook_url,
     };
-    if recipient.email.is_none() && recipient.phone.is_none() && recipient.webhook_url.is_none() {
+    if recipient.channels().is_empty() {
         return Err(ApiError::invalid_field(
-            "no_recipient",
+            ErrorCode::NoRecipient,
             "email",
             "give an email, a phone or a webhook_url",
         ));
     }
-    let mut channels = body.channels;
-    if channels.is_empty() {
-        if recipient.email.is_some() {
-            channels.push(Channel::Email);
-        }
-        if recipient.phone.is_some() {
-            channels.push(Channel::Sms);
-        }
-        if recipient.webhook_url.is_some() {
-            channels.push(Channel::Webhook);
-        }
-    }
     let notification_id = format!("manual-{}", contracts::Uuid::now_v7());
-    let notification = Notification {
-        notification_id: notification_id.clone(),
-        recipient,
-        template: Template::Custom,
-        data: TemplateData {
-            subject: Some(body.subject),
-            body: Some(body.body),
-            ..TemplateData::default()
-        },
-        channels,
+    let data = TemplateData {
+        subject: Some(body.subject),
+        body: Some(body.body),
+        ..TemplateData::default()
     };
+    let notification =
+        Notification::new(notification_id.clone(), recipient, Template::Custom, data)
+            .through(body.channels);
     let id = workflow_id(&notification_id);
     state
         .temporal

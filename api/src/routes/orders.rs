@@ -3,10 +3,11 @@
 //! `POST /orders/{id}/attention` steer one through PlaceOrder's updates.
 
 use crate::auth::{Caller, Staff};
+use crate::error::ErrorCode;
 use crate::extract::{ValidJson, ValidQuery};
+use crate::intake::{self, Identity, Line, NewOrder, Placed};
 use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound};
 use crate::{ApiError, AppState, validate};
-use activities::catalog::{self, QuoteError, Requested};
 use activities::orders::queries::{
     OrderFilter, OrderPage, OrderView, StatusView, get_order, list_orders,
 };
@@ -15,22 +16,18 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use contracts::orders::{
-    CancelRequest, OrderOutcome, OrderSnapshot, OrderStatus, PlaceOrderInput, Resolution,
-    ResolutionAction, ReviewDecision, memo, search, workflow_id,
+    CancelRequest, OrderOutcome, OrderSnapshot, OrderStatus, Resolution, ResolutionAction,
+    ReviewDecision, memo, search, workflow_id,
 };
-use contracts::{Money, OrderId, Service};
+use contracts::{Money, OrderId};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use temporalio_client::errors::{
-    WorkflowInteractionError, WorkflowQueryError, WorkflowStartError, WorkflowUpdateError,
+    WorkflowInteractionError, WorkflowQueryError, WorkflowUpdateError,
 };
 use temporalio_client::{
-    WorkflowDescribeOptions, WorkflowExecuteUpdateOptions, WorkflowIdReusePolicy,
-    WorkflowQueryOptions, WorkflowStartOptions,
+    WorkflowDescribeOptions, WorkflowExecuteUpdateOptions, WorkflowQueryOptions,
 };
-use temporalio_common::MemoValues;
-use temporalio_common::search_attributes::SearchAttributes;
-use uuid::Uuid;
 use workflows::PlaceOrder;
 
 /// The header that makes `POST /orders` idempotent.
@@ -104,6 +101,17 @@ impl From<AddressRequest> for contracts::shipping::Address {
     }
 }
 
+impl LineRequest {
+    /// The line for the intake, naming its field (garde checked 1..=1000 units).
+    fn line((index, line): (usize, &LineRequest)) -> Line {
+        Line {
+            sku: line.sku.clone(),
+            quantity: u32::try_from(line.quantity).unwrap_or(u32::MAX),
+            field: Some(format!("lines[{index}].sku")),
+        }
+    }
+}
+
 /// One line of [`PlaceOrderRequest`].
 #[derive(Debug, Serialize, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -116,28 +124,6 @@ pub(crate) struct LineRequest {
     #[garde(range(min = 1, max = 1000))]
     #[schema(minimum = 1, maximum = 1000)]
     quantity: i64,
-}
-
-/// The lines to price: one per SKU, in the order first asked for, a repeated SKU's quantities
-/// added up (a request the document allows is accepted; a cart does the same); each with the
-/// index of its first line, for errors that name a field.
-fn merged_lines(lines: &[LineRequest]) -> Vec<(usize, Requested)> {
-    let mut merged: Vec<(usize, Requested)> = Vec::with_capacity(lines.len());
-    for (index, line) in lines.iter().enumerate() {
-        // garde checked 1..=1000 per line and at most 50 lines: no overflow.
-        let quantity = u32::try_from(line.quantity).unwrap_or(u32::MAX);
-        match merged.iter_mut().find(|(_, r)| r.sku == line.sku) {
-            Some((_, same)) => same.quantity = same.quantity.saturating_add(quantity),
-            None => merged.push((
-                index,
-                Requested {
-                    sku: line.sku.clone(),
-                    quantity,
-                },
-            )),
-        }
-    }
-    merged
 }
 
 /// The answer to `POST /orders`: the order is accepted and being processed.
@@ -155,7 +141,13 @@ pub(crate) struct OrderAccepted {
     total: Money,
 }
 
-fn accepted(order_id: OrderId, total: Money, replayed: bool) -> Response {
+fn accepted(
+    Placed {
+        order_id,
+        total,
+        replayed,
+    }: Placed,
+) -> Response {
     let status_url = format!("/orders/{order_id}");
     let mut headers = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(&status_url) {
@@ -185,7 +177,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         .filter(|key| (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or_else(|| {
             ApiError::invalid_field(
-                "invalid_idempotency_key",
+                ErrorCode::InvalidIdempotencyKey,
                 "Idempotency-Key",
                 "must be 1 to 255 visible ASCII characters",
             )
@@ -218,127 +210,34 @@ pub(crate) async fn place(
     headers: HeaderMap,
     ValidJson(request): ValidJson<PlaceOrderRequest>,
 ) -> Result<Response, ApiError> {
-    let key = idempotency_key(&headers)?;
-    let payment_method = validate::payment_method(&request.payment_method)?;
-    let (first_lines, requested): (Vec<usize>, Vec<Requested>) =
-        merged_lines(&request.lines).into_iter().unzip();
-    let line_of = |index: usize| first_lines.get(index).copied().unwrap_or(index);
-    let quote = catalog::quote(&state.db, &requested)
-        .await
-        .map_err(|err| match err {
-            // The body was valid; the catalog, as it stands, cannot price it.
-            QuoteError::UnknownProduct { index, sku } => {
-                let message = format!("no product with SKU `{sku}` can be ordered");
-                ApiError::conflict("unknown_product", message.clone())
-                    .with_field(&format!("lines[{}].sku", line_of(index)), message)
-            }
-            QuoteError::MixedCurrency { index, .. } => {
-                ApiError::conflict("mixed_currency", err.to_string())
-                    .with_field(&format!("lines[{}].sku", line_of(index)), err.to_string())
-            }
-            QuoteError::Overflow => ApiError::conflict("total_too_large", err.to_string())
-                .with_field("lines", err.to_string()),
-            QuoteError::Empty => ApiError::invalid_field("empty_order", "lines", err.to_string()),
-            QuoteError::Catalog(catalog::CatalogError::Db(db)) => ApiError::from(db),
-            QuoteError::Catalog(other) => ApiError::internal(other),
-        })?;
-
-    // With a key, the order id is derived from it: Temporal's workflow-id uniqueness is then
-    // the lock that makes a repeated request find the first order instead of placing another.
-    let request_hash = hex::encode(Sha256::digest(
-        serde_json::to_vec(&(caller.id, &request)).map_err(ApiError::internal)?,
-    ));
-    let order_id = match &key {
-        Some(key) => OrderId(Uuid::new_v5(
-            &Uuid::NAMESPACE_URL,
-            format!("emporium:orders:{}:idempotency-key:{key}", caller.id).as_bytes(),
-        )),
-        None => OrderId::new(),
+    let identity = match idempotency_key(&headers)? {
+        Some(key) => Identity::Keyed {
+            key,
+            request_sha256: hex::encode(Sha256::digest(
+                serde_json::to_vec(&(caller.id, &request)).map_err(ApiError::internal)?,
+            )),
+        },
+        None => Identity::Fresh,
     };
-    let span = tracing::Span::current();
-    span.record("order.id", tracing::field::display(order_id));
-    span.record(
-        "workflow.id",
-        tracing::field::display(workflow_id(order_id)),
-    );
-
-    let mut memo_values = MemoValues::new();
-    memo_values.insert(memo::CUSTOMER_EMAIL, caller.email.clone());
-    memo_values.insert(memo::TOTAL, quote.total.clone());
-    memo_values.insert(memo::CUSTOMER_ID, caller.id);
-    memo_values.insert(memo::LINES, quote.lines.clone());
-    if key.is_some() {
-        memo_values.insert(memo::REQUEST_SHA256, request_hash.clone());
-    }
-    let search_attributes = SearchAttributes::new([
-        search::ORDER_STATUS.value_set(OrderStatus::Pending.as_str().to_owned()),
-        search::CUSTOMER_ID.value_set(caller.id.to_string()),
-        search::ORDER_TOTAL_CENTS.value_set(quote.total.amount_minor),
-    ]);
-    let options =
-        WorkflowStartOptions::new(state.queues.of(Service::Orders), workflow_id(order_id))
-            .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
-            .search_attributes(search_attributes)
-            .memo(memo_values)
-            .build();
-    let input = PlaceOrderInput {
-        order_id,
-        customer_id: caller.id,
-        customer_email: caller.email.clone(),
-        customer_phone: request.customer_phone,
+    let order = NewOrder {
+        identity,
+        payment_method: validate::payment_method(&request.payment_method)?,
+        lines: request
+            .lines
+            .iter()
+            .enumerate()
+            .map(LineRequest::line)
+            .collect(),
+        coupon: None,
         shipping_address: request.shipping_address.into(),
-        lines: quote.lines,
-        discount: None,
-        total: quote.total.clone(),
-        payment_method,
+        customer_phone: request.customer_phone,
     };
-    match state
-        .temporal
-        .start_workflow(PlaceOrder::run, input, options)
-        .await
-    {
-        Ok(_) => {
-            tracing::info!(total = %quote.total, "order placed");
-            Ok(accepted(order_id, quote.total, false))
-        }
-        Err(WorkflowStartError::AlreadyStarted { .. }) if key.is_some() => {
-            replay(&state, order_id, &request_hash).await
-        }
-        Err(err @ WorkflowStartError::PayloadConversion(_)) => Err(ApiError::internal(err)),
-        Err(err) => Err(ApiError::unavailable(err)),
-    }
-}
-
-/// Answers a repeated `Idempotency-Key` with the order it created, if the body is the same.
-async fn replay(
-    state: &AppState,
-    order_id: OrderId,
-    request_hash: &str,
-) -> Result<Response, ApiError> {
-    let description = state
-        .temporal
-        .get_workflow_handle::<PlaceOrder>(workflow_id(order_id))
-        .describe(WorkflowDescribeOptions::default())
-        .await
-        .map_err(ApiError::unavailable)?;
-    let memo = description.memo();
-    let stored_hash: Option<String> = memo.get(memo::REQUEST_SHA256).map_err(ApiError::internal)?;
-    if stored_hash.as_deref() != Some(request_hash) {
-        return Err(ApiError::conflict(
-            "idempotency_key_reused",
-            "this Idempotency-Key was already used with a different request body",
-        )
-        .with_field(
-            "Idempotency-Key",
-            "already used with a different request body",
-        ));
-    }
-    let total: Money = memo
-        .get(memo::TOTAL)
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::internal("idempotent order without a total in its memo"))?;
-    tracing::info!("repeated request answered with the existing order");
-    Ok(accepted(order_id, total, true))
+    let placed = intake::place(&state, &caller, order).await?;
+    tracing::Span::current().record(
+        "workflow.id",
+        tracing::field::display(workflow_id(placed.order_id)),
+    );
+    Ok(accepted(placed))
 }
 
 /// An order: from the read model, or (in the moment before its first write lands there) from
@@ -573,7 +472,7 @@ pub(crate) struct CancelBody {
 async fn update_error(
     state: &AppState,
     order_id: OrderId,
-    code: &'static str,
+    code: ErrorCode,
     err: WorkflowUpdateError,
 ) -> ApiError {
     match err {
@@ -633,7 +532,7 @@ pub(crate) async fn cancel(
             tracing::info!("order cancelled");
             Ok(Json(outcome))
         }
-        Err(err) => Err(update_error(&state, order_id, "cancel_refused", err).await),
+        Err(err) => Err(update_error(&state, order_id, ErrorCode::CancelRefused, err).await),
     }
 }
 
@@ -718,7 +617,7 @@ pub(crate) async fn review(
                 status,
             }))
         }
-        Err(err) => Err(update_error(&state, order_id, "review_refused", err).await),
+        Err(err) => Err(update_error(&state, order_id, ErrorCode::ReviewRefused, err).await),
     }
 }
 
@@ -789,6 +688,6 @@ pub(crate) async fn resolve(
                 action: body.action,
             }))
         }
-        Err(err) => Err(update_error(&state, order_id, "resolution_refused", err).await),
+        Err(err) => Err(update_error(&state, order_id, ErrorCode::ResolutionRefused, err).await),
     }
 }

@@ -4,6 +4,7 @@
 //! `POST /inventory/adjustments`.
 
 use crate::auth::{Admin, Caller};
+use crate::error::ErrorCode;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{BadRequest, Conflict, CrossFieldRule, Forbidden, NotFound, exactly_one_of};
 use crate::{ApiError, AppState};
@@ -27,13 +28,14 @@ use workflows::AdjustStock as AdjustStockWorkflow;
 fn from_catalog(err: CatalogError) -> ApiError {
     match err {
         CatalogError::Db(db) => ApiError::from(db),
-        CatalogError::SkuTaken(sku) => {
-            ApiError::conflict("sku_taken", format!("a product with SKU `{sku}` exists"))
-                .with_field("sku", "taken")
-        }
+        CatalogError::SkuTaken(sku) => ApiError::conflict(
+            ErrorCode::SkuTaken,
+            format!("a product with SKU `{sku}` exists"),
+        )
+        .with_field("sku", "taken"),
         CatalogError::UnknownCategory(slug) => {
             let message = format!("no category `{slug}`");
-            ApiError::conflict("unknown_category", message.clone())
+            ApiError::conflict(ErrorCode::UnknownCategory, message.clone())
                 .with_field("categories", message)
         }
         other => ApiError::internal(other),
@@ -231,7 +233,7 @@ impl AmountOffBody {
 fn money(amount_minor: i64, currency: &str, field: &str) -> Result<Money, ApiError> {
     Currency::new(currency)
         .map(|c| Money::new(amount_minor, c))
-        .map_err(|e| ApiError::invalid_field("validation_failed", field, e.to_string()))
+        .map_err(|e| ApiError::invalid_field(ErrorCode::ValidationFailed, field, e.to_string()))
 }
 
 fn currency_code(code: &str, _: &()) -> garde::Result {
@@ -518,7 +520,7 @@ pub(crate) async fn create_coupon(
         (None, Some(amount)) => Discount::Fixed(amount.money()?),
         _ => {
             return Err(ApiError::invalid_field(
-                "validation_failed",
+                ErrorCode::ValidationFailed,
                 "percent_off",
                 "give exactly one of percent_off and amount_off",
             ));
@@ -676,7 +678,7 @@ pub(crate) async fn adjust(
             available: on_hand - reserved,
         })),
         StockAdjustment::BelowReserved { on_hand, reserved } => Err(ApiError::conflict(
-            "below_reserved",
+            ErrorCode::BelowReserved,
             format!(
                 "{} has {on_hand} on hand and {reserved} reserved: cannot change it by {}",
                 body.sku, body.delta

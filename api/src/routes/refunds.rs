@@ -2,17 +2,19 @@
 //! what was captured, refunded and is still refundable.
 
 use crate::auth::{Admin, Caller};
+use crate::error::ErrorCode;
 use crate::extract::ValidJson;
 use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound};
 use crate::routes::orders::visible_order;
 use crate::{ApiError, AppState, validate};
+use activities::orders::queries::OrderView;
 use activities::payments::queries::{RefundBalance, RefundRow, refund_balance, refunds_of};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use contracts::inventory::StockLine;
 use contracts::payments::{RefundRequest, refund_workflow_id};
-use contracts::{Money, Service, Sku};
+use contracts::{Money, OrderId, Service, Sku};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use temporalio_client::WorkflowStartOptions;
@@ -87,43 +89,8 @@ pub(crate) async fn create(
 ) -> Result<(StatusCode, Json<RefundAccepted>), ApiError> {
     let order_id = validate::order_id(&id)?;
     let order = visible_order(&state, &caller, order_id).await?;
-    let balance = refund_balance(&state.db, order_id).await?.ok_or_else(|| {
-        ApiError::conflict(
-            "nothing_captured",
-            "nothing was captured for this order yet",
-        )
-    })?;
-    let amount = match body.amount_minor {
-        Some(minor) => Money::new(minor, balance.refundable.currency.clone()),
-        None => balance.refundable.clone(),
-    };
-    // The body was valid; what the order holds, as it stands, cannot give this back.
-    if amount.amount_minor > balance.refundable.amount_minor || amount.amount_minor <= 0 {
-        let message = format!(
-            "only {} of the {} captured is left to refund",
-            balance.refundable, balance.captured
-        );
-        return Err(
-            ApiError::conflict("refund_exceeds_captured", message.clone())
-                .with_field("amount_minor", message),
-        );
-    }
-    let mut restocked: HashMap<&str, i64> = HashMap::new();
-    for (index, line) in body.restock.iter().enumerate() {
-        let ordered = order
-            .lines
-            .iter()
-            .find(|l| l.sku == line.sku)
-            .map(|l| i64::from(l.quantity))
-            .unwrap_or(0);
-        let total = restocked.entry(line.sku.as_str()).or_default();
-        *total += line.quantity;
-        if *total > ordered {
-            let message = format!("the order has {ordered} of `{}`", line.sku);
-            return Err(ApiError::conflict("restock_exceeds_order", message.clone())
-                .with_field(&format!("restock[{index}].quantity"), message));
-        }
-    }
+    let amount = refund_amount(&state, order_id, body.amount_minor).await?;
+    check_restock(&order, &body.restock)?;
 
     let refund_id = contracts::Uuid::now_v7();
     let request = RefundRequest {
@@ -163,6 +130,61 @@ pub(crate) async fn create(
             status_url: format!("/orders/{order_id}/refunds"),
         }),
     ))
+}
+
+/// What to refund: `amount_minor` of the order's currency, or all that is left; refused (409)
+/// when nothing was captured or the amount is more than is left.
+async fn refund_amount(
+    state: &AppState,
+    order_id: OrderId,
+    amount_minor: Option<i64>,
+) -> Result<Money, ApiError> {
+    let balance = refund_balance(&state.db, order_id).await?.ok_or_else(|| {
+        ApiError::conflict(
+            ErrorCode::NothingCaptured,
+            "nothing was captured for this order yet",
+        )
+    })?;
+    let amount = match amount_minor {
+        Some(minor) => Money::new(minor, balance.refundable.currency.clone()),
+        None => balance.refundable.clone(),
+    };
+    // The body was valid; what the order holds, as it stands, cannot give this back.
+    if amount.amount_minor > balance.refundable.amount_minor || amount.amount_minor <= 0 {
+        let message = format!(
+            "only {} of the {} captured is left to refund",
+            balance.refundable, balance.captured
+        );
+        return Err(
+            ApiError::conflict(ErrorCode::RefundExceedsCaptured, message.clone())
+                .with_field("amount_minor", message),
+        );
+    }
+    Ok(amount)
+}
+
+/// Refuses (409) a restock of more units of a SKU than the order holds, a repeated SKU's
+/// lines added up.
+fn check_restock(order: &OrderView, restock: &[RestockLine]) -> Result<(), ApiError> {
+    let mut restocked: HashMap<&str, i64> = HashMap::new();
+    for (index, line) in restock.iter().enumerate() {
+        let ordered = order
+            .lines
+            .iter()
+            .find(|l| l.sku == line.sku)
+            .map(|l| i64::from(l.quantity))
+            .unwrap_or(0);
+        let total = restocked.entry(line.sku.as_str()).or_default();
+        *total += line.quantity;
+        if *total > ordered {
+            let message = format!("the order has {ordered} of `{}`", line.sku);
+            return Err(
+                ApiError::conflict(ErrorCode::RestockExceedsOrder, message.clone())
+                    .with_field(&format!("restock[{index}].quantity"), message),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// An order's refunds.

@@ -2,6 +2,7 @@
 //! by the reporting service from views of its own schema.
 
 use crate::auth::Staff;
+use crate::error::ErrorCode;
 use crate::extract::ValidQuery;
 use crate::openapi::Forbidden;
 use crate::{ApiError, AppState};
@@ -56,7 +57,7 @@ fn period(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Period, ApiE
     for (field, day) in [("from", from), ("to", to)] {
         if day.is_some_and(|day| !(0..=9999).contains(&day.year())) {
             return Err(ApiError::invalid_field(
-                "validation_failed",
+                ErrorCode::ValidationFailed,
                 field,
                 "must be a date from 0000-01-01 to 9999-12-31",
             ));

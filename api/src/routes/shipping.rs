@@ -11,6 +11,7 @@
 //! harmless.
 
 use crate::auth::Caller;
+use crate::error::ErrorCode;
 use crate::extract::RawBody;
 use crate::openapi::{BadRequest, InvalidInput, NotFound};
 use crate::routes::orders::visible_order;
@@ -22,7 +23,7 @@ use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::HeaderMap;
 use contracts::OrderId;
-use contracts::shipping::ShipmentUpdate;
+use contracts::shipping::{ShipmentUpdate, TrackingEvent};
 use secrecy::SecretString;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -91,24 +92,11 @@ pub(crate) async fn carrier_webhook(
     let secret = secrets.get(&carrier).ok_or_else(|| {
         ApiError::not_found(format!("no carrier `{carrier}` sends webhooks here"))
     })?;
-    let signature = headers
-        .get(SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            signature_problem(
-                SIGNATURE_NAME,
-                "missing_signature",
-                "the X-Carrier-Signature header is missing",
-            )
-        })?;
-    verify_webhook(secret, &body, signature)
-        .map_err(|err| signature_problem(SIGNATURE_NAME, "invalid_signature", &err.to_string()))?;
-
+    verify_signature(secret, &headers, &body)?;
     let event: EventAnswer = crate::extract::parse_json(&body)?;
-    let tracking_number = event
-        .tracking_number
-        .clone()
-        .ok_or_else(|| ApiError::invalid_field("invalid_field", "tracking_number", "missing"))?;
+    let tracking_number = event.tracking_number.clone().ok_or_else(|| {
+        ApiError::invalid_field(ErrorCode::InvalidField, "tracking_number", "missing")
+    })?;
     let Some(order_id) = order_of_parcel(&state.db, &carrier, &tracking_number).await? else {
         tracing::info!(%tracking_number, "event for an unknown parcel; ignored");
         return Ok(Json(Receipt::ignored()));
@@ -122,7 +110,43 @@ pub(crate) async fn carrier_webhook(
     let Some(tracking_event) = event.into_event(&tracking_number) else {
         return Ok(Json(Receipt::ignored()));
     };
-    let update = ShipmentUpdate::of_event(&carrier, &tracking_event);
+    let receipt = deliver(&state, &carrier, order_id, tracking_event).await?;
+    Ok(Json(receipt))
+}
+
+/// Refuses (400) a body whose `X-Carrier-Signature` is missing or does not match.
+fn verify_signature(
+    secret: &SecretString,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            signature_problem(
+                SIGNATURE_NAME,
+                ErrorCode::MissingSignature,
+                "the X-Carrier-Signature header is missing",
+            )
+        })?;
+    verify_webhook(secret, body, signature).map_err(|err| {
+        signature_problem(
+            SIGNATURE_NAME,
+            ErrorCode::InvalidSignature,
+            &err.to_string(),
+        )
+    })
+}
+
+/// Signals the event to the parcel's workflow, and its progress to the order.
+async fn deliver(
+    state: &AppState,
+    carrier: &str,
+    order_id: OrderId,
+    tracking_event: TrackingEvent,
+) -> Result<Receipt, ApiError> {
+    let update = ShipmentUpdate::of_event(carrier, &tracking_event);
     let delivered = state
         .temporal
         .get_workflow_handle::<FollowParcel>(contracts::shipping::workflow_id(order_id))
@@ -135,11 +159,11 @@ pub(crate) async fn carrier_webhook(
     match delivered {
         Ok(()) => {
             if update.status.is_progress() {
-                tell_the_order(&state, order_id, update).await?;
+                tell_the_order(state, order_id, update).await?;
             }
-            Ok(Json(Receipt::delivered(order_id)))
+            Ok(Receipt::delivered(order_id))
         }
-        Err(WorkflowInteractionError::NotFound(_)) if order_running(&state, order_id).await? => {
+        Err(WorkflowInteractionError::NotFound(_)) if order_running(state, order_id).await? => {
             // The label is bought and the order waits for its parcel, but the parcel's
             // workflow has not started yet (the order starts it right after the label): the
             // carrier is asked to send the event again rather than have it dropped.
@@ -147,7 +171,7 @@ pub(crate) async fn carrier_webhook(
                 "this parcel's tracking is about to start; send the event again",
             ))
         }
-        Err(WorkflowInteractionError::NotFound(_)) => Ok(Json(Receipt::ignored())),
+        Err(WorkflowInteractionError::NotFound(_)) => Ok(Receipt::ignored()),
         Err(err) => Err(ApiError::unavailable(err)),
     }
 }

@@ -8,6 +8,7 @@
 //! harmless. Events for no known order are acknowledged and dropped (Stripe would otherwise
 //! retry them for days); if Temporal is down the answer is 503, so Stripe retries later.
 
+use crate::error::ErrorCode;
 use crate::extract::RawBody;
 use crate::openapi::{BadRequest, NotFound};
 use crate::webhook::{Receipt, signature_problem};
@@ -19,7 +20,7 @@ use axum::http::{HeaderMap, StatusCode};
 use contracts::OrderId;
 use contracts::orders::{PaymentEvent, workflow_id};
 use secrecy::{ExposeSecret, SecretString};
-use stripe_webhook::{EventObject, Webhook, WebhookError};
+use stripe_webhook::{Event, EventObject, Webhook, WebhookError};
 use temporalio_client::WorkflowSignalOptions;
 use temporalio_client::errors::WorkflowInteractionError;
 use workflows::PlaceOrder;
@@ -49,14 +50,35 @@ pub(crate) async fn stripe(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<Receipt>), ApiError> {
-    // The header first: the document requires it, configured or not.
+    let event = verified_event(secret.as_ref(), &headers, &body)?;
+    tracing::Span::current().record("event.id", event.id.as_str());
+    let Some((order_id, payment_event)) = payment_event(&event) else {
+        return Ok((StatusCode::OK, Json(Receipt::ignored())));
+    };
+    let span = tracing::Span::current();
+    span.record("order.id", tracing::field::display(order_id));
+    span.record(
+        "workflow.id",
+        tracing::field::display(workflow_id(order_id)),
+    );
+    let receipt = deliver(&state, order_id, payment_event).await?;
+    Ok((StatusCode::OK, Json(receipt)))
+}
+
+/// The event, if its signature holds. The header is checked first: the document requires it,
+/// configured or not; without a secret there is no endpoint (404).
+fn verified_event(
+    secret: Option<&SecretString>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Event, ApiError> {
     let signature = headers
         .get("stripe-signature")
         .and_then(|value| value.to_str().ok())
         .ok_or_else(|| {
             signature_problem(
                 SIGNATURE_NAME,
-                "missing_signature",
+                ErrorCode::MissingSignature,
                 "the Stripe-Signature header is missing",
             )
         })?;
@@ -65,29 +87,31 @@ pub(crate) async fn stripe(
             "Stripe webhooks are not configured here",
         ));
     };
-    let body = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::bad_request("invalid_event", "the body is not UTF-8 text"))?;
-    let event = Webhook::construct_event(body, signature, secret.expose_secret()).map_err(
-        |err| match err {
-            WebhookError::BadTimestamp(_) => signature_problem(
+    let body = std::str::from_utf8(body).map_err(|_| {
+        ApiError::bad_request(ErrorCode::InvalidEvent, "the body is not UTF-8 text")
+    })?;
+    Webhook::construct_event(body, signature, secret.expose_secret()).map_err(|err| match err {
+        WebhookError::BadTimestamp(_) => signature_problem(
+            SIGNATURE_NAME,
+            ErrorCode::StaleSignature,
+            "the signature is older than five minutes",
+        ),
+        WebhookError::BadParse(_) => {
+            ApiError::bad_request(ErrorCode::InvalidEvent, "the body is not a Stripe event")
+        }
+        WebhookError::BadKey | WebhookError::BadHeader(_) | WebhookError::BadSignature => {
+            signature_problem(
                 SIGNATURE_NAME,
-                "stale_signature",
-                "the signature is older than five minutes",
-            ),
-            WebhookError::BadParse(_) => {
-                ApiError::bad_request("invalid_event", "the body is not a Stripe event")
-            }
-            WebhookError::BadKey | WebhookError::BadHeader(_) | WebhookError::BadSignature => {
-                signature_problem(
-                    SIGNATURE_NAME,
-                    "invalid_signature",
-                    "the signature does not match the body",
-                )
-            }
-        },
-    )?;
-    tracing::Span::current().record("event.id", event.id.as_str());
+                ErrorCode::InvalidSignature,
+                "the signature does not match the body",
+            )
+        }
+    })
+}
 
+/// The order a PaymentIntent event is about and the event in our terms; `None` for an event
+/// we do not follow or one without an order id.
+fn payment_event(event: &Event) -> Option<(OrderId, PaymentEvent)> {
     let (intent, detail) = match &event.data.object {
         EventObject::PaymentIntentCanceled(intent) => (
             intent,
@@ -107,7 +131,7 @@ pub(crate) async fn stripe(
         | EventObject::PaymentIntentAmountCapturableUpdated(intent) => (intent, None),
         _ => {
             tracing::debug!(event.kind = event.type_.as_str(), "event ignored");
-            return Ok((StatusCode::OK, Json(Receipt::ignored())));
+            return None;
         }
     };
     let Some(order_id) = intent
@@ -116,38 +140,42 @@ pub(crate) async fn stripe(
         .and_then(|id| id.parse::<OrderId>().ok())
     else {
         tracing::info!("payment event without an order id; ignored");
-        return Ok((StatusCode::OK, Json(Receipt::ignored())));
+        return None;
     };
-    let span = tracing::Span::current();
-    span.record("order.id", tracing::field::display(order_id));
-    span.record(
-        "workflow.id",
-        tracing::field::display(workflow_id(order_id)),
-    );
-
     let payment_event = PaymentEvent {
         event_id: event.id.as_str().to_owned(),
         event_type: event.type_.as_str().to_owned(),
         provider_ref: intent.id.as_str().to_owned(),
         detail,
     };
+    Some((order_id, payment_event))
+}
+
+/// Signals the event to its order; an order no longer running ignores it, Temporal down is a
+/// 503 (Stripe sends it again).
+async fn deliver(
+    state: &AppState,
+    order_id: OrderId,
+    event: PaymentEvent,
+) -> Result<Receipt, ApiError> {
+    let kind = event.event_type.clone();
     let delivered = state
         .temporal
         .get_workflow_handle::<PlaceOrder>(workflow_id(order_id))
         .signal(
             PlaceOrder::payment_event,
-            payment_event,
+            event,
             WorkflowSignalOptions::default(),
         )
         .await;
     match delivered {
         Ok(()) => {
-            tracing::info!(event.kind = event.type_.as_str(), "payment event delivered");
-            Ok((StatusCode::OK, Json(Receipt::delivered(order_id))))
+            tracing::info!(event.kind = kind, "payment event delivered");
+            Ok(Receipt::delivered(order_id))
         }
         Err(WorkflowInteractionError::NotFound(_)) => {
             tracing::info!("payment event for an order that is no longer running; ignored");
-            Ok((StatusCode::OK, Json(Receipt::ignored())))
+            Ok(Receipt::ignored())
         }
         Err(err) => Err(ApiError::unavailable(err)),
     }

@@ -165,6 +165,79 @@ async fn checkout_places_the_order_at_todays_prices_with_the_coupon_and_closes_t
     assert_eq!(status, 409, "nothing to check out");
 }
 
+/// A checkout holds the cart, reserves the order's id and places the order through the same
+/// intake as `POST /orders`. Here the API is taken to have died after holding the cart: the
+/// customer's next checkout places the order under the id reserved first, once. A checkout the
+/// catalog refuses opens the cart again.
+#[tokio::test]
+async fn a_checkout_tried_again_places_the_order_the_cart_reserved_once() {
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1250, 10).await;
+    app.seed_product("CAP", 1800, 10).await;
+    let checkout =
+        json!({"shipping_address": TestApp::address(), "payment_method": "pm_card_visa"});
+    for sku in ["MUG", "CAP"] {
+        app.post_json("/cart/items", &json!({"sku": sku, "quantity": 1}))
+            .await;
+    }
+    app.withdraw_product("CAP").await;
+    let (status, problem) = app.post_json("/cart/checkout", &checkout).await;
+    assert_eq!(
+        (status, &problem["code"]),
+        (409, &json!("unknown_product")),
+        "{problem}"
+    );
+    let (status, cart) = app
+        .send_json_as(
+            reqwest::Method::DELETE,
+            Some(&app.token),
+            "/cart/items/CAP",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        status, 200,
+        "the refused checkout opened the cart again: {cart}"
+    );
+
+    let reserved = contracts::OrderId::new();
+    let cart = app
+        .temporal
+        .get_workflow_handle::<workflows::Cart>(contracts::cart::workflow_id(app.customer.id))
+        .execute_update(
+            workflows::Cart::begin_checkout,
+            contracts::cart::BeginCheckout { order_id: reserved },
+            temporalio_client::WorkflowExecuteUpdateOptions::default(),
+        )
+        .await
+        .expect("the cart is held");
+    assert_eq!(cart.order_id, reserved);
+    let (status, problem) = app
+        .post_json("/cart/items", &json!({"sku": "MUG", "quantity": 1}))
+        .await;
+    assert_eq!(status, 409, "a held cart does not change: {problem}");
+
+    let (status, checked_out) = app.post_json("/cart/checkout", &checkout).await;
+    assert_eq!(status, 202, "{checked_out}");
+    assert_eq!(
+        checked_out["order_id"],
+        json!(reserved),
+        "the id reserved first"
+    );
+    let order = app.wait_for_final_order(&reserved.to_string()).await;
+    assert_eq!(
+        (&order["status"], &order["total"]["amount_minor"]),
+        (&json!("completed"), &json!(1250))
+    );
+    let query = format!(
+        "WorkflowType = 'PlaceOrder' AND CustomerId = '{}'",
+        app.customer.id
+    );
+    assert_eq!(app.workflows_matching(&query).await.len(), 1, "one order");
+    let (_, cart) = app.get_json("/cart").await;
+    assert_eq!(cart["lines"].as_array().map(Vec::len), Some(0), "closed");
+}
+
 #[tokio::test]
 async fn an_abandoned_cart_reminds_its_customer_once_per_idle_spell() {
     let app = TestApp::spawn_with(TestAppOptions {

@@ -107,16 +107,6 @@ async fn ordinary_paths() {
         .await;
     assert_eq!(status, 202, "{refund}");
 
-    app.post_json("/cart/items", &json!({"sku": "MUG", "quantity": 1}))
-        .await;
-    let (status, checked_out) = app
-        .post_json(
-            "/cart/checkout",
-            &json!({"shipping_address": TestApp::address(), "payment_method": "pm_card_visa"}),
-        )
-        .await;
-    assert_eq!(status, 202, "{checked_out}");
-
     record(&app, &order(&completed), "place_order/completed", false).await;
     record(
         &app,
@@ -156,10 +146,54 @@ async fn ordinary_paths() {
     );
     let full = workflow_matching(&app, &query).await;
     record(&app, &full, "refund_payment/full", false).await;
+}
+
+/// Carts checked out through the order intake: one at once; one whose first checkout is
+/// refused (a product gone), which opens it again, then placed.
+async fn cart_checkout_paths() {
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1250, 10).await;
+    app.seed_product("POSTER", 900, 10).await;
+    let checkout =
+        json!({"shipping_address": TestApp::address(), "payment_method": "pm_card_visa"});
+    app.post_json("/cart/items", &json!({"sku": "MUG", "quantity": 1}))
+        .await;
+    let (status, body) = app.post_json("/cart/checkout", &checkout).await;
+    assert_eq!(status, 202, "{body}");
     record(
         &app,
         &format!("cart-{}", app.customer.id),
         "cart/checkout",
+        false,
+    )
+    .await;
+
+    let (other, token) = app.another_customer("refused").await;
+    let other_post = |path: &'static str, body: Value| {
+        let (app, token) = (&app, token.clone());
+        async move { app.post_json_as(Some(&token), path, &body).await }
+    };
+    for sku in ["MUG", "POSTER"] {
+        other_post("/cart/items", json!({"sku": sku, "quantity": 1})).await;
+    }
+    app.withdraw_product("POSTER").await;
+    let (status, body) = other_post("/cart/checkout", checkout.clone()).await;
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = app
+        .send_json_as(
+            reqwest::Method::DELETE,
+            Some(&token),
+            "/cart/items/POSTER",
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = other_post("/cart/checkout", checkout).await;
+    assert_eq!(status, 202, "{body}");
+    record(
+        &app,
+        &format!("cart-{}", other.id),
+        "cart/checkout_refused_then_placed",
         false,
     )
     .await;
@@ -303,7 +337,7 @@ async fn notification_paths() {
 
     let sms = FakeSms::start().await;
     let app = TestApp::spawn_with(TestAppOptions {
-        smtp_port: Some(platform::temporal::free_port().expect("a port")),
+        smtp_port: Some(testkit::free_port()),
         sms: sms_gateway(&sms),
         ..TestAppOptions::default()
     })
@@ -696,5 +730,6 @@ async fn record_workflow_histories() {
         when(core, expired_cart_path()),
         when(wanted("daily_sales_report"), daily_report_path()),
         when(wanted("adjust_stock"), adjust_stock_paths()),
+        when(wanted("cart_checkout"), cart_checkout_paths()),
     );
 }

@@ -84,8 +84,7 @@ async fn lines_of_the_same_product_are_one_line_with_their_quantities_added_up()
         .post_json(
             "/orders",
             &json!({
-                "shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London",
-                                     "postal_code": "N1", "country": "GB"},
+                "shipping_address": TestApp::address(),
                 "lines": [{"sku": "MUG", "quantity": 1}, {"sku": "CAP", "quantity": 1},
                           {"sku": "MUG", "quantity": 2}],
                 "payment_method": "pm_card_visa",
@@ -219,158 +218,185 @@ async fn a_multi_line_order_reserves_all_lines_or_none() {
 struct BadInput {
     what: &'static str,
     content_type: &'static str,
-    body: &'static str,
+    body: String,
     status: u16,
     code: &'static str,
     field: Option<&'static str>,
 }
 
-const BAD_INPUTS: &[BadInput] = &[
-    BadInput {
-        what: "malformed JSON",
+/// A valid `POST /orders` body: every bad input below is it with one thing changed.
+fn valid_order() -> Value {
+    json!({
+        "shipping_address": TestApp::address(),
+        "lines": [{"sku": "MUG", "quantity": 1}],
+        "payment_method": "pm_card_visa",
+    })
+}
+
+/// The valid body with the member at `pointer` set to `value` (added if missing).
+fn with(pointer: &str, value: Value) -> String {
+    let mut body = valid_order();
+    let (parent, key) = pointer.rsplit_once('/').expect("a JSON pointer");
+    body.pointer_mut(parent)
+        .and_then(Value::as_object_mut)
+        .expect("an object to set in")
+        .insert(key.to_owned(), value);
+    body.to_string()
+}
+
+/// The valid body without the member at `pointer`.
+fn without(pointer: &str) -> String {
+    let mut body = valid_order();
+    let (parent, key) = pointer.rsplit_once('/').expect("a JSON pointer");
+    body.pointer_mut(parent)
+        .and_then(Value::as_object_mut)
+        .and_then(|object| object.remove(key))
+        .expect("a member to remove");
+    body.to_string()
+}
+
+fn bad_inputs() -> Vec<BadInput> {
+    let json = |what, body, status, code, field| BadInput {
+        what,
         content_type: "application/json",
-        body: r#"{"shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": ["#,
-        status: 400,
-        code: "malformed_json",
-        field: None,
-    },
-    BadInput {
-        what: "unknown product",
-        content_type: "application/json",
-        body: r#"{"shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "NOPE", "quantity": 1}], "payment_method": "pm_card_visa"}"#,
-        status: 409,
-        code: "unknown_product",
-        field: Some("lines[0].sku"),
-    },
-    BadInput {
-        what: "quantity zero",
-        content_type: "application/json",
-        body: r#"{"shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG", "quantity": 0}], "payment_method": "pm_card_visa"}"#,
-        status: 422,
-        code: "validation_failed",
-        field: Some("lines[0].quantity"),
-    },
-    BadInput {
-        what: "negative quantity",
-        content_type: "application/json",
-        body: r#"{"shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG", "quantity": -2}], "payment_method": "pm_card_visa"}"#,
-        status: 422,
-        code: "validation_failed",
-        field: Some("lines[0].quantity"),
-    },
-    BadInput {
-        what: "empty order",
-        content_type: "application/json",
-        body: r#"{"shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [], "payment_method": "pm_card_visa"}"#,
-        status: 422,
-        code: "validation_failed",
-        field: Some("lines"),
-    },
-    BadInput {
-        what: "missing lines",
-        content_type: "application/json",
-        body: r#"{"shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "payment_method": "pm_card_visa"}"#,
-        status: 422,
-        code: "invalid_field",
-        field: Some("lines"),
-    },
-    BadInput {
-        what: "missing quantity",
-        content_type: "application/json",
-        body: r#"{"shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG"}], "payment_method": "pm_card_visa"}"#,
-        status: 422,
-        code: "invalid_field",
-        field: Some("lines[0].quantity"),
-    },
-    BadInput {
-        what: "missing payment method",
-        content_type: "application/json",
-        body: r#"{"shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG", "quantity": 1}]}"#,
-        status: 422,
-        code: "invalid_field",
-        field: Some("payment_method"),
-    },
-    BadInput {
-        what: "unknown field",
-        content_type: "application/json",
-        body: r#"{"shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "pm_card_visa", "discount": 100}"#,
-        status: 422,
-        code: "invalid_field",
-        field: Some("discount"),
-    },
-    BadInput {
-        what: "wrong type",
-        content_type: "application/json",
-        body: r#"{"shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG", "quantity": "two"}], "payment_method": "pm_card_visa"}"#,
-        status: 422,
-        code: "invalid_field",
-        field: Some("lines[0].quantity"),
-    },
-    BadInput {
-        what: "a customer email in the body (it comes from the token)",
-        content_type: "application/json",
-        body: r#"{"customer_email": "not-an-email", "shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "pm_card_visa"}"#,
-        status: 422,
-        code: "invalid_field",
-        field: Some("customer_email"),
-    },
-    BadInput {
-        what: "raw card number",
-        content_type: "application/json",
-        body: r#"{"shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "4111 1111 1111 1111"}"#,
-        status: 422,
-        code: "raw_card_number",
-        field: Some("payment_method"),
-    },
-    BadInput {
-        what: "missing shipping address",
-        content_type: "application/json",
-        body: r#"{"lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "pm_card_visa"}"#,
-        status: 422,
-        code: "invalid_field",
-        field: Some("shipping_address"),
-    },
-    BadInput {
-        what: "bad country",
-        content_type: "application/json",
-        body: r#"{"shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "England"}, "lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "pm_card_visa"}"#,
-        status: 422,
-        code: "validation_failed",
-        field: Some("shipping_address.country"),
-    },
-    BadInput {
-        what: "bad phone",
-        content_type: "application/json",
-        body: r#"{"customer_phone": "0151 123", "shipping_address": {"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}, "lines": [{"sku": "MUG", "quantity": 1}], "payment_method": "pm_card_visa"}"#,
-        status: 422,
-        code: "validation_failed",
-        field: Some("customer_phone"),
-    },
-    BadInput {
-        what: "not JSON",
-        content_type: "text/plain",
-        body: "customer_email=ada@example.com",
-        status: 415,
-        code: "unsupported_media_type",
-        field: None,
-    },
-];
+        body,
+        status,
+        code,
+        field,
+    };
+    let valid = valid_order().to_string();
+    vec![
+        json(
+            "malformed JSON",
+            valid[..valid.len() / 2].to_owned(),
+            400,
+            "malformed_json",
+            None,
+        ),
+        json(
+            "unknown product",
+            with("/lines/0/sku", json!("NOPE")),
+            409,
+            "unknown_product",
+            Some("lines[0].sku"),
+        ),
+        json(
+            "quantity zero",
+            with("/lines/0/quantity", json!(0)),
+            422,
+            "validation_failed",
+            Some("lines[0].quantity"),
+        ),
+        json(
+            "negative quantity",
+            with("/lines/0/quantity", json!(-2)),
+            422,
+            "validation_failed",
+            Some("lines[0].quantity"),
+        ),
+        json(
+            "empty order",
+            with("/lines", json!([])),
+            422,
+            "validation_failed",
+            Some("lines"),
+        ),
+        json(
+            "missing lines",
+            without("/lines"),
+            422,
+            "invalid_field",
+            Some("lines"),
+        ),
+        json(
+            "missing quantity",
+            without("/lines/0/quantity"),
+            422,
+            "invalid_field",
+            Some("lines[0].quantity"),
+        ),
+        json(
+            "missing payment method",
+            without("/payment_method"),
+            422,
+            "invalid_field",
+            Some("payment_method"),
+        ),
+        json(
+            "unknown field",
+            with("/discount", json!(100)),
+            422,
+            "invalid_field",
+            Some("discount"),
+        ),
+        json(
+            "wrong type",
+            with("/lines/0/quantity", json!("two")),
+            422,
+            "invalid_field",
+            Some("lines[0].quantity"),
+        ),
+        json(
+            "a customer email in the body (it comes from the token)",
+            with("/customer_email", json!("not-an-email")),
+            422,
+            "invalid_field",
+            Some("customer_email"),
+        ),
+        json(
+            "raw card number",
+            with("/payment_method", json!("4111 1111 1111 1111")),
+            422,
+            "raw_card_number",
+            Some("payment_method"),
+        ),
+        json(
+            "missing shipping address",
+            without("/shipping_address"),
+            422,
+            "invalid_field",
+            Some("shipping_address"),
+        ),
+        json(
+            "bad country",
+            with("/shipping_address/country", json!("England")),
+            422,
+            "validation_failed",
+            Some("shipping_address.country"),
+        ),
+        json(
+            "bad phone",
+            with("/customer_phone", json!("0151 123")),
+            422,
+            "validation_failed",
+            Some("customer_phone"),
+        ),
+        BadInput {
+            what: "not JSON",
+            content_type: "text/plain",
+            body: "customer_email=ada@example.com".to_owned(),
+            status: 415,
+            code: "unsupported_media_type",
+            field: None,
+        },
+    ]
+}
 
 #[tokio::test]
 async fn bad_input_is_refused_with_the_field_named_and_no_workflow_started() {
     let app = TestApp::spawn().await;
     app.seed_product("MUG", 1250, 10).await;
 
-    for &BadInput {
+    for BadInput {
         what,
         content_type,
         body,
         status,
         code,
         field,
-    } in BAD_INPUTS
+    } in bad_inputs()
     {
-        let response = app.post_raw("/orders", content_type, body).await;
+        let response = app.post_raw("/orders", content_type, &body).await;
         assert_eq!(response.status().as_u16(), status, "{what}");
         assert_eq!(
             response.headers()["content-type"],
@@ -389,10 +415,7 @@ async fn bad_input_is_refused_with_the_field_named_and_no_workflow_started() {
         }
     }
 
-    let oversized = format!(
-        r#"{{"shipping_address": {{"name": "Ada", "line1": "1 Street", "city": "London", "postal_code": "N1", "country": "GB"}}, "lines": [{{"sku": "MUG", "quantity": 1}}], "payment_method": "pm_card_visa", "pad": "{}"}}"#,
-        "x".repeat(100 * 1024)
-    );
+    let oversized = with("/pad", json!("x".repeat(100 * 1024)));
     let response = app
         .post_raw("/orders", "application/json", &oversized)
         .await;

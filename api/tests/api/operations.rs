@@ -105,9 +105,7 @@ async fn api_only() -> TestApp {
 #[tokio::test]
 async fn readiness_fails_when_postgres_goes_away_and_says_which() {
     let app = api_only().await;
-    platform::db::drop_database(&app.test_db.url)
-        .await
-        .expect("dropping the test database");
+    app.test_db.drop_now().await;
 
     let (status, problem) = app.get_json("/readyz").await;
     assert_eq!(status, 503);

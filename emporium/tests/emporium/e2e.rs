@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
+use testkit::shopper::Shopper;
 use tokio::process::{Child, Command};
 
 const JWT_SECRET: &str = "e2e-test-secret-0123456789";
@@ -69,12 +70,15 @@ impl Platform {
     fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.api_port)
     }
-}
 
-async fn get_as(http: &reqwest::Client, token: &str, url: &str) -> Option<(u16, Value)> {
-    let response = http.get(url).bearer_auth(token).send().await.ok()?;
-    let status = response.status().as_u16();
-    Some((status, response.json().await.unwrap_or(Value::Null)))
+    /// Runs a command of the binary to its end; whether it succeeded.
+    async fn succeeds(&self, args: &[&str], log_name: &str) -> bool {
+        self.command(args, log_name)
+            .status()
+            .await
+            .expect("emporium runs")
+            .success()
+    }
 }
 
 async fn get(http: &reqwest::Client, url: &str) -> Option<(u16, Value)> {
@@ -83,71 +87,257 @@ async fn get(http: &reqwest::Client, url: &str) -> Option<(u16, Value)> {
     Some((status, response.json().await.unwrap_or(Value::Null)))
 }
 
-async fn wait_for_status(
-    http: &reqwest::Client,
-    platform: &Platform,
-    token: &str,
-    id: &str,
-    wanted: &str,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some((200, order)) =
-            get_as(http, token, &platform.url(&format!("/orders/{id}"))).await
-            && order["status"] == wanted
-        {
-            return order;
+/// The processes the journey runs: the API and a worker per service, each service's worker
+/// killable and restartable on its own.
+struct Processes {
+    _api: Child,
+    _others: Vec<Child>,
+    orders_ops: u16,
+    payments_ops: u16,
+    inventory: Child,
+    shipping: Child,
+    notifications: Child,
+}
+
+impl Processes {
+    fn spawn(platform: &Platform) -> Self {
+        let (orders_ops, payments_ops) = (free_port(), free_port());
+        Self {
+            _api: platform.spawn(&["api"], "api"),
+            _others: vec![
+                platform.spawn_worker("orders", orders_ops, "worker-orders"),
+                platform.spawn_worker("payments", payments_ops, "worker-payments"),
+            ],
+            orders_ops,
+            payments_ops,
+            inventory: platform.spawn_worker("inventory", free_port(), "worker-inventory"),
+            shipping: platform.spawn_worker("shipping", free_port(), "worker-shipping"),
+            notifications: platform.spawn_worker(
+                "notifications",
+                free_port(),
+                "worker-notifications",
+            ),
         }
-        assert!(
-            Instant::now() < deadline,
-            "order {id} never became {wanted}; logs in {}",
-            platform.logs.display()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-async fn available(http: &reqwest::Client, platform: &Platform, sku: &str) -> i64 {
-    let (_, products) = get(http, &platform.url("/products"))
-        .await
-        .expect("products");
-    products["items"]
-        .as_array()
-        .expect("a list")
-        .iter()
-        .find(|p| p["sku"] == sku)
-        .and_then(|p| p["available"].as_i64())
-        .expect("the product is listed")
+/// One customer's journey through the platform, step by step.
+struct Journey {
+    platform: Platform,
+    http: reqwest::Client,
+    shopper: Shopper,
+    customer: String,
+    /// Mugs available before the journey.
+    mugs: i64,
 }
 
-async fn place(
-    http: &reqwest::Client,
-    platform: &Platform,
-    token: &str,
-    sku: &str,
-    quantity: u32,
-    card: &str,
-) -> String {
-    let response = http
-        .post(platform.url("/orders"))
-        .bearer_auth(token)
-        .json(&json!({
-            "shipping_address": testkit::TestApp::address(),
-            "lines": [{"sku": sku, "quantity": quantity}],
-            "payment_method": card,
-        }))
-        .send()
-        .await
-        .expect("POST /orders");
-    assert_eq!(response.status(), 202);
-    let location = response.headers()["location"]
-        .to_str()
-        .expect("location")
-        .to_owned();
-    let body: Value = response.json().await.expect("body");
-    assert_eq!(location, body["status_url"]);
-    body["order_id"].as_str().expect("id").to_owned()
+impl Journey {
+    /// Waits for the API, then registers and logs a customer in, over HTTP like everything
+    /// else.
+    async fn begin(platform: Platform) -> Self {
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while get(&http, &platform.url("/healthz")).await.is_none() {
+            assert!(Instant::now() < deadline, "the API never answered");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let customer = format!("grace-{}@example.com", &platform.queue_prefix);
+        let shopper = Shopper::register(http.clone(), &platform.url(""), &customer, PASSWORD).await;
+        let mugs = shopper.available(MUG).await;
+        Self {
+            platform,
+            http,
+            shopper,
+            customer,
+            mugs,
+        }
+    }
+
+    /// The happy path, with the shipping and notifications workers killed in the middle of
+    /// the order and brought back: the parcel is followed to the door.
+    async fn completes_through_worker_restarts(&self, processes: &mut Processes) -> String {
+        let id = self.shopper.place_order(MUG, 2, "pm_card_visa").await;
+        self.shopper.wait_for_status(&id, "label_created").await;
+        processes
+            .shipping
+            .kill()
+            .await
+            .expect("shipping worker stopped");
+        processes
+            .notifications
+            .kill()
+            .await
+            .expect("notifications worker stopped");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        processes.shipping =
+            self.platform
+                .spawn_worker("shipping", free_port(), "worker-shipping-2");
+        processes.notifications =
+            self.platform
+                .spawn_worker("notifications", free_port(), "worker-notifications-2");
+        let order = self.shopper.wait_for_status(&id, "completed").await;
+        assert_eq!(
+            order["total"],
+            json!({"amount_minor": 2400, "currency": "EUR"})
+        );
+        assert_eq!(self.shopper.available(MUG).await, self.mugs - 2);
+        id
+    }
+
+    /// The order's history, through two worker restarts, exports and replays against this
+    /// build; a garbled one does not.
+    async fn its_history_exports_and_replays(&self, id: &str) {
+        let file = self.platform.logs.join(format!("order-{id}.json"));
+        let file_arg = file.to_str().expect("a UTF-8 path");
+        let workflow = format!("order-{id}");
+        let export = ["history", "export", &workflow, "--out", file_arg];
+        assert!(
+            self.platform.succeeds(&export, "history-export").await,
+            "emporium history export failed"
+        );
+        assert!(
+            self.platform
+                .succeeds(&["history", "replay", file_arg], "history-replay")
+                .await,
+            "emporium history replay failed"
+        );
+        let history = std::fs::read_to_string(&file).expect("the exported history");
+        assert!(history.contains("PlaceOrder") && history.len() > 10_000);
+        let garbled = self.platform.logs.join("garbled-history.json");
+        std::fs::write(&garbled, history.replacen("PlaceOrder", "PlaceOrderX", 1)).expect("a copy");
+        let garbled = garbled.to_str().expect("UTF-8");
+        assert!(
+            !self
+                .platform
+                .succeeds(&["history", "replay", garbled], "history-replay-garbled")
+                .await,
+            "a history of an unknown workflow type does not replay"
+        );
+    }
+
+    /// Every message of the order arrived, each under one Message-ID, despite the restarts.
+    /// A worker killed after the SMTP server took a message but before the delivery was
+    /// recorded sends it again when the activity is retried (no SMTP client can close that
+    /// window): the repeat carries the same Message-ID, so a mail client shows it once.
+    async fn each_message_arrives_once(&self, id: &str) {
+        let smtp = testkit::smtp::smtp_server();
+        smtp.wait_for(&self.customer, 5).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mut by_message_id: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for mail in smtp.messages_to(&self.customer) {
+            by_message_id
+                .entry(mail.message_id)
+                .or_default()
+                .push(mail.subject);
+        }
+        assert!(
+            by_message_id
+                .values()
+                .all(|copies| copies.iter().all(|subject| subject == &copies[0])),
+            "a repeat is the same message: {by_message_id:?}"
+        );
+        let mut subjects: Vec<String> = by_message_id
+            .values()
+            .map(|copies| copies[0].clone())
+            .collect();
+        subjects.sort();
+        assert_eq!(subjects, testkit::smtp::delivered_order_subjects(id));
+    }
+
+    /// A declined card gives the stock back.
+    async fn a_declined_card_gives_the_stock_back(&self) {
+        let id = self
+            .shopper
+            .place_order(MUG, 3, "pm_card_chargeDeclined")
+            .await;
+        self.shopper.wait_for_status(&id, "payment_failed").await;
+        assert_eq!(self.shopper.available(MUG).await, self.mugs - 2);
+    }
+
+    /// An order placed while the inventory worker is down waits for it, then completes.
+    async fn an_order_waits_for_a_stopped_inventory_worker(&self, processes: &mut Processes) {
+        processes
+            .inventory
+            .kill()
+            .await
+            .expect("inventory worker stopped");
+        let id = self.shopper.place_order(MUG, 1, "pm_card_visa").await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (_, waiting) = self.shopper.get_json(&format!("/orders/{id}")).await;
+        assert_eq!(
+            waiting["status"], "pending",
+            "nothing reserves stock while inventory is down"
+        );
+        processes.inventory =
+            self.platform
+                .spawn_worker("inventory", free_port(), "worker-inventory-2");
+        self.shopper.wait_for_status(&id, "completed").await;
+        assert_eq!(self.shopper.available(MUG).await, self.mugs - 3);
+    }
+
+    /// A raw card number is refused (and [`check_logs`] finds it in no log either).
+    async fn a_raw_card_number_is_refused(&self) {
+        let refused = self
+            .shopper
+            .post_order(&json!({
+                "shipping_address": testkit::shopper::address(),
+                "lines": [{"sku": MUG, "quantity": 1}],
+                "payment_method": CARD_NUMBER,
+            }))
+            .await;
+        assert_eq!(refused.status(), 422);
+    }
+
+    /// Each worker answers for itself on its own port: alive, ready, and its metrics (its
+    /// business counters and the Temporal SDK's own, which the dashboard charts).
+    async fn workers_answer_for_themselves(&self, processes: &Processes) {
+        for port in [processes.orders_ops, processes.payments_ops] {
+            let ops = |path: &str| format!("http://127.0.0.1:{port}{path}");
+            let (status, _) = get(&self.http, &ops("/healthz")).await.expect("healthz");
+            assert_eq!(status, 200);
+            let (status, ready) = get(&self.http, &ops("/readyz")).await.expect("readyz");
+            assert_eq!(
+                (status, &ready["status"]),
+                (200, &json!("ready")),
+                "{ready}"
+            );
+        }
+        let orders_metrics = self.metrics_of(processes.orders_ops).await;
+        assert!(
+            orders_metrics.contains("emporium_orders_placed_total 3"),
+            "the orders worker counted its orders:\n{orders_metrics}"
+        );
+        assert!(orders_metrics.contains(r#"emporium_orders_finished_total{status="completed"} 2"#));
+        assert!(
+            orders_metrics.contains("temporal_workflow_task_execution_latency"),
+            "the SDK's metrics are served too"
+        );
+        let payments_metrics = self.metrics_of(processes.payments_ops).await;
+        assert!(payments_metrics.contains(r#"emporium_payments_total{outcome="declined"} 1"#));
+        for name in crate::deployment::dashboard_metrics() {
+            if name.starts_with("temporal_") {
+                assert!(
+                    orders_metrics.contains(&name) || payments_metrics.contains(&name),
+                    "the dashboard charts {name}, which no worker exports"
+                );
+            }
+        }
+    }
+
+    async fn metrics_of(&self, port: u16) -> String {
+        self.http
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
 }
+
+/// The product the journey buys (seeded by `emporium seed`).
+const MUG: &str = "MUG-CLASSIC";
 
 #[tokio::test]
 async fn separate_api_and_worker_processes_carry_orders_through_over_http_only() {
@@ -162,254 +352,34 @@ async fn separate_api_and_worker_processes_carry_orders_through_over_http_only()
     };
     let _ = std::fs::remove_dir_all(&platform.logs);
     std::fs::create_dir_all(&platform.logs).expect("log folder");
-
-    let seeded = platform
-        .command(&["seed"], "seed")
-        .status()
-        .await
-        .expect("seed runs");
     assert!(
-        seeded.success(),
+        platform.succeeds(&["seed"], "seed").await,
         "emporium seed failed; see {}",
         platform.logs.display()
     );
-    let _api = platform.spawn(&["api"], "api");
-    let orders_ops = free_port();
-    let _orders = platform.spawn_worker("orders", orders_ops, "worker-orders");
-    let payments_ops = free_port();
-    let _payments = platform.spawn_worker("payments", payments_ops, "worker-payments");
-    let mut inventory = platform.spawn_worker("inventory", free_port(), "worker-inventory");
-    let mut shipping = platform.spawn_worker("shipping", free_port(), "worker-shipping");
-    let mut notifications =
-        platform.spawn_worker("notifications", free_port(), "worker-notifications");
-    let customer = format!("grace-{}@example.com", &platform.queue_prefix);
+    let mut processes = Processes::spawn(&platform);
+    let journey = Journey::begin(platform).await;
 
-    let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while get(&http, &platform.url("/healthz")).await.is_none() {
-        assert!(Instant::now() < deadline, "the API never answered");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let mugs = available(&http, &platform, "MUG-CLASSIC").await;
+    let id = journey
+        .completes_through_worker_restarts(&mut processes)
+        .await;
+    journey.its_history_exports_and_replays(&id).await;
+    journey.each_message_arrives_once(&id).await;
+    journey.a_declined_card_gives_the_stock_back().await;
+    journey
+        .an_order_waits_for_a_stopped_inventory_worker(&mut processes)
+        .await;
+    journey.a_raw_card_number_is_refused().await;
+    journey.workers_answer_for_themselves(&processes).await;
 
-    // A customer registers and logs in, over HTTP like everything else.
-    let registered = http
-        .post(platform.url("/auth/register"))
-        .json(&json!({"email": customer, "name": "Grace", "password": PASSWORD}))
-        .send()
-        .await
-        .expect("register");
-    assert_eq!(registered.status(), 201);
-    let login: Value = http
-        .post(platform.url("/auth/login"))
-        .json(&json!({"email": customer, "password": PASSWORD}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("a token");
-    let token = login["access_token"].as_str().expect("a token").to_owned();
-
-    // The happy path.
-    let id = place(&http, &platform, &token, "MUG-CLASSIC", 2, "pm_card_visa").await;
-    // Kill the shipping and notifications workers in the middle of the order, and bring them
-    // back: the parcel is followed to the door and each message still arrives exactly once.
-    wait_for_status(&http, &platform, &token, &id, "label_created").await;
-    shipping.kill().await.expect("shipping worker stopped");
-    notifications
-        .kill()
-        .await
-        .expect("notifications worker stopped");
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let _shipping = platform.spawn_worker("shipping", free_port(), "worker-shipping-2");
-    let _notifications =
-        platform.spawn_worker("notifications", free_port(), "worker-notifications-2");
-    let order = wait_for_status(&http, &platform, &token, &id, "completed").await;
-    assert_eq!(
-        order["total"],
-        json!({"amount_minor": 2400, "currency": "EUR"})
-    );
-    assert_eq!(available(&http, &platform, "MUG-CLASSIC").await, mugs - 2);
-
-    // Its history, through two worker restarts, exports and replays against this build.
-    let file = platform.logs.join(format!("order-{id}.json"));
-    let file_arg = file.to_str().expect("a UTF-8 path");
-    let exported = platform
-        .command(
-            &[
-                "history",
-                "export",
-                &format!("order-{id}"),
-                "--out",
-                file_arg,
-            ],
-            "history-export",
-        )
-        .status()
-        .await
-        .expect("export runs");
-    assert!(exported.success(), "emporium history export failed");
-    let replayed = platform
-        .command(&["history", "replay", file_arg], "history-replay")
-        .status()
-        .await
-        .expect("replay runs");
-    assert!(replayed.success(), "emporium history replay failed");
-    let history = std::fs::read_to_string(&file).expect("the exported history");
-    assert!(history.contains("PlaceOrder") && history.len() > 10_000);
-    let garbled = platform.logs.join("garbled-history.json");
-    std::fs::write(&garbled, history.replacen("PlaceOrder", "PlaceOrderX", 1)).expect("a copy");
-    let refused = platform
-        .command(
-            &["history", "replay", garbled.to_str().expect("UTF-8")],
-            "history-replay-garbled",
-        )
-        .status()
-        .await
-        .expect("replay runs");
-    assert!(
-        !refused.success(),
-        "a history of an unknown workflow type does not replay"
-    );
-
-    // A declined card gives the stock back.
-    let smtp = testkit::smtp::smtp_server();
-    smtp.wait_for(&customer, 5).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    // A worker killed after the SMTP server took a message but before the delivery was
-    // recorded sends it again when the activity is retried (no SMTP client can close that
-    // window): the repeat carries the same Message-ID, so a mail client shows it once.
-    let mut by_message_id: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    for mail in smtp.messages_to(&customer) {
-        by_message_id
-            .entry(mail.message_id)
-            .or_default()
-            .push(mail.subject);
-    }
-    assert!(
-        by_message_id
-            .values()
-            .all(|copies| copies.iter().all(|subject| subject == &copies[0])),
-        "a repeat is the same message: {by_message_id:?}"
-    );
-    let mut subjects: Vec<String> = by_message_id
-        .values()
-        .map(|copies| copies[0].clone())
-        .collect();
-    subjects.sort();
-    let short = id.rsplit('-').next().unwrap_or_default();
-    let mut expected = vec![
-        format!("Order {short} has shipped"),
-        format!("Order {short} is being packed"),
-        format!("Order {short} is out for delivery"),
-        format!("Order {short} was delivered"),
-        format!("Your order {short} is confirmed"),
+    let secrets = [
+        PASSWORD,
+        JWT_SECRET,
+        journey.shopper.token(),
+        CARD_NUMBER,
+        "4111111111111111",
     ];
-    expected.sort();
-    assert_eq!(
-        subjects, expected,
-        "every message, each under one Message-ID, despite the restarts"
-    );
-
-    let id = place(
-        &http,
-        &platform,
-        &token,
-        "MUG-CLASSIC",
-        3,
-        "pm_card_chargeDeclined",
-    )
-    .await;
-    wait_for_status(&http, &platform, &token, &id, "payment_failed").await;
-    assert_eq!(available(&http, &platform, "MUG-CLASSIC").await, mugs - 2);
-
-    // An order placed while the inventory worker is down waits for it, then completes.
-    inventory.kill().await.expect("inventory worker stopped");
-    let id = place(&http, &platform, &token, "MUG-CLASSIC", 1, "pm_card_visa").await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let (_, waiting) = get_as(&http, &token, &platform.url(&format!("/orders/{id}")))
-        .await
-        .expect("order");
-    assert_eq!(
-        waiting["status"], "pending",
-        "nothing reserves stock while inventory is down"
-    );
-    let _inventory = platform.spawn_worker("inventory", free_port(), "worker-inventory-2");
-    wait_for_status(&http, &platform, &token, &id, "completed").await;
-    assert_eq!(available(&http, &platform, "MUG-CLASSIC").await, mugs - 3);
-
-    // A raw card number is refused, and must not reach any log either.
-    let refused = http
-        .post(platform.url("/orders"))
-        .bearer_auth(&token)
-        .json(&json!({
-            "shipping_address": testkit::TestApp::address(),
-            "lines": [{"sku": "MUG-CLASSIC", "quantity": 1}],
-            "payment_method": CARD_NUMBER,
-        }))
-        .send()
-        .await
-        .expect("POST /orders");
-    assert_eq!(refused.status(), 422);
-
-    // Each worker answers for itself on its own port: alive, ready, and its metrics (its
-    // business counters and the Temporal SDK's own).
-    for port in [orders_ops, payments_ops] {
-        let ops = |path: &str| format!("http://127.0.0.1:{port}{path}");
-        let (status, _) = get(&http, &ops("/healthz")).await.expect("healthz");
-        assert_eq!(status, 200);
-        let (status, ready) = get(&http, &ops("/readyz")).await.expect("readyz");
-        assert_eq!(
-            (status, &ready["status"]),
-            (200, &json!("ready")),
-            "{ready}"
-        );
-    }
-    let metrics_of = |port: u16| {
-        let http = http.clone();
-        async move {
-            http.get(format!("http://127.0.0.1:{port}/metrics"))
-                .send()
-                .await
-                .expect("metrics")
-                .text()
-                .await
-                .expect("text")
-        }
-    };
-    let orders_metrics = metrics_of(orders_ops).await;
-    assert!(
-        orders_metrics.contains("emporium_orders_placed_total 3"),
-        "the orders worker counted its orders:\n{orders_metrics}"
-    );
-    assert!(orders_metrics.contains(r#"emporium_orders_finished_total{status="completed"} 2"#));
-    assert!(
-        orders_metrics.contains("temporal_workflow_task_execution_latency"),
-        "the SDK's metrics are served too"
-    );
-    let payments_metrics = metrics_of(payments_ops).await;
-    assert!(payments_metrics.contains(r#"emporium_payments_total{outcome="declined"} 1"#));
-    // What the Grafana dashboard charts from the SDK is what the SDK really exports.
-    for name in crate::deployment::dashboard_metrics() {
-        if name.starts_with("temporal_") {
-            assert!(
-                orders_metrics.contains(&name) || payments_metrics.contains(&name),
-                "the dashboard charts {name}, which no worker exports"
-            );
-        }
-    }
-
-    check_logs(
-        &platform.logs,
-        &[
-            PASSWORD,
-            JWT_SECRET,
-            &token,
-            CARD_NUMBER,
-            "4111111111111111",
-        ],
-    );
+    check_logs(&journey.platform.logs, &secrets);
 }
 
 /// A real card number (not one of the sandbox's test cards): the API must refuse it without

@@ -12,7 +12,4 @@ mod deployment;
 mod dev;
 mod e2e;
 
-/// A free port on the loopback interface, for a process the test starts.
-fn free_port() -> u16 {
-    platform::temporal::free_port().expect("a free port")
-}
+use testkit::free_port;

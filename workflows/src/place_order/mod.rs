@@ -62,6 +62,8 @@ use contracts::payments::{
 use contracts::shipping::{Label, ShipmentUpdate, ShippingActivities};
 use contracts::{Service, TaskQueues, Uuid};
 use std::time::Duration;
+use temporalio_workflow::common::ActivityDefinition;
+use temporalio_workflow::common::data_converters::TemporalDeserializable;
 use temporalio_workflow::common::error::{ApplicationFailure, IncomingError};
 use temporalio_workflow::common::search_attributes::SearchAttributeUpdate;
 use temporalio_workflow::{
@@ -760,21 +762,8 @@ impl PlaceOrder {
     ) -> Result<(), ActivityExecutionError> {
         let local = ctx.state(|s| s.shape == Shape::WeeksLong)
             || ctx.patched(patches::LOCAL_READ_MODEL_WRITES);
-        if local {
-            ctx.execute_local_activity(
-                OrdersActivities::set_order_status,
-                change,
-                local_must_finish(),
-            )
-            .await
-        } else {
-            ctx.execute_activity(
-                OrdersActivities::set_order_status,
-                change,
-                must_finish(queues, Service::Orders),
-            )
-            .await
-        }
+        let write = OrdersActivities::set_order_status;
+        read_model_write(ctx, queues, local, write, change).await
     }
 
     fn outcome(ctx: &WorkflowContext<Self>) -> OrderOutcome {
@@ -783,6 +772,29 @@ impl PlaceOrder {
             status: s.status,
             reason: s.reason.clone(),
         })
+    }
+}
+
+/// Runs a write to the orders read model: as a local activity on this worker, which owns the
+/// schema, when `local`; otherwise through the server on the orders queue, as runs from
+/// before `LOCAL_READ_MODEL_WRITES` did.
+async fn read_model_write<A>(
+    ctx: &WorkflowContext<PlaceOrder>,
+    queues: &TaskQueues,
+    local: bool,
+    write: A,
+    input: A::Input,
+) -> Result<A::Output, ActivityExecutionError>
+where
+    A: ActivityDefinition,
+    A::Output: TemporalDeserializable,
+{
+    if local {
+        ctx.execute_local_activity(write, input, local_must_finish())
+            .await
+    } else {
+        ctx.execute_activity(write, input, must_finish(queues, Service::Orders))
+            .await
     }
 }
 

@@ -8,6 +8,10 @@
 //! Nothing internal leaks: for a server-side failure the client gets a generic message and the
 //! request id, and the cause is logged once, here, when the response is built.
 
+mod code;
+
+pub use code::ErrorCode;
+
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -53,7 +57,7 @@ pub struct ApiError(Box<Problem>);
 #[derive(Debug)]
 struct Problem {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     title: &'static str,
     detail: String,
     errors: Vec<FieldError>,
@@ -77,14 +81,14 @@ pub(crate) struct ProblemDocument<'a> {
     /// What went wrong this time.
     detail: &'a str,
     /// A stable, machine-readable code, such as `validation_failed` or `not_found`.
-    code: &'a str,
+    code: ErrorCode,
     /// For bad input: every offending field.
     #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
     errors: &'a [FieldError],
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, title: &'static str, detail: String) -> Self {
+    fn new(status: StatusCode, code: ErrorCode, title: &'static str, detail: String) -> Self {
         Self(Box::new(Problem {
             status,
             code,
@@ -100,14 +104,14 @@ impl ApiError {
     pub fn malformed_json(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::BAD_REQUEST,
-            "malformed_json",
+            ErrorCode::MalformedJson,
             "Malformed JSON",
             detail.into(),
         )
     }
 
     /// The body is JSON but one or more fields are wrong (422).
-    pub fn invalid_fields(code: &'static str, errors: Vec<FieldError>) -> Self {
+    pub fn invalid_fields(code: ErrorCode, errors: Vec<FieldError>) -> Self {
         let detail = errors
             .iter()
             .map(|e| format!("{}: {}", e.field, e.message))
@@ -125,7 +129,7 @@ impl ApiError {
 
     /// A single wrong field (422).
     pub fn invalid_field(
-        code: &'static str,
+        code: ErrorCode,
         field: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
@@ -136,7 +140,7 @@ impl ApiError {
     pub fn invalid_path(field: &str, message: impl Into<String>) -> Self {
         let mut error = Self::new(
             StatusCode::BAD_REQUEST,
-            "invalid_path_parameter",
+            ErrorCode::InvalidPathParameter,
             "Invalid path parameter",
             format!("path parameter `{field}` is malformed"),
         );
@@ -148,7 +152,7 @@ impl ApiError {
     pub fn unsupported_media_type() -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "Unsupported media type",
             "send the body as JSON with `Content-Type: application/json`".to_owned(),
         )
@@ -158,7 +162,7 @@ impl ApiError {
     pub fn payload_too_large() -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             "Payload too large",
             "the request body is larger than this endpoint accepts".to_owned(),
         )
@@ -168,19 +172,19 @@ impl ApiError {
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
-            "not_found",
+            ErrorCode::NotFound,
             "Not found",
             detail.into(),
         )
     }
 
     /// The request is malformed in a way no field names (400).
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, "Bad request", detail.into())
     }
 
     /// No valid credentials (401).
-    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn unauthorized(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             code,
@@ -193,7 +197,7 @@ impl ApiError {
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            ErrorCode::Forbidden,
             "Forbidden",
             detail.into(),
         )
@@ -204,7 +208,7 @@ impl ApiError {
         let seconds = wait.as_secs().max(1);
         let mut error = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "too_many_requests",
+            ErrorCode::TooManyRequests,
             "Too many requests",
             format!("too many attempts; try again in {seconds} s"),
         );
@@ -213,7 +217,7 @@ impl ApiError {
     }
 
     /// The request conflicts with the resource's state (409).
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, "Conflict", detail.into())
     }
 
@@ -227,7 +231,7 @@ impl ApiError {
     pub fn unavailable(cause: impl std::fmt::Display) -> Self {
         let mut error = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
+            ErrorCode::ServiceUnavailable,
             "Service unavailable",
             "a backing service is unavailable; try again shortly".to_owned(),
         );
@@ -240,7 +244,7 @@ impl ApiError {
     pub fn not_ready(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
+            ErrorCode::NotReady,
             "Not ready",
             detail.into(),
         )
@@ -250,7 +254,7 @@ impl ApiError {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let mut error = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ErrorCode::InternalError,
             "Internal server error",
             "something went wrong on our side; it has been logged".to_owned(),
         );
@@ -265,7 +269,7 @@ impl ApiError {
 
     /// The stable error code.
     pub fn code(&self) -> &'static str {
-        self.0.code
+        self.0.code.as_str()
     }
 
     /// The offending fields, for bad input.
@@ -289,12 +293,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let this = *self.0;
         if let Some(cause) = &this.internal {
-            tracing::error!(code = this.code, status = this.status.as_u16(), %cause, "request failed");
+            tracing::error!(code = this.code.as_str(), status = this.status.as_u16(), %cause, "request failed");
         } else {
-            tracing::debug!(code = this.code, status = this.status.as_u16(), detail = %this.detail, "request refused");
+            tracing::debug!(code = this.code.as_str(), status = this.status.as_u16(), detail = %this.detail, "request refused");
         }
         let document = ProblemDocument {
-            kind: format!("/problems/{}", this.code.replace('_', "-")),
+            kind: format!("/problems/{}", this.code.as_str().replace('_', "-")),
             title: this.title,
             status: this.status.as_u16(),
             detail: &this.detail,
@@ -329,7 +333,7 @@ pub async fn not_found_fallback() -> ApiError {
 pub async fn method_not_allowed_fallback() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "Method not allowed",
         "this endpoint does not accept that method".to_owned(),
     )
