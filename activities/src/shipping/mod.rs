@@ -15,10 +15,12 @@ use crate::failure::{IntoActivityError, non_retryable, retryable};
 pub use carrier::{BoughtLabel, Carrier, CarrierError, Carriers};
 use contracts::OrderId;
 use contracts::shipping::{
-    BuyLabel, Label, Rate, RecordTracking, ShipOrder, ShipmentRequest, TrackParcel, TrackingEvent,
+    BuyLabel, Label, Rate, RecordTracking, ShipOrder, ShipmentRequest, ShipmentStatus, TrackParcel,
+    TrackingEvent,
 };
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
+    TransactionTrait, Value,
 };
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -45,7 +47,13 @@ pub enum ShippingError {
     /// The database failed.
     #[error("shipping database error: {0}")]
     Db(#[from] DbErr),
+    /// A stored row holds what no code writes: a retry cannot help.
+    #[error("stored shipping data is corrupt: {0}")]
+    Corrupt(String),
 }
+
+/// Application-failure type of stored shipping data no code writes (non-retryable).
+pub const SHIPPING_CORRUPT: &str = "ShippingDataCorrupt";
 
 impl IntoActivityError for ShippingError {
     fn into_activity_error(self) -> ActivityError {
@@ -56,6 +64,7 @@ impl IntoActivityError for ShippingError {
             ShippingError::Carrier(CarrierError::Rejected(_)) => {
                 non_retryable(CARRIER_REFUSED, self.to_string())
             }
+            ShippingError::Corrupt(_) => non_retryable(SHIPPING_CORRUPT, self.to_string()),
             ShippingError::Carrier(CarrierError::Unavailable(_)) | ShippingError::Db(_) => {
                 retryable(self)
             }
@@ -341,16 +350,7 @@ impl ShippingActivities {
             .await?
             .rows_affected();
         if inserted == 1 {
-            txn.execute(stmt(
-                "UPDATE shipping.shipments SET status = $2, updated_at = now()
-                  WHERE order_id = $1
-                    AND status NOT IN ('delivered', 'exception', 'cancelled')
-                    AND (array_position(ARRAY['label_created', 'in_transit', 'out_for_delivery', 'delivered'], status)
-                         < array_position(ARRAY['label_created', 'in_transit', 'out_for_delivery', 'delivered'], $2)
-                         OR $2 = 'exception')",
-                [record.order_id.0.into(), record.event.status.as_str().into()],
-            ))
-            .await?;
+            advance_shipment(&txn, record.order_id, record.event.status).await?;
         }
         txn.commit().await?;
         Ok(())
@@ -380,4 +380,35 @@ impl ShippingActivities {
         tracing::info!("label cancelled");
         Ok(())
     }
+}
+
+/// Moves the order's shipment to `next` if that moves it forward
+/// ([`ShipmentStatus::moves_forward`], the one place the order of statuses is kept).
+async fn advance_shipment(
+    txn: &DatabaseTransaction,
+    order_id: OrderId,
+    next: ShipmentStatus,
+) -> Result<(), ShippingError> {
+    let current = txn
+        .query_one(stmt(
+            "SELECT status FROM shipping.shipments WHERE order_id = $1 FOR UPDATE",
+            [order_id.0.into()],
+        ))
+        .await?
+        .map(|row| row.try_get::<String>("", "status"))
+        .transpose()?;
+    let Some(current) = current else {
+        return Ok(());
+    };
+    let current: ShipmentStatus = current
+        .parse()
+        .map_err(|err: String| ShippingError::Corrupt(format!("shipment of {order_id}: {err}")))?;
+    if current.moves_forward(next) {
+        txn.execute(stmt(
+            "UPDATE shipping.shipments SET status = $2, updated_at = now() WHERE order_id = $1",
+            [order_id.0.into(), next.as_str().into()],
+        ))
+        .await?;
+    }
+    Ok(())
 }
