@@ -9,7 +9,8 @@
 //! - its gateways to the outside world (payment providers, later carriers and mail).
 //!
 //! [`audit`] owns the append-only audit log; the others append to it through
-//! [`audit::record`], inside the transaction of the change they describe. [`reporting`] owns
+//! [`audit::record`], inside the transaction of the change they describe. [`feed`] owns the
+//! change feed live clients follow, appended to the same way ([`feed::append`]). [`reporting`] owns
 //! no tables: it reads the others through views of its own schema.
 //!
 //! `tests/services/main.rs` checks that no module touches another service's entities.
@@ -18,6 +19,7 @@ pub mod audit;
 pub mod catalog;
 pub mod customers;
 mod failure;
+pub mod feed;
 pub mod inventory;
 pub mod notifications;
 pub mod orders;

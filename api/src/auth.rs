@@ -109,6 +109,16 @@ impl Auth {
         Ok((token, self.ttl))
     }
 
+    /// Who holds `token` (for the live socket, whose token comes in a message, not a header).
+    pub fn caller(&self, token: &str) -> Result<Caller, ApiError> {
+        let claims = self.verify(token)?;
+        Ok(Caller {
+            id: claims.sub,
+            email: claims.email,
+            role: claims.role,
+        })
+    }
+
     fn verify(&self, token: &str) -> Result<Claims, ApiError> {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
@@ -198,13 +208,9 @@ impl FromRequestParts<AppState> for Caller {
                     "expected `Authorization: Bearer <token>`",
                 )
             })?;
-        let claims = state.auth.verify(token.trim())?;
-        tracing::Span::current().record("customer.id", tracing::field::display(claims.sub));
-        Ok(Self {
-            id: claims.sub,
-            email: claims.email,
-            role: claims.role,
-        })
+        let caller = state.auth.caller(token.trim())?;
+        tracing::Span::current().record("customer.id", tracing::field::display(caller.id));
+        Ok(caller)
     }
 }
 

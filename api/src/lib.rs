@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod error;
 mod extract;
+pub mod feed;
 mod intake;
 mod openapi;
 mod routes;
@@ -123,10 +124,15 @@ pub async fn serve(
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "API listening");
     }
+    let stopping = state.stopping.clone();
     axum::serve(
         listener,
         router(state, &config).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        // Live streams and sockets end now, so the in-flight requests can finish.
+        stopping.cancel();
+    })
     .await
 }

@@ -72,6 +72,7 @@ problem_responses! {
     UnsupportedMediaType => "The body was not sent as `application/json`.",
     InvalidInput => "One or more fields are invalid: unknown fields, wrong types, values out of range. `errors` lists each with its `field` and JSON `pointer`.",
     TooManyRequests => "Too many attempts; `Retry-After` says when to try again.",
+    UpgradeRequired => "This endpoint speaks the WebSocket protocol only: open it with an `Upgrade: websocket` request.",
     ServiceUnavailable => "A backing service (Temporal or Postgres) is unavailable; nothing was changed, try again shortly.",
     InternalError => "A failure on our side; it has been logged with the request id (`X-Request-Id`).",
 }
@@ -94,6 +95,7 @@ problem_responses! {
         responses(
             BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge,
             UnsupportedMediaType, InvalidInput, TooManyRequests, ServiceUnavailable, InternalError,
+            UpgradeRequired,
         ),
     ),
     tags(

@@ -19,6 +19,11 @@ pub struct AppState {
     pub cart_reminder_after: std::time::Duration,
     /// After how long an idle cart closes.
     pub cart_expire_after: std::time::Duration,
+    /// This instance's ear on the change feed, for live streams.
+    pub feed: crate::feed::FeedHub,
+    /// Cancelled when the instance starts shutting down: live streams and sockets end then
+    /// (they would otherwise hold a graceful shutdown open forever).
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 /// API configuration.

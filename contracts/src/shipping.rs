@@ -251,6 +251,22 @@ impl fmt::Display for ShipmentStatus {
     }
 }
 
+/// Where a parcel was when something happened to it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Location {
+    /// A place name, such as `Parcel hub, Kassel, DE`.
+    pub name: String,
+    /// Latitude in degrees, when the carrier knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latitude: Option<f64>,
+    /// Longitude in degrees, when the carrier knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longitude: Option<f64>,
+}
+
+// Coordinates are carriers' numbers or ours, never NaN: equality is an equivalence.
+impl Eq for Location {}
+
 /// One tracking event, from a carrier's webhook or from polling.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackingEvent {
@@ -264,6 +280,10 @@ pub struct TrackingEvent {
     pub description: String,
     /// When (RFC 3339), as the carrier says.
     pub occurred_at: String,
+    /// Where the parcel was, when the carrier says (absent from events recorded before
+    /// carriers reported it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
 }
 
 /// A tracking event to record for an order.

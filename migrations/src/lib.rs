@@ -21,9 +21,12 @@ mod m20261125_000010_service_role;
 mod m20261125_000011_reporting;
 mod m20261129_000012_allocations;
 mod m20261130_000013_service_roles;
+mod m20261130_000014_feed;
+mod m20261130_000015_tracking_locations;
 
 pub use m20261125_000010_service_role::SERVICE_ROLE;
 pub use m20261130_000013_service_roles::{API_ROLE, DbRole, WORKER_ROLES};
+pub use m20261130_000014_feed::FEED_CHANNEL;
 
 /// Every schema a service owns, in the order the migrations create them.
 pub const SCHEMAS: [&str; 9] = [
@@ -58,6 +61,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000011_reporting::Migration),
             Box::new(m20261129_000012_allocations::Migration),
             Box::new(m20261130_000013_service_roles::Migration),
+            Box::new(m20261130_000014_feed::Migration),
+            Box::new(m20261130_000015_tracking_locations::Migration),
         ]
     }
 }

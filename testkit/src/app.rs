@@ -148,6 +148,8 @@ pub struct TestApp {
     pub password: String,
     /// Issues tokens like the API does.
     pub auth: api::auth::Auth,
+    /// What the API was started with, for [`TestApp::another_api`].
+    api: (api::AppState, api::ApiConfig),
     shutdown: CancellationToken,
 }
 
@@ -196,8 +198,11 @@ impl TestApp {
             logins_per_account_per_minute: options.logins_per_account_per_minute,
             logins_per_address_per_minute: options.logins_per_address_per_minute,
         });
+        let api_db = test_db.connect_as(platform::db::API_ROLE).await;
         let state = api::AppState {
-            db: test_db.connect_as(platform::db::API_ROLE).await,
+            feed: api::feed::FeedHub::start(&api_db),
+            stopping: CancellationToken::new(),
+            db: api_db,
             temporal: temporal.clone(),
             queues: queues.clone(),
             auth: auth.clone(),
@@ -222,6 +227,7 @@ impl TestApp {
                 .collect(),
         };
         let stop = shutdown.clone();
+        let api = (state.clone(), config.clone());
         tokio::spawn(api::serve(listener, state, config, async move {
             stop.cancelled().await;
         }));
@@ -257,8 +263,32 @@ impl TestApp {
             customer,
             password,
             auth,
+            api,
             shutdown,
         }
+    }
+
+    /// Starts a second API instance, as another process would be: its own connections and
+    /// its own ear on the change feed, the same database, Temporal and secrets. Answers its
+    /// base URL; it stops with the app.
+    pub async fn another_api(&self) -> String {
+        let (state, config) = self.api.clone();
+        let db = self.test_db.connect_as(platform::db::API_ROLE).await;
+        let state = api::AppState {
+            feed: api::feed::FeedHub::start(&db),
+            db,
+            stopping: CancellationToken::new(),
+            ..state
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port for the second API");
+        let address = format!("http://{}", listener.local_addr().expect("its address"));
+        let stop = self.shutdown.clone();
+        tokio::spawn(api::serve(listener, state, config, async move {
+            stop.cancelled().await;
+        }));
+        address
     }
 
     /// Registers another customer and returns their access token.

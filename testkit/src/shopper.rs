@@ -153,6 +153,35 @@ impl Shopper {
         .await
     }
 
+    /// Follows the order's server-sent events (`GET /orders/{id}/events`), resuming after
+    /// `last_event_id` when given. Answers the status and, on 200, the stream.
+    pub async fn follow(
+        &self,
+        order_id: &str,
+        last_event_id: Option<i64>,
+    ) -> (u16, Option<OrderEvents>) {
+        let mut request = self
+            .http
+            .get(format!("{}/orders/{order_id}/events", self.address))
+            .bearer_auth(&self.token);
+        if let Some(last) = last_event_id {
+            request = request.header("last-event-id", last.to_string());
+        }
+        let response = request.send().await.expect("GET /orders/{id}/events");
+        let status = response.status().as_u16();
+        if status != 200 {
+            return (status, None);
+        }
+        let chunks = futures::stream::unfold(response, |mut response| async move {
+            match response.chunk().await {
+                Ok(Some(chunk)) => Some((Ok::<_, reqwest::Error>(chunk), response)),
+                Ok(None) | Err(_) => None,
+            }
+        });
+        let events = eventsource_stream::Eventsource::eventsource(chunks);
+        (200, Some(OrderEvents(Box::pin(events))))
+    }
+
     /// The units of `sku` the catalog lists as available.
     pub async fn available(&self, sku: &str) -> i64 {
         let (_, products) = self.get_json("/products").await;
@@ -175,4 +204,63 @@ pub fn address() -> Value {
         "postal_code": "SW1Y 4JH",
         "country": "GB",
     })
+}
+
+/// One event of an order's stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderEvent {
+    /// Its id: the entry's sequence in the order's feed.
+    pub id: i64,
+    /// Its kind (`status`, `tracking`, `refund`, `notification`).
+    pub kind: String,
+    /// The entry.
+    pub data: Value,
+}
+
+type SseStream = std::pin::Pin<
+    Box<
+        dyn futures::Stream<
+                Item = Result<
+                    eventsource_stream::Event,
+                    eventsource_stream::EventStreamError<reqwest::Error>,
+                >,
+            > + Send,
+    >,
+>;
+
+/// An order's server-sent events, as a client reads them.
+pub struct OrderEvents(SseStream);
+
+impl OrderEvents {
+    /// The next event, or `None` when none came within `wait` or the stream ended.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<OrderEvent> {
+        use futures::StreamExt as _;
+        let event = tokio::time::timeout(wait, self.0.next())
+            .await
+            .ok()??
+            .ok()?;
+        Some(OrderEvent {
+            id: event.id.parse().expect("a numeric event id"),
+            kind: event.event,
+            data: serde_json::from_str(&event.data).expect("JSON data"),
+        })
+    }
+
+    /// Events until the order's status is `status` (included); panics after a minute.
+    pub async fn until_status(&mut self, status: &str) -> Vec<OrderEvent> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let event = self
+                .next_within(left)
+                .await
+                .unwrap_or_else(|| panic!("no `{status}` within a minute; saw {seen:?}"));
+            let done = event.kind == "status" && event.data["body"]["status"] == status;
+            seen.push(event);
+            if done {
+                return seen;
+            }
+        }
+    }
 }

@@ -12,11 +12,14 @@ pub mod senders;
 pub mod templates;
 
 use crate::failure::{IntoActivityError, non_retryable, retryable};
+use crate::feed::{self, FeedKind};
 use contracts::notifications::{
     ATTEMPTS_PER_CHANNEL, CHANNEL_UNAVAILABLE, Channel, Deliver, Delivery, GiveUp, Notification,
     NotificationOutcome, NotificationStatus, channel_for_attempt,
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait, Value,
+};
 pub use senders::{EmailSender, SendError, SmsGateway, SmtpConfig};
 use std::sync::Arc;
 use temporalio_macros::activities;
@@ -200,14 +203,13 @@ impl NotificationsActivities {
     }
 
     async fn record_attempt(
-        &self,
+        conn: &impl ConnectionTrait,
         notification_id: &str,
         channel: Channel,
         attempt: u32,
         error: Option<&str>,
     ) -> Result<(), DbErr> {
-        self.db
-            .execute(stmt(
+        conn.execute(stmt(
                 "INSERT INTO notifications.attempts (notification_id, channel, attempt, succeeded, error)
                  VALUES ($1, $2, $3, $4, $5)",
                 [
@@ -240,22 +242,32 @@ impl NotificationsActivities {
         }
         match self.hand_over(notification, channel, &rendered).await {
             Ok(reference) => {
-                self.record_attempt(id, channel, attempt, None).await?;
-                self.db
+                let txn = self.db.begin().await?;
+                Self::record_attempt(&txn, id, channel, attempt, None).await?;
+                let moved = txn
                     .execute(status_move(
                         id,
                         NotificationStatus::Sent,
                         "channel = $3, reference = $4, sent_at = now(), failure = NULL",
                         [channel.as_str().into(), reference.clone().into()],
                     ))
-                    .await?;
+                    .await?
+                    .rows_affected();
+                if let (1, Some(order_id)) = (moved, notification.data.order_id) {
+                    let body = serde_json::json!({
+                        "template": notification.template.as_str(),
+                        "channel": channel,
+                    });
+                    feed::append(&txn, order_id.0, FeedKind::Notification, body).await?;
+                }
+                txn.commit().await?;
                 metrics::counter!(NOTIFICATIONS_TOTAL, "channel" => channel.as_str(), "outcome" => "sent")
                     .increment(1);
                 tracing::info!(%channel, "notification sent");
                 Ok(Delivery { channel, reference })
             }
             Err(err) => {
-                self.record_attempt(id, channel, attempt, Some(&err.to_string()))
+                Self::record_attempt(&self.db, id, channel, attempt, Some(&err.to_string()))
                     .await?;
                 metrics::counter!(NOTIFICATION_ATTEMPTS_FAILED_TOTAL, "channel" => channel.as_str())
                     .increment(1);

@@ -15,6 +15,7 @@ pub mod queries;
 
 use crate::audit;
 use crate::failure::{IntoActivityError, retryable};
+use crate::feed::{self, FeedKind};
 use contracts::OrderId;
 use contracts::orders::{OrderStatus, OrderTerms, PlaceOrderInput, StatusChange};
 use entities::orders::{order, order_line, status_history};
@@ -152,6 +153,8 @@ impl OrdersActivities {
         .exec_without_returning(&txn)
         .await?;
         audit::record(&txn, placed_entry(input)).await?;
+        let pending = json!({"status": OrderStatus::Pending, "reason": null});
+        feed::append(&txn, input.order_id.0, FeedKind::Status, pending).await?;
         txn.commit().await?;
         metrics::counter!(ORDERS_PLACED_TOTAL).increment(1);
         tracing::info!("order recorded");
@@ -204,6 +207,8 @@ impl OrdersActivities {
                 .filter(order::Column::Id.eq(change.order_id.0))
                 .exec(&txn)
                 .await?;
+            let body = json!({"status": change.status, "reason": change.reason});
+            feed::append(&txn, change.order_id.0, FeedKind::Status, body).await?;
         }
         txn.commit().await?;
         if inserted == 1 && change.status.is_terminal() {

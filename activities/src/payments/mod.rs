@@ -336,9 +336,24 @@ impl PaymentsActivities {
         entry: audit::Entry,
         counter: (&'static str, &'static str),
     ) -> Result<bool, PaymentsError> {
+        self.transition_reported(update, entry, counter, None).await
+    }
+
+    /// [`Self::transition`], also appending `report` to the order's change feed (for the
+    /// moves a customer watches, such as money going back).
+    async fn transition_reported(
+        &self,
+        update: Statement,
+        entry: audit::Entry,
+        counter: (&'static str, &'static str),
+        report: Option<(crate::feed::FeedKind, serde_json::Value)>,
+    ) -> Result<bool, PaymentsError> {
         let txn = self.db.begin().await?;
         let changed = txn.execute(update).await?.rows_affected() == 1;
         if changed {
+            if let (Some(order_id), Some((kind, body))) = (entry.order_id, report) {
+                crate::feed::append(&txn, order_id, kind, body).await?;
+            }
             audit::record(&txn, entry).await?;
         }
         txn.commit().await?;

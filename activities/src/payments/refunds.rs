@@ -115,8 +115,10 @@ impl PaymentsActivities {
                 );
                 let after = json!({"status": to, "amount": amount});
                 let audit = entry("refund.succeeded", order_id, subject, Some(before), after);
+                let report = json!({"refund_id": refund_id, "amount": amount});
+                let report = Some((crate::feed::FeedKind::Refund, report));
                 if self
-                    .transition(update, audit, (REFUNDS_TOTAL, to.as_str()))
+                    .transition_reported(update, audit, (REFUNDS_TOTAL, to.as_str()), report)
                     .await?
                 {
                     let minor = u64::try_from(amount.amount_minor).unwrap_or_default();

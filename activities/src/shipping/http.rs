@@ -15,7 +15,7 @@
 
 use super::carrier::{BoughtLabel, Carrier, CarrierError};
 use async_trait::async_trait;
-use contracts::shipping::{Label, Rate, ShipmentRequest, ShipmentStatus, TrackingEvent};
+use contracts::shipping::{Label, Location, Rate, ShipmentRequest, ShipmentStatus, TrackingEvent};
 use contracts::{Currency, Money};
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
@@ -84,6 +84,9 @@ pub struct EventAnswer {
     /// The parcel (present in webhooks).
     #[serde(default)]
     pub tracking_number: Option<String>,
+    /// Where the parcel was, when the carrier says.
+    #[serde(default)]
+    pub location: Option<Location>,
 }
 
 impl EventAnswer {
@@ -103,6 +106,7 @@ impl EventAnswer {
             status,
             description: self.description,
             occurred_at: self.occurred_at,
+            location: self.location,
         })
     }
 }

@@ -337,20 +337,40 @@ impl ShippingActivities {
         let txn = self.db.begin().await?;
         let inserted = txn
             .execute(stmt(
-                "INSERT INTO shipping.tracking_events (order_id, event_id, status, description, occurred_at)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                "INSERT INTO shipping.tracking_events
+                     (order_id, event_id, status, description, occurred_at, location)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
                 [
                     record.order_id.0.into(),
                     record.event.event_id.clone().into(),
                     record.event.status.as_str().into(),
                     record.event.description.clone().into(),
                     record.event.occurred_at.clone().into(),
+                    record
+                        .event
+                        .location
+                        .as_ref()
+                        .and_then(|place| serde_json::to_value(place).ok())
+                        .into(),
                 ],
             ))
             .await?
             .rows_affected();
         if inserted == 1 {
             advance_shipment(&txn, record.order_id, record.event.status).await?;
+            let body = serde_json::json!({
+                "status": record.event.status,
+                "description": record.event.description,
+                "occurred_at": record.event.occurred_at,
+                "location": record.event.location,
+            });
+            crate::feed::append(
+                &txn,
+                record.order_id.0,
+                crate::feed::FeedKind::Tracking,
+                body,
+            )
+            .await?;
         }
         txn.commit().await?;
         Ok(())

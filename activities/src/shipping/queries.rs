@@ -33,6 +33,8 @@ pub struct TrackingView {
     pub description: String,
     /// When, as the carrier says.
     pub occurred_at: String,
+    /// Where the parcel was, when the carrier said.
+    pub location: Option<contracts::shipping::Location>,
 }
 
 /// The order's shipment, if it has one.
@@ -53,6 +55,9 @@ pub async fn shipment_of(
             status: event.status,
             description: event.description,
             occurred_at: event.occurred_at,
+            location: event
+                .location
+                .and_then(|place| serde_json::from_value(place).ok()),
         })
         .collect();
     Ok(Some(ShipmentView {

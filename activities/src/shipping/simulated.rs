@@ -11,14 +11,17 @@
 //! | `00408` | picked up, then never heard of again (the delivery deadline declares it lost) |
 //! | `00500` | picked up, then `exception` ("address not found, returned to sender") |
 //!
-//! A label can be cancelled until the parcel is picked up. The carrier runs on the clock its
+//! Each event says where the parcel is: picked up at the warehouse in Leipzig, out for
+//! delivery from the parcel hub of the destination's country (the tracking number carries the
+//! country), delivered at the recipient's address (no coordinates: the simulator knows no
+//! map). A label can be cancelled until the parcel is picked up. The carrier runs on the clock its
 //! caller passes (the workflow's), so a test that skips time moves parcels too. Like a real
 //! carrier it also tells by webhook: [`super::simulated_webhooks`] posts each event, signed, to
 //! the API's `POST /webhooks/carrier/simulated` once it is due.
 
 use super::carrier::{BoughtLabel, Carrier, CarrierError};
 use async_trait::async_trait;
-use contracts::shipping::{Label, Rate, ShipmentRequest, ShipmentStatus, TrackingEvent};
+use contracts::shipping::{Label, Location, Rate, ShipmentRequest, ShipmentStatus, TrackingEvent};
 use contracts::{Currency, Money};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -28,6 +31,50 @@ pub const LOST_POSTAL_CODE: &str = "00404";
 pub const EXCEPTION_POSTAL_CODE: &str = "00500";
 /// Postal code whose parcels are picked up and then never heard of again.
 pub const SILENT_POSTAL_CODE: &str = "00408";
+
+/// Where every simulated parcel starts.
+const WAREHOUSE: (&str, f64, f64) = ("Emporium warehouse, Leipzig, DE", 51.3397, 12.3731);
+
+/// The parcel hub a parcel for `country` goes out for delivery from.
+fn hub(country: Option<&str>) -> (&'static str, f64, f64) {
+    match country {
+        Some("DE") => ("Parcel hub, Kassel, DE", 51.3127, 9.4797),
+        Some("GB") => ("Parcel hub, Coventry, GB", 52.4068, -1.5197),
+        Some("FR") => ("Parcel hub, Paris-Nord, FR", 48.9566, 2.4436),
+        Some("NL") => ("Parcel hub, Utrecht, NL", 52.0907, 5.1214),
+        Some("US") => ("International gateway, New York JFK, US", 40.6413, -73.7781),
+        _ => (
+            "International hub, Leipzig/Halle airport, DE",
+            51.4239,
+            12.2364,
+        ),
+    }
+}
+
+fn at((name, latitude, longitude): (&str, f64, f64)) -> Location {
+    Location {
+        name: name.to_owned(),
+        latitude: Some(latitude),
+        longitude: Some(longitude),
+    }
+}
+
+/// Where the parcel is when it reaches `status`.
+fn location(status: ShipmentStatus, country: Option<&str>) -> Option<Location> {
+    match status {
+        ShipmentStatus::InTransit => Some(at(WAREHOUSE)),
+        ShipmentStatus::OutForDelivery | ShipmentStatus::Exception => Some(at(hub(country))),
+        ShipmentStatus::Delivered => Some(Location {
+            name: match country {
+                Some(country) => format!("The recipient's address, {country}"),
+                None => "The recipient's address".to_owned(),
+            },
+            latitude: None,
+            longitude: None,
+        }),
+        ShipmentStatus::LabelCreated | ShipmentStatus::Cancelled => None,
+    }
+}
 
 /// The simulated carrier.
 #[derive(Debug, Clone)]
@@ -60,6 +107,15 @@ impl SimulatedCarrier {
         };
         let created_ms = parts.next()?.parse().ok()?;
         Some((scenario, created_ms))
+    }
+
+    /// The destination's country, which tracking numbers carry since parcels have places
+    /// (`SIM-N-<ms>-<suffix>-<country>`).
+    fn country(tracking_number: &str) -> Option<&str> {
+        tracking_number
+            .split('-')
+            .nth(4)
+            .filter(|country| country.len() == 2)
     }
 
     fn timeline(scenario: Scenario) -> Vec<(u32, ShipmentStatus, &'static str)> {
@@ -112,6 +168,7 @@ impl SimulatedCarrier {
                     status,
                     description: description.to_owned(),
                     occurred_at: chrono::DateTime::<chrono::Utc>::from(at).to_rfc3339(),
+                    location: location(status, Self::country(tracking_number)),
                 }
             })
             .collect())
@@ -169,7 +226,8 @@ impl Carrier for SimulatedCarrier {
         let suffix = &uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, idempotency_key.as_bytes())
             .simple()
             .to_string()[..8];
-        let tracking_number = format!("SIM-{scenario}-{created_ms}-{suffix}");
+        let country = &shipment.address.country;
+        let tracking_number = format!("SIM-{scenario}-{created_ms}-{suffix}-{country}");
         Ok(BoughtLabel {
             label_id: format!("simlabel_{suffix}"),
             label_url: format!("https://labels.emporium.invalid/{tracking_number}.pdf"),
@@ -201,5 +259,56 @@ impl Carrier for SimulatedCarrier {
         } else {
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn places(tracking_number: &str) -> Vec<(ShipmentStatus, Option<Location>)> {
+        let carrier = SimulatedCarrier::new(Duration::from_secs(1));
+        carrier
+            .events_due(tracking_number, UNIX_EPOCH + Duration::from_secs(60))
+            .expect("a simulated parcel")
+            .into_iter()
+            .map(|event| (event.status, event.location))
+            .collect()
+    }
+
+    #[test]
+    fn a_parcel_moves_from_the_warehouse_through_its_countrys_hub_to_the_address() {
+        let route = places("SIM-N-0-abcdef12-GB");
+        let names: Vec<&str> = route
+            .iter()
+            .filter_map(|(_, place)| place.as_ref().map(|p| p.name.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Emporium warehouse, Leipzig, DE",
+                "Parcel hub, Coventry, GB",
+                "The recipient's address, GB"
+            ]
+        );
+        let (status, warehouse) = &route[0];
+        assert_eq!(*status, ShipmentStatus::InTransit);
+        let warehouse = warehouse.as_ref().expect("a place");
+        assert_eq!(
+            (warehouse.latitude, warehouse.longitude),
+            (Some(51.3397), Some(12.3731))
+        );
+        let delivered = route[2].1.as_ref().expect("a place");
+        assert_eq!(delivered.latitude, None, "the simulator knows no map");
+    }
+
+    #[test]
+    fn parcels_from_before_places_were_carried_go_through_the_international_hub() {
+        let route = places("SIM-L-0-abcdef12");
+        assert_eq!(route[1].0, ShipmentStatus::Exception);
+        assert_eq!(
+            route[1].1.as_ref().map(|p| p.name.as_str()),
+            Some("International hub, Leipzig/Halle airport, DE")
+        );
     }
 }

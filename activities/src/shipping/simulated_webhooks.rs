@@ -137,6 +137,7 @@ impl WebhookSender {
             "status": event.status.as_str(),
             "description": event.description,
             "occurred_at": event.occurred_at,
+            "location": event.location,
         })
         .to_string();
         let signature = sign_webhook(&self.target.secret, body.as_bytes());

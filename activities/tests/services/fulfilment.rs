@@ -160,6 +160,7 @@ async fn a_label_is_bought_once_per_order_and_tracking_recorded_once_per_event()
         status: ShipmentStatus::InTransit,
         description: "picked up".into(),
         occurred_at: "now".into(),
+        location: None,
     };
     for _ in 0..2 {
         shipping

@@ -87,3 +87,67 @@ async fn each_role_writes_only_its_own_schema_and_appends_to_the_audit_log() {
         let _ = db.close().await;
     }
 }
+
+/// The change feed: the services whose changes it reports append and read nothing; the API
+/// reads and appends nothing; nobody rewrites it. Appends from every service at once number
+/// an order's entries 1, 2, 3… without a gap or a repeat.
+#[tokio::test]
+async fn the_feed_is_appended_by_the_services_read_by_the_api_and_numbered_per_order() {
+    use activities::feed::{self, FeedKind};
+    let test_db = TestDb::create().await;
+    let writers = [
+        "emporium_orders",
+        "emporium_shipping",
+        "emporium_payments",
+        "emporium_notifications",
+    ];
+    let order_id = uuid::Uuid::new_v4();
+    let mut appends = Vec::new();
+    for role in DbRole::all() {
+        let db = test_db.connect_as(role).await;
+        let writes = writers.contains(&role.name);
+        let select = "SELECT 1 FROM feed.entries WHERE false";
+        assert_eq!(
+            !refused(&db, select).await,
+            role.name == "emporium_api",
+            "{}",
+            role.name
+        );
+        let appended = feed::append(&db, order_id, FeedKind::Status, serde_json::json!({})).await;
+        assert_eq!(
+            appended.is_ok(),
+            writes,
+            "{} appends: {appended:?}",
+            role.name
+        );
+        if writes {
+            for _ in 0..10 {
+                let db = db.clone();
+                appends.push(tokio::spawn(async move {
+                    feed::append(&db, order_id, FeedKind::Tracking, serde_json::json!({})).await
+                }));
+            }
+        }
+    }
+    for append in appends {
+        append.await.expect("joined").expect("appended");
+    }
+    let entries = feed::after(&test_db.db, order_id, 0).await.expect("read");
+    let seqs: Vec<i64> = entries.iter().map(|entry| entry.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=44).collect::<Vec<_>>(),
+        "4 + 4 × 10, numbered without gaps"
+    );
+    for sql in [
+        "UPDATE feed.entries SET body = '{}'",
+        "DELETE FROM feed.entries",
+    ] {
+        let err = test_db
+            .db
+            .execute_unprepared(sql)
+            .await
+            .expect_err("append-only");
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+}

@@ -88,11 +88,15 @@ pub enum ErrorCode {
     ReviewRefused,
     /// 409: the order is not waiting for an operator's resolution.
     ResolutionRefused,
-    // 413, 415
+    /// 409: a live connection already follows as many orders as it may (docs/REALTIME.md).
+    TooManySubscriptions,
+    // 413, 415, 426
     /// 413: the body is larger than the endpoint accepts.
     PayloadTooLarge,
     /// 415: the body is not sent as JSON.
     UnsupportedMediaType,
+    /// 426: the endpoint speaks the WebSocket protocol only (`GET /ws`).
+    UpgradeRequired,
     // 422: the document's rules
     /// 422: one or more fields break the document's rules (`errors` names each).
     ValidationFailed,

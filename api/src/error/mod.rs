@@ -158,6 +158,16 @@ impl ApiError {
         )
     }
 
+    /// The endpoint needs a WebSocket upgrade (426).
+    pub fn upgrade_required(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UPGRADE_REQUIRED,
+            ErrorCode::UpgradeRequired,
+            "Upgrade required",
+            detail.into(),
+        )
+    }
+
     /// The body is larger than allowed (413).
     pub fn payload_too_large() -> Self {
         Self::new(

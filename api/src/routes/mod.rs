@@ -7,6 +7,7 @@
 mod accounts;
 mod audit;
 mod cart;
+mod events;
 mod health;
 mod notifications;
 mod orders;
@@ -15,6 +16,7 @@ mod refunds;
 mod reports;
 mod shipping;
 mod webhooks;
+mod ws;
 
 use crate::AppState;
 use crate::openapi::ApiDoc;
@@ -53,6 +55,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(cart::checkout))
         .routes(routes!(orders::place, orders::list))
         .routes(routes!(orders::get))
+        .routes(routes!(events::follow))
+        .routes(routes!(ws::open))
         .routes(routes!(orders::cancel))
         .routes(routes!(orders::review))
         .routes(routes!(orders::resolve))

@@ -64,6 +64,11 @@ async fn a_delivered_order_tells_the_customer_each_step_exactly_once() {
         .collect();
     assert_eq!(events, ["in_transit", "out_for_delivery", "delivered"]);
     assert_eq!(tracking["status"], "delivered");
+    assert_eq!(
+        tracking["events"][1]["location"],
+        json!({"name": "Parcel hub, Coventry, GB", "latitude": 52.4068, "longitude": -1.5197}),
+        "each event keeps where the parcel was"
+    );
 
     let customer = app.customer_email.replace('+', "%2B");
     let (status, history) = app

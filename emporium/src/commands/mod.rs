@@ -89,6 +89,8 @@ pub(crate) fn api_parts(
         logins_per_address_per_minute: settings.auth.logins_per_address_per_minute,
     });
     let state = ::api::AppState {
+        feed: ::api::feed::FeedHub::start(&db),
+        stopping: tokio_util::sync::CancellationToken::new(),
         db,
         temporal,
         queues: contracts::TaskQueues::with_prefix(settings.temporal.task_queue_prefix.clone()),

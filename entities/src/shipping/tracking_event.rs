@@ -14,6 +14,8 @@ pub struct Model {
     pub description: String,
     pub occurred_at: String,
     pub recorded_at: DateTimeWithTimeZone,
+    /// Where the parcel was, when the carrier said (`contracts::shipping::Location`).
+    pub location: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

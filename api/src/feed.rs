@@ -1,0 +1,110 @@
+//! This API instance's ear on the change feed: one `LISTEN` connection per process.
+//!
+//! The services append to `feed.entries` inside their own transactions; Postgres announces
+//! each committed entry on [`activities::feed::CHANNEL`] to every listening instance, so any
+//! instance can serve any client whichever instance (or worker) made the change. The hub reads
+//! each announced entry once and hands it to every stream of this process through a bounded
+//! broadcast channel. A stream that falls behind, or that hears the hub lost its connection
+//! (notifications sent meanwhile are gone), catches up from the table by its order's
+//! sequence, so it never skips or repeats an entry. Nothing here asks Temporal anything.
+
+use activities::feed::{CHANNEL, FeedEntry};
+use sea_orm::DatabaseConnection;
+use sea_orm::sqlx::postgres::PgListener;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// What the hub tells the streams.
+#[derive(Clone, Debug)]
+pub enum FeedNews {
+    /// An entry committed.
+    Entry(Arc<FeedEntry>),
+    /// The hub may have missed entries (its connection was lost): read the table again.
+    CatchUp,
+}
+
+/// Entries a stream may fall behind by before it catches up from the table instead.
+const BACKLOG: usize = 1024;
+
+/// The process's feed hub (cheap to clone).
+#[derive(Clone)]
+pub struct FeedHub {
+    news: broadcast::Sender<FeedNews>,
+}
+
+impl FeedHub {
+    /// Starts listening on `db`'s server (a connection of its own, reconnected when lost).
+    /// Without a Postgres pool (never in practice) the hub stays silent and streams only
+    /// read what was there when they started.
+    pub fn start(db: &DatabaseConnection) -> Self {
+        let (news, _) = broadcast::channel(BACKLOG);
+        let hub = Self { news };
+        let pool = db.get_postgres_connection_pool().clone();
+        tokio::spawn(listen(pool, db.clone(), hub.news.clone()));
+        hub
+    }
+
+    /// News from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<FeedNews> {
+        self.news.subscribe()
+    }
+}
+
+/// Listens until the process ends, reconnecting with a pause; every (re)connection is news
+/// that entries may have been missed.
+async fn listen(
+    pool: sea_orm::sqlx::PgPool,
+    db: DatabaseConnection,
+    news: broadcast::Sender<FeedNews>,
+) {
+    loop {
+        match PgListener::connect_with(&pool).await {
+            Ok(mut listener) => {
+                if let Err(err) = listener.listen(CHANNEL).await {
+                    tracing::warn!(error = %err, "could not LISTEN to the feed");
+                } else {
+                    let _ = news.send(FeedNews::CatchUp);
+                    relay(&mut listener, &db, &news).await;
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "feed listener could not connect"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Hands each announced entry to the streams until the connection is lost.
+async fn relay(
+    listener: &mut PgListener,
+    db: &DatabaseConnection,
+    news: &broadcast::Sender<FeedNews>,
+) {
+    loop {
+        let notification = match listener.try_recv().await {
+            Ok(Some(notification)) => notification,
+            Ok(None) => {
+                tracing::warn!("feed listener lost its connection; streams catch up");
+                let _ = news.send(FeedNews::CatchUp);
+                continue;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "feed listener failed");
+                return;
+            }
+        };
+        let Ok(id) = notification.payload().parse::<i64>() else {
+            continue;
+        };
+        match activities::feed::by_id(db, id).await {
+            Ok(Some(entry)) => {
+                let _ = news.send(FeedNews::Entry(Arc::new(entry)));
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "could not read a feed entry; streams catch up");
+                let _ = news.send(FeedNews::CatchUp);
+            }
+        }
+    }
+}
