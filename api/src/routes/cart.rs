@@ -350,11 +350,17 @@ pub(crate) async fn checkout(
         payment_method,
     };
     let placed = intake::place(&state, &caller, order).await;
-    let end = match placed {
-        Ok(_) => CheckoutEnd::Placed,
-        Err(_) => CheckoutEnd::Refused,
-    };
-    end_checkout(&state, &caller, ticket.order_id, end).await;
+    match &placed {
+        Ok(_) => end_checkout(&state, &caller, ticket.order_id, CheckoutEnd::Placed).await,
+        // The intake refused the order: nothing was started, the cart opens again.
+        Err(refusal) if refusal.status().is_client_error() => {
+            end_checkout(&state, &caller, ticket.order_id, CheckoutEnd::Refused).await;
+        }
+        // Temporal or Postgres failed: the order may have started all the same (an answer
+        // lost on the way), so the cart stays held and the next checkout finds or places
+        // the order under the same id.
+        Err(_) => {}
+    }
     let order_id = placed?.order_id;
     tracing::info!(order.id = %order_id, "cart checked out");
     Ok((
