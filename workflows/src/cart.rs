@@ -6,9 +6,9 @@
 //! around the API's order intake, the one way every order is placed: `begin_checkout` holds the
 //! cart still and reserves the order's id (the same id when tried again), `end_checkout`
 //! closes the cart with its order, or opens it again when the intake refused the order. The
-//! one-step `checkout` of carts from before the intake stays for their replay. A cart left alone with items in it for the
-//! configured idle time sends one abandoned-cart reminder through SendNotification per idle
-//! spell. A long-lived cart continues as new when Temporal suggests it, carrying its content.
+//! one-step `checkout` of carts from before the intake stays for their replay. A cart left
+//! alone with items in it for the configured idle time sends one abandoned-cart reminder
+//! through SendNotification per idle spell. A long-lived cart continues as new when Temporal suggests it, carrying its content.
 
 use crate::PlaceOrder;
 use crate::clock::now_ms;
