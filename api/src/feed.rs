@@ -35,8 +35,7 @@ pub struct FeedHub {
 
 impl FeedHub {
     /// Starts listening on `db`'s server (a connection of its own, reconnected when lost).
-    /// Without a Postgres pool (never in practice) the hub stays silent and streams only
-    /// read what was there when they started.
+    /// `db` is a Postgres pool, as every pool of Emporium is.
     pub fn start(db: &DatabaseConnection) -> Self {
         let (news, _) = broadcast::channel(BACKLOG);
         let hub = Self { news };
