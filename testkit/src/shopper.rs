@@ -15,6 +15,18 @@ pub const FINAL_STATUSES: [&str; 6] = [
     "failed",
 ];
 
+/// The statuses an ordinary order goes through to `completed`, in order.
+pub const DELIVERED_ORDER_STATUSES: [&str; 8] = [
+    "pending",
+    "reserved",
+    "confirmed",
+    "label_created",
+    "shipped",
+    "out_for_delivery",
+    "delivered",
+    "completed",
+];
+
 /// A customer of the API at `address`, with their bearer token.
 #[derive(Debug, Clone)]
 pub struct Shopper {

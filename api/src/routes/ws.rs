@@ -20,6 +20,7 @@ use activities::feed::{self, FeedEntry, PAGE};
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::StatusCode;
 use axum::response::Response;
 use futures::{SinkExt as _, StreamExt as _};
 use serde::{Deserialize, Serialize};
@@ -282,11 +283,13 @@ impl Connection {
         if let Err(problem) =
             recorded_order(&self.state, &caller, contracts::OrderId(order_id)).await
         {
-            let code = match problem.code() {
-                "not_found" => ErrorCode::NotFound,
-                _ => ErrorCode::ServiceUnavailable,
+            let (code, detail) = if problem.status() == StatusCode::NOT_FOUND {
+                (ErrorCode::NotFound, "no such order")
+            } else {
+                let detail = "the order could not be checked just now; subscribe again";
+                (ErrorCode::ServiceUnavailable, detail)
             };
-            return self.refuse(code, "no such order", Some(order_id)).await;
+            return self.refuse(code, detail, Some(order_id)).await;
         }
         self.follows.insert(order_id, after);
         self.send(&ServerMessage::Subscribed { order_id, after })

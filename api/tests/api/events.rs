@@ -36,16 +36,7 @@ async fn a_customer_follows_an_order_to_completed_through_another_api_instance()
 
     assert_eq!(
         statuses(&events),
-        [
-            "pending",
-            "reserved",
-            "confirmed",
-            "label_created",
-            "shipped",
-            "out_for_delivery",
-            "delivered",
-            "completed"
-        ]
+        testkit::shopper::DELIVERED_ORDER_STATUSES
     );
     let ids: Vec<i64> = events.iter().map(|event| event.id).collect();
     assert_eq!(

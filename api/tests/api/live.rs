@@ -132,19 +132,7 @@ async fn a_customer_follows_an_order_live_and_a_reconnect_resumes_after_the_last
         .filter(|entry| entry["kind"] == "status")
         .filter_map(|entry| entry["body"]["status"].as_str())
         .collect();
-    assert_eq!(
-        statuses,
-        [
-            "pending",
-            "reserved",
-            "confirmed",
-            "label_created",
-            "shipped",
-            "out_for_delivery",
-            "delivered",
-            "completed"
-        ]
-    );
+    assert_eq!(statuses, testkit::shopper::DELIVERED_ORDER_STATUSES);
 }
 
 /// No token, no socket; someone else's order is refused as the REST API refuses it, and the

@@ -46,19 +46,7 @@ async fn an_order_for_stocked_products_completes_and_takes_the_money() {
     let order = app.wait_for_final_order(&id).await;
 
     assert_eq!(order["status"], "completed");
-    assert_eq!(
-        statuses(&order),
-        [
-            "pending",
-            "reserved",
-            "confirmed",
-            "label_created",
-            "shipped",
-            "out_for_delivery",
-            "delivered",
-            "completed"
-        ]
-    );
+    assert_eq!(statuses(&order), testkit::shopper::DELIVERED_ORDER_STATUSES);
     assert_eq!(
         order["total"],
         json!({"amount_minor": 3750, "currency": "EUR"})
