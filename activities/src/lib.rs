@@ -10,8 +10,9 @@
 //!
 //! [`audit`] owns the append-only audit log; the others append to it through
 //! [`audit::record`], inside the transaction of the change they describe. [`feed`] owns the
-//! change feed live clients follow, appended to the same way ([`feed::append`]). [`reporting`] owns
-//! no tables: it reads the others through views of its own schema.
+//! change feed live clients follow, appended to the same way ([`feed::append`]). [`reporting`]
+//! owns no tables: it reads the others through views of its own schema. [`support`], like
+//! [`catalog`] and [`customers`], has no worker: the API runs it.
 //!
 //! `tests/services/main.rs` checks that no module touches another service's entities.
 
@@ -26,6 +27,7 @@ pub mod orders;
 pub mod payments;
 pub mod reporting;
 pub mod shipping;
+pub mod support;
 
 pub use catalog::CatalogError;
 pub use inventory::{InventoryActivities, InventoryError};

@@ -5,12 +5,12 @@
 //! instance can serve any client whichever instance (or worker) made the change. The hub reads
 //! each announced entry once and hands it to every stream of this process through a bounded
 //! broadcast channel. A stream that falls behind, or that hears the hub lost its connection
-//! (notifications sent meanwhile are gone), catches up from the table by its order's
-//! sequence, so it never skips or repeats an entry. Nothing here asks Temporal anything.
+//! (notifications sent meanwhile are gone), catches up from the table by its sequence
+//! ([`Cursor`]), so it never skips or repeats an entry. Nothing here asks Temporal anything.
 
-use activities::feed::{CHANNEL, FeedEntry};
-use sea_orm::DatabaseConnection;
+use activities::feed::{CHANNEL, FeedEntry, PAGE, Scope};
 use sea_orm::sqlx::postgres::PgListener;
+use sea_orm::{DatabaseConnection, DbErr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -105,5 +105,63 @@ async fn relay(
                 let _ = news.send(FeedNews::CatchUp);
             }
         }
+    }
+}
+
+/// A client's place in one numbered run of the feed (an order's, or a customer's): what the
+/// server-sent events and the WebSocket keep per stream, so that each entry goes out once and
+/// in order whether it comes from the hub's news or from the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    /// The run.
+    pub scope: Scope,
+    /// The place of the last entry passed on (0: none yet).
+    pub last: i64,
+}
+
+/// What an entry from the news means to a [`Cursor`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The next in sequence: [`Cursor::pass`] it.
+    Next,
+    /// Later than the next: entries between were missed; [`Cursor::page`] from the table.
+    Behind,
+    /// Not of this run, or already passed.
+    Skip,
+}
+
+impl Cursor {
+    /// A cursor of `scope` after place `last`.
+    pub fn new(scope: Scope, last: i64) -> Self {
+        Self {
+            scope,
+            last: last.max(0),
+        }
+    }
+
+    /// What `entry` means here.
+    pub fn step(&self, entry: &FeedEntry) -> Step {
+        match self.scope.place(entry) {
+            Some(place) if place == self.last + 1 => Step::Next,
+            Some(place) if place > self.last + 1 => Step::Behind,
+            _ => Step::Skip,
+        }
+    }
+
+    /// Moves past `entry` if it is the next in sequence, saying whether it did.
+    pub fn pass(&mut self, entry: &FeedEntry) -> bool {
+        let next = self.step(entry) == Step::Next;
+        if next {
+            self.last += 1;
+        }
+        next
+    }
+
+    /// The table's entries after the cursor (at most a page; `true` when there may be more).
+    /// Pass each in turn.
+    pub async fn page(&self, db: &DatabaseConnection) -> Result<(Vec<FeedEntry>, bool), DbErr> {
+        let page = activities::feed::after(db, self.scope, self.last).await?;
+        let full = page.len() as u64 == PAGE;
+        Ok((page, full))
     }
 }

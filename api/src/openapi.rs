@@ -106,6 +106,7 @@ problem_responses! {
         (name = "refunds", description = "Refunding captured payments (RefundPayment)."),
         (name = "shipping", description = "Parcels and carrier webhooks (FollowParcel)."),
         (name = "notifications", description = "Notification history and operator messages (SendNotification)."),
+        (name = "support", description = "Conversations between a customer and the shop about an order (the support service); live on `GET /ws`."),
         (name = "webhooks", description = "Payment-provider events."),
         (name = "reporting", description = "Sales reports and analytics (the reporting service)."),
         (name = "operations", description = "Health, readiness, metrics and the audit log."),

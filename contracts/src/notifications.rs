@@ -154,6 +154,9 @@ pub enum Template {
     Custom,
     /// The daily sales report to an admin (the day as `subject`, the report as `body`).
     DailySalesReport,
+    /// An operator answered the customer's support conversation about an order (the
+    /// answer as `body`), sent when the customer was not connected to read it live.
+    SupportReply,
 }
 
 impl Template {
@@ -172,6 +175,7 @@ impl Template {
             Template::AbandonedCart => "abandoned_cart",
             Template::Custom => "custom",
             Template::DailySalesReport => "daily_sales_report",
+            Template::SupportReply => "support_reply",
         }
     }
 }
@@ -191,6 +195,11 @@ pub struct Recipient {
     pub phone: Option<String>,
     /// URL for the webhook channel.
     pub webhook_url: Option<String>,
+    /// The customer's account, when the recipient has one: the message is then also shown
+    /// on their live connections (the change feed). Messages about an order reach its
+    /// customer's feed without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<crate::CustomerId>,
 }
 
 impl Recipient {
@@ -385,6 +394,7 @@ mod tests {
             email: Some("a@example.com".into()),
             phone: None,
             webhook_url: Some("https://example.com/hook".into()),
+            customer_id: None,
         };
         let to = |preferred| {
             Notification::new(
@@ -418,6 +428,7 @@ mod tests {
             email: Some("ada@example.com".to_owned()),
             phone: Some("+4915112345678".to_owned()),
             webhook_url: Some("https://example.com/hook".to_owned()),
+            customer_id: None,
         };
         assert_eq!(
             everyone.channels(),

@@ -23,13 +23,14 @@ mod m20261129_000012_allocations;
 mod m20261130_000013_service_roles;
 mod m20261130_000014_feed;
 mod m20261130_000015_tracking_locations;
+mod m20261130_000016_support_and_live;
 
 pub use m20261125_000010_service_role::SERVICE_ROLE;
 pub use m20261130_000013_service_roles::{API_ROLE, DbRole, WORKER_ROLES};
 pub use m20261130_000014_feed::FEED_CHANNEL;
 
 /// Every schema a service owns, in the order the migrations create them.
-pub const SCHEMAS: [&str; 9] = [
+pub const SCHEMAS: [&str; 10] = [
     "catalog",
     "inventory",
     "customers",
@@ -39,6 +40,7 @@ pub const SCHEMAS: [&str; 9] = [
     "notifications",
     "audit",
     "reporting",
+    "support",
 ];
 
 /// The migrator `emporium migrate` runs.
@@ -63,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000013_service_roles::Migration),
             Box::new(m20261130_000014_feed::Migration),
             Box::new(m20261130_000015_tracking_locations::Migration),
+            Box::new(m20261130_000016_support_and_live::Migration),
         ]
     }
 }

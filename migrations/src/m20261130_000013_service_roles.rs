@@ -7,10 +7,11 @@
 //!
 //! - a service's role reads and writes its own schema, and only appends to `audit.events`;
 //! - the reporting service's role only reads its views;
-//! - the API's role writes the schemas that have no worker (`catalog`, `customers`: the API
-//!   runs them) and only reads the rest; what it changes elsewhere goes through a workflow
-//!   (stock adjustments: the `AdjustStock` workflow on the inventory queue, whose activity
-//!   records each adjustment once by its new `adjustment_id`).
+//! - the API's role writes the schemas that have no worker (`catalog`, `customers`, and since
+//!   migration 16 `support`: the API runs them) and only reads the rest; what it changes
+//!   elsewhere goes through a workflow (stock adjustments: the `AdjustStock` workflow on the
+//!   inventory queue, whose activity records each adjustment once by its new
+//!   `adjustment_id`).
 //!
 //! [`SERVICE_ROLE`] stays, with no privileges of its own, as the group every role belongs to:
 //! a login in it (`deploy/postgres/init.sql`) may assume any of them, as the owner may.
@@ -33,7 +34,7 @@ pub struct DbRole {
 /// The API's role.
 pub const API_ROLE: DbRole = DbRole {
     name: "emporium_api",
-    writes: &["catalog", "customers"],
+    writes: &["catalog", "customers", "support"],
     reads: &[
         "inventory",
         "orders",

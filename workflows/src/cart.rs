@@ -575,6 +575,8 @@ impl Cart {
             format!("cart-{customer_id}-reminder-{number}"),
             Recipient {
                 email: Some(email),
+                // Only the child's input gains it (no command changes): replay-safe.
+                customer_id: Some(customer_id),
                 ..Recipient::default()
             },
             Template::AbandonedCart,

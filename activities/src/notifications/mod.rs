@@ -253,12 +253,8 @@ impl NotificationsActivities {
                     ))
                     .await?
                     .rows_affected();
-                if let (1, Some(order_id)) = (moved, notification.data.order_id) {
-                    let body = serde_json::json!({
-                        "template": notification.template.as_str(),
-                        "channel": channel,
-                    });
-                    feed::append(&txn, order_id.0, FeedKind::Notification, body).await?;
+                if moved == 1 {
+                    Self::tell_feed(&txn, notification, channel, &rendered).await?;
                 }
                 txn.commit().await?;
                 metrics::counter!(NOTIFICATIONS_TOTAL, "channel" => channel.as_str(), "outcome" => "sent")
@@ -279,6 +275,34 @@ impl NotificationsActivities {
                     SendError::Failed(reason) => NotificationsError::SendFailed { channel, reason },
                 })
             }
+        }
+    }
+
+    /// Shows the sent message on its customer's live connections: in the order's feed when
+    /// it is about one, else in the customer's when the recipient has an account.
+    async fn tell_feed(
+        txn: &impl ConnectionTrait,
+        notification: &Notification,
+        channel: Channel,
+        rendered: &templates::Rendered,
+    ) -> Result<(), DbErr> {
+        let body = serde_json::json!({
+            "template": notification.template.as_str(),
+            "channel": channel,
+            "subject": rendered.subject,
+            "text": rendered.body,
+        });
+        match (
+            notification.data.order_id,
+            notification.recipient.customer_id,
+        ) {
+            (Some(order_id), _) => {
+                feed::append(txn, order_id.0, FeedKind::Notification, body).await
+            }
+            (None, Some(customer)) => {
+                feed::append_for_customer(txn, customer.0, FeedKind::Notification, body).await
+            }
+            (None, None) => Ok(()),
         }
     }
 

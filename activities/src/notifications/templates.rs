@@ -93,6 +93,12 @@ const SOURCES: &[(Template, &str, &str, &str)] = &[
         "Sales on {{ subject }} (UTC), as the reporting service saw them this morning.\n\n{{ body }}\nThe same numbers for any range: GET /report/sales and GET /analytics/overview.\n",
         "Emporium: the sales report for {{ subject }} is in your mailbox.",
     ),
+    (
+        Template::SupportReply,
+        "About your order {{ short_id }}: we answered",
+        "We answered your message about order {{ order_id }}:\n\n{{ body }}\n\nReply on the order's page; the whole conversation is there.\n",
+        "Emporium: we answered your message about order {{ short_id }}.",
+    ),
 ];
 
 fn environment() -> &'static Environment<'static> {
@@ -190,6 +196,7 @@ mod tests {
             AbandonedCart,
             Custom,
             DailySalesReport,
+            SupportReply,
         ] {
             assert!(
                 SOURCES.iter().any(|(t, ..)| *t == template),

@@ -153,6 +153,7 @@ impl OrdersActivities {
         .exec_without_returning(&txn)
         .await?;
         audit::record(&txn, placed_entry(input)).await?;
+        feed::own(&txn, input.order_id.0, input.customer_id.0).await?;
         let pending = json!({"status": OrderStatus::Pending, "reason": null});
         feed::append(&txn, input.order_id.0, FeedKind::Status, pending).await?;
         txn.commit().await?;
@@ -195,7 +196,7 @@ impl OrdersActivities {
                     action: "order.status_changed",
                     subject: format!("order:{}", change.order_id),
                     order_id: Some(change.order_id.0),
-                    before: before.map(|status| json!({"status": status})),
+                    before: before.as_ref().map(|status| json!({"status": status})),
                     after: Some(json!({"status": change.status.as_str(), "reason": change.reason})),
                 },
             )
@@ -207,7 +208,7 @@ impl OrdersActivities {
                 .filter(order::Column::Id.eq(change.order_id.0))
                 .exec(&txn)
                 .await?;
-            let body = json!({"status": change.status, "reason": change.reason});
+            let body = json!({"status": change.status, "reason": change.reason, "from": before});
             feed::append(&txn, change.order_id.0, FeedKind::Status, body).await?;
         }
         txn.commit().await?;

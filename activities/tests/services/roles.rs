@@ -88,20 +88,26 @@ async fn each_role_writes_only_its_own_schema_and_appends_to_the_audit_log() {
     }
 }
 
-/// The change feed: the services whose changes it reports append and read nothing; the API
-/// reads and appends nothing; nobody rewrites it. Appends from every service at once number
-/// an order's entries 1, 2, 3… without a gap or a repeat.
+/// The change feed: the services whose changes it reports (and the API, for support
+/// messages) append; only the API reads; nobody rewrites it. Appends from every writer at
+/// once number an order's entries 1, 2, 3… without a gap or a repeat, and its customer's
+/// the same way.
 #[tokio::test]
 async fn the_feed_is_appended_by_the_services_read_by_the_api_and_numbered_per_order() {
-    use activities::feed::{self, FeedKind};
+    use activities::feed::{self, FeedKind, Scope};
     let test_db = TestDb::create().await;
     let writers = [
         "emporium_orders",
         "emporium_shipping",
         "emporium_payments",
         "emporium_notifications",
+        "emporium_api",
     ];
-    let order_id = uuid::Uuid::new_v4();
+    let (order_id, customer_id) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let orders = test_db.connect_as(migrations::WORKER_ROLES[0]).await;
+    feed::own(&orders, order_id, customer_id)
+        .await
+        .expect("the orders service says whose");
     let mut appends = Vec::new();
     for role in DbRole::all() {
         let db = test_db.connect_as(role).await;
@@ -132,12 +138,36 @@ async fn the_feed_is_appended_by_the_services_read_by_the_api_and_numbered_per_o
     for append in appends {
         append.await.expect("joined").expect("appended");
     }
-    let entries = feed::after(&test_db.db, order_id, 0).await.expect("read");
-    let seqs: Vec<i64> = entries.iter().map(|entry| entry.seq).collect();
+    feed::append_for_customer(
+        &orders,
+        customer_id,
+        FeedKind::Notification,
+        serde_json::json!({}),
+    )
+    .await
+    .expect("news about no order");
+    let entries = feed::after(&test_db.db, Scope::Order(order_id), 0)
+        .await
+        .expect("read");
+    let seqs: Vec<Option<i64>> = entries.iter().map(|entry| entry.seq).collect();
     assert_eq!(
         seqs,
-        (1..=44).collect::<Vec<_>>(),
-        "4 + 4 × 10, numbered without gaps"
+        (1..=55).map(Some).collect::<Vec<_>>(),
+        "5 + 5 × 10, numbered without gaps"
+    );
+    let entries = feed::after(&test_db.db, Scope::Customer(customer_id), 0)
+        .await
+        .expect("read");
+    let seqs: Vec<Option<i64>> = entries.iter().map(|entry| entry.customer_seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=56).map(Some).collect::<Vec<_>>(),
+        "the order's 55 and one about no order, numbered without gaps for the customer"
+    );
+    assert!(
+        entries
+            .iter()
+            .all(|entry| entry.customer_id == Some(customer_id))
     );
     for sql in [
         "UPDATE feed.entries SET body = '{}'",

@@ -88,8 +88,11 @@ pub enum ErrorCode {
     ReviewRefused,
     /// 409: the order is not waiting for an operator's resolution.
     ResolutionRefused,
-    /// 409: a live connection already follows as many orders as it may (docs/REALTIME.md).
+    /// 409: a live connection already follows as many orders and topics as it may
+    /// (docs/REALTIME.md).
     TooManySubscriptions,
+    /// 409: the message id is already another message's (a resent message must be the same).
+    MessageIdTaken,
     // 413, 415, 426
     /// 413: the body is larger than the endpoint accepts.
     PayloadTooLarge,

@@ -9,11 +9,11 @@
 
 use crate::auth::Caller;
 use crate::error::ErrorCode;
-use crate::feed::FeedNews;
+use crate::feed::{Cursor, FeedNews, Step};
 use crate::openapi::{BadRequest, NotFound};
 use crate::routes::orders::visible_order;
 use crate::{ApiError, AppState, validate};
-use activities::feed::{self, FeedEntry, PAGE};
+use activities::feed::{FeedEntry, Scope};
 use activities::orders::queries::get_order;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -24,7 +24,6 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
-use uuid::Uuid;
 
 /// Follows an order's changes, live.
 #[utoipa::path(
@@ -35,7 +34,7 @@ use uuid::Uuid;
             description = "The last event id seen: the stream resumes after it."),
     ),
     responses(
-        (status = 200, description = "Server-sent events, one per change of the order (`id`: its sequence; `event`: `status`, `tracking`, `refund` or `notification`; `data`: a FeedEntry), until the client leaves.",
+        (status = 200, description = "Server-sent events, one per change of the order (`id`: its sequence; `event`: `status`, `tracking`, `refund`, `notification` or `support`; `data`: a FeedEntry), until the client leaves.",
             content_type = "text/event-stream", body = FeedEntry),
         (status = 400, response = BadRequest),
         (status = 404, response = NotFound),
@@ -54,8 +53,7 @@ pub(crate) async fn follow(
     recorded_order(&state, &caller, order_id).await?;
     let follower = Follower {
         db: state.db.clone(),
-        order_id: order_id.0,
-        last,
+        cursor: Cursor::new(Scope::Order(order_id.0), last),
         news: state.feed.subscribe(),
         ready: VecDeque::new(),
         behind: true,
@@ -108,7 +106,7 @@ fn last_event_id(headers: &HeaderMap) -> Result<i64, ApiError> {
 
 fn event(entry: &FeedEntry) -> Event {
     let event = Event::default()
-        .id(entry.seq.to_string())
+        .id(entry.seq.unwrap_or_default().to_string())
         .event(entry.kind.as_str());
     event
         .clone()
@@ -119,13 +117,11 @@ fn event(entry: &FeedEntry) -> Event {
 /// One client's place in one order's feed.
 struct Follower {
     db: DatabaseConnection,
-    order_id: Uuid,
-    /// The last sequence sent.
-    last: i64,
+    cursor: Cursor,
     news: broadcast::Receiver<FeedNews>,
     /// Read from the table, not sent yet.
     ready: VecDeque<FeedEntry>,
-    /// The table may hold entries after `last` that the news did not bring.
+    /// The table may hold entries after the cursor that the news did not bring.
     behind: bool,
 }
 
@@ -135,27 +131,23 @@ impl Follower {
     async fn next(&mut self) -> Option<FeedEntry> {
         loop {
             if let Some(entry) = self.ready.pop_front() {
-                if entry.seq == self.last + 1 {
-                    self.last = entry.seq;
+                if self.cursor.pass(&entry) {
                     return Some(entry);
                 }
                 continue;
             }
             if self.behind {
-                let page = feed::after(&self.db, self.order_id, self.last).await.ok()?;
-                self.behind = page.len() as u64 == PAGE;
+                let (page, full) = self.cursor.page(&self.db).await.ok()?;
+                self.behind = full;
                 self.ready.extend(page);
                 continue;
             }
             match self.news.recv().await {
-                Ok(FeedNews::Entry(entry)) if entry.order_id == self.order_id => {
-                    if entry.seq == self.last + 1 {
-                        self.ready.push_back(FeedEntry::clone(&entry));
-                    } else if entry.seq > self.last + 1 {
-                        self.behind = true;
-                    }
-                }
-                Ok(FeedNews::Entry(_)) => {}
+                Ok(FeedNews::Entry(entry)) => match self.cursor.step(&entry) {
+                    Step::Next => self.ready.push_back(FeedEntry::clone(&entry)),
+                    Step::Behind => self.behind = true,
+                    Step::Skip => {}
+                },
                 Ok(FeedNews::CatchUp) | Err(RecvError::Lagged(_)) => self.behind = true,
                 Err(RecvError::Closed) => return None,
             }

@@ -15,6 +15,7 @@ mod products;
 mod refunds;
 mod reports;
 mod shipping;
+mod support;
 mod webhooks;
 mod ws;
 
@@ -57,6 +58,10 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::get))
         .routes(routes!(events::follow))
         .routes(routes!(ws::open))
+        .routes(routes!(support::send, support::history))
+        .routes(routes!(support::conversation))
+        .routes(routes!(support::close))
+        .routes(routes!(support::inbox))
         .routes(routes!(orders::cancel))
         .routes(routes!(orders::review))
         .routes(routes!(orders::resolve))

@@ -133,6 +133,7 @@ pub(crate) async fn send(
         email: body.email,
         phone: body.phone,
         webhook_url: body.webhook_url,
+        customer_id: None,
     };
     if recipient.channels().is_empty() {
         return Err(ApiError::invalid_field(

@@ -572,8 +572,50 @@ async fn what_a_shopper_gets_back_matches_the_documented_schemas() {
         Some(json!({"sku": "MUG", "delta": 5, "reason": "delivery"})),
     )
     .await;
+    let messages = format!("/orders/{second}/messages");
+    let operator = Some(app.operator_token.as_str());
+    let asked = Some(json!({"body": "Does it come gift-wrapped?"}));
+    expect(
+        Method::POST,
+        "/orders/{id}/messages",
+        &messages,
+        token,
+        asked,
+    )
+    .await;
+    let answered = Some(json!({"id": uuid::Uuid::now_v7(), "body": "It can!"}));
+    expect(
+        Method::POST,
+        "/orders/{id}/messages",
+        &messages,
+        operator,
+        answered,
+    )
+    .await;
+    let history = format!("{messages}?limit=1");
+    expect(Method::GET, "/orders/{id}/messages", &history, token, None).await;
+    let conversation = format!("/orders/{second}/conversation");
+    expect(
+        Method::GET,
+        "/orders/{id}/conversation",
+        &conversation,
+        token,
+        None,
+    )
+    .await;
+    let inbox = "/support/conversations";
+    expect(Method::GET, inbox, inbox, operator, None).await;
+    let close = format!("{conversation}/close");
+    expect(
+        Method::POST,
+        "/orders/{id}/conversation/close",
+        &close,
+        operator,
+        None,
+    )
+    .await;
     expect(Method::GET, "/healthz", "/healthz", None, None).await;
-    assert_eq!(checked, 22, "every call above was checked");
+    assert_eq!(checked, 28, "every call above was checked");
 }
 
 /// The five server errors the fuzzer found: a NUL in a string that reaches a text column. Each
@@ -582,6 +624,7 @@ async fn what_a_shopper_gets_back_matches_the_documented_schemas() {
 async fn a_nul_character_is_refused_naming_the_field_and_changes_nothing() {
     let app = TestApp::spawn().await;
     let (admin, customer) = (Some(app.admin_token.as_str()), Some(app.token.as_str()));
+    let messages = format!("/orders/{}/messages", uuid::Uuid::now_v7());
     let bodies = [
         (
             None,
@@ -600,6 +643,12 @@ async fn a_nul_character_is_refused_naming_the_field_and_changes_nothing() {
             "/cart/items",
             json!({"sku": "MU\u{0}G", "quantity": 1}),
             "sku",
+        ),
+        (
+            customer,
+            messages.as_str(),
+            json!({"body": "hello\u{0}"}),
+            "body",
         ),
     ];
     for (token, path, body, field) in bodies {

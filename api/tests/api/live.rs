@@ -1,5 +1,6 @@
-//! Orders followed live over the WebSocket at `GET /ws` (docs/REALTIME.md), over real
-//! connections, against the change feed the services write.
+//! Orders, a customer's own news and the staff's queues followed live over the WebSocket at
+//! `GET /ws` (docs/REALTIME.md), over real connections, against the change feed the services
+//! write.
 
 use futures::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
@@ -12,10 +13,10 @@ type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A client of the live socket.
-struct Live(Socket);
+pub(crate) struct Live(Socket);
 
 impl Live {
-    async fn connect(address: &str) -> Self {
+    pub(crate) async fn connect(address: &str) -> Self {
         let url = format!("{}/ws", address.replacen("http://", "ws://", 1));
         let (socket, _) = tokio_tungstenite::connect_async(url)
             .await
@@ -23,8 +24,33 @@ impl Live {
         Self(socket)
     }
 
+    /// Connects with the token in the `Sec-WebSocket-Protocol` header, as a browser can; the
+    /// server must pick the `emporium` subprotocol.
+    pub(crate) async fn with_header(address: &str, token: &str) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+        let url = format!("{}/ws", address.replacen("http://", "ws://", 1));
+        let mut request = url.into_client_request().expect("a request");
+        let offered = format!("emporium, bearer.{token}");
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            offered.parse().expect("a header value"),
+        );
+        let (socket, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("the socket opens");
+        assert_eq!(
+            response.headers()["sec-websocket-protocol"],
+            "emporium",
+            "the server picks the subprotocol"
+        );
+        let mut live = Self(socket);
+        let ready = live.next().await.expect("ready without an auth message");
+        assert_eq!(ready["type"], "ready", "{ready}");
+        live
+    }
+
     /// Connects and authenticates with `token`.
-    async fn ready(address: &str, token: &str) -> Self {
+    pub(crate) async fn ready(address: &str, token: &str) -> Self {
         let mut live = Self::connect(address).await;
         live.send(json!({"type": "auth", "token": token})).await;
         let ready = live.next().await.expect("an answer to auth");
@@ -32,7 +58,7 @@ impl Live {
         live
     }
 
-    async fn send(&mut self, message: Value) {
+    pub(crate) async fn send(&mut self, message: Value) {
         self.0
             .send(Message::Text(message.to_string().into()))
             .await
@@ -40,7 +66,7 @@ impl Live {
     }
 
     /// The next JSON message within ten seconds; `None` when the socket closed or nothing came.
-    async fn next(&mut self) -> Option<Value> {
+    pub(crate) async fn next(&mut self) -> Option<Value> {
         loop {
             let message = tokio::time::timeout(Duration::from_secs(10), self.0.next())
                 .await
@@ -54,6 +80,14 @@ impl Live {
         }
     }
 
+    /// Leaves, with a close handshake.
+    pub(crate) async fn close(mut self) {
+        let _ = self.0.close(None).await;
+        while let Ok(Some(Ok(_))) =
+            tokio::time::timeout(Duration::from_secs(5), self.0.next()).await
+        {}
+    }
+
     /// The close frame's code, skipping what comes before it.
     async fn close_code(&mut self) -> Option<CloseCode> {
         loop {
@@ -65,6 +99,27 @@ impl Live {
                 return frame.map(|frame| frame.code);
             }
         }
+    }
+
+    /// Subscribes to `target` (`{"order_id": …}` or `{"topic": …}`) after `after`, and waits
+    /// for the answer.
+    pub(crate) async fn subscribe(&mut self, target: Value, after: i64) {
+        let mut message = json!({"type": "subscribe", "after": after});
+        message
+            .as_object_mut()
+            .expect("an object")
+            .extend(target.as_object().expect("an object").clone());
+        self.send(message).await;
+        let answer = self.next().await.expect("an answer");
+        assert_eq!(answer["type"], "subscribed", "{answer}");
+    }
+
+    /// The next event's entry, checking the event is `target`'s.
+    pub(crate) async fn event_of(&mut self, key: &str, value: &Value) -> Value {
+        let message = self.next().await.expect("an event");
+        assert_eq!(message["type"], "event", "{message}");
+        assert_eq!(&message[key], value, "{message}");
+        message["entry"].clone()
     }
 
     /// Events of the order until its status is `status` (included).
@@ -232,5 +287,161 @@ async fn a_client_that_does_not_read_is_dropped_without_harming_others() {
     assert!(
         read < 10_000,
         "the slow client was dropped after {read} messages"
+    );
+}
+
+/// Reads `count` events, split by the topic they came for.
+async fn events_by_topic(live: &mut Live, count: usize) -> (Vec<Value>, Vec<Value>) {
+    let (mut orders, mut notifications) = (Vec::new(), Vec::new());
+    for _ in 0..count {
+        let message = live.next().await.expect("an event");
+        assert_eq!(message["type"], "event", "{message}");
+        match message["topic"].as_str() {
+            Some("my_orders") => orders.push(message["entry"].clone()),
+            Some("notifications") => notifications.push(message["entry"].clone()),
+            _ => panic!("an event of neither topic: {message}"),
+        }
+    }
+    (orders, notifications)
+}
+
+fn customer_seqs(entries: &[Value]) -> Vec<i64> {
+    entries
+        .iter()
+        .map(|entry| entry["customer_seq"].as_i64().expect("a customer_seq"))
+        .collect()
+}
+
+/// A customer follows all of their orders, and the messages sent to them, on one connection
+/// authenticated by its `Sec-WebSocket-Protocol` header: every entry of both orders arrives
+/// numbered by one gap-free customer sequence, the notifications carry what the email said,
+/// and a reconnect with the last number gets exactly the rest.
+#[tokio::test]
+async fn a_customer_follows_all_their_orders_and_messages_by_one_sequence() {
+    use activities::feed::{self, Scope};
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1250, 10).await;
+    let mut live = Live::with_header(&app.address, &app.token).await;
+    live.subscribe(json!({"topic": "my_orders"}), 0).await;
+    live.subscribe(json!({"topic": "notifications"}), 0).await;
+    let first = app.place_order("MUG", 1, "pm_card_visa").await;
+    let second = app.place_order("MUG", 2, "pm_card_visa").await;
+    app.wait_for_final_order(&first).await;
+    app.wait_for_final_order(&second).await;
+    // Every email sent means every entry committed (the entry is written after the send).
+    testkit::smtp::smtp_server()
+        .wait_for(&app.customer_email, 10)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let all = feed::after(&app.db, Scope::Customer(app.customer.id.0), 0)
+        .await
+        .expect("the customer's feed");
+    let sent = all
+        .iter()
+        .filter(|entry| entry.kind == feed::FeedKind::Notification);
+    assert_eq!(sent.count(), 10, "five messages per delivered order");
+
+    // Half of what was sent live, then a reconnect for the rest of each topic.
+    let (orders, notifications) = events_by_topic(&mut live, (all.len() + 10) / 2).await;
+    drop(live);
+    let mut live = Live::ready(&app.address, &app.token).await;
+    let last = customer_seqs(&orders).last().copied().unwrap_or(0);
+    live.subscribe(json!({"topic": "my_orders"}), last).await;
+    let mut rest = Vec::new();
+    for _ in orders.len()..all.len() {
+        rest.push(live.event_of("topic", &json!("my_orders")).await);
+    }
+    let last = customer_seqs(&notifications).last().copied().unwrap_or(0);
+    live.subscribe(json!({"topic": "notifications"}), last)
+        .await;
+    let mut messages = notifications;
+    while messages.len() < 10 {
+        messages.push(live.event_of("topic", &json!("notifications")).await);
+    }
+
+    let seen: Vec<i64> = customer_seqs(&orders)
+        .into_iter()
+        .chain(customer_seqs(&rest))
+        .collect();
+    assert_eq!(
+        seen,
+        (1..=all.len() as i64).collect::<Vec<_>>(),
+        "no gap, no repeat"
+    );
+    let order_ids: std::collections::BTreeSet<&str> = orders
+        .iter()
+        .chain(&rest)
+        .filter_map(|entry| entry["order_id"].as_str())
+        .collect();
+    assert_eq!(
+        order_ids,
+        [first.as_str(), second.as_str()].into_iter().collect()
+    );
+    let numbers = customer_seqs(&messages);
+    assert!(
+        numbers.windows(2).all(|pair| pair[0] < pair[1]),
+        "in order, once: {numbers:?}"
+    );
+    assert!(messages.iter().all(|entry| entry["kind"] == "notification"));
+    let subjects: Vec<&str> = messages
+        .iter()
+        .filter_map(|entry| entry["body"]["subject"].as_str())
+        .collect();
+    let short = first.rsplit('-').next().expect("an id");
+    assert!(
+        subjects.contains(&format!("Your order {short} is confirmed").as_str()),
+        "the message says what the email said: {subjects:?}"
+    );
+}
+
+/// Staff follow the review queue: an order that must wait for review arrives on it, and so
+/// does its leaving it when approved, while orders that never wait do not; a customer may
+/// not follow the queue.
+#[tokio::test]
+async fn operators_follow_the_review_queue_and_customers_may_not() {
+    let app = crate::operator::reviewing_app(Duration::from_secs(3600)).await;
+    let mut customer = Live::ready(&app.address, &app.token).await;
+    customer
+        .send(json!({"type": "subscribe", "topic": "review_queue"}))
+        .await;
+    let refused = customer.next().await.expect("an answer");
+    assert_eq!(
+        (&refused["code"], &refused["topic"]),
+        (&json!("forbidden"), &json!("review_queue")),
+        "{refused}"
+    );
+    customer
+        .send(json!({"type": "subscribe", "order_id": uuid::Uuid::now_v7(), "topic": "my_orders"}))
+        .await;
+    let refused = customer.next().await.expect("an answer");
+    assert_eq!(refused["code"], "validation_failed", "{refused}");
+
+    let mut operator = Live::with_header(&app.address, &app.operator_token).await;
+    operator
+        .subscribe(json!({"topic": "review_queue"}), 0)
+        .await;
+    let small = app.place_order("MUG", 1, "pm_card_visa").await;
+    app.wait_for_status(&small, "confirmed").await;
+    let large = app.place_order("LAMP", 1, "pm_card_visa").await;
+    let queue = json!("review_queue");
+    let entered = operator.event_of("topic", &queue).await;
+    assert_eq!(
+        (&entered["order_id"], &entered["body"]["status"]),
+        (&json!(large), &json!("awaiting_review")),
+        "{entered}"
+    );
+    let (status, answer) = app
+        .post_json_as(
+            Some(&app.operator_token),
+            &format!("/orders/{large}/review"),
+            &json!({"decision": "approve", "reviewer": "grace", "note": "known customer"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let left = operator.event_of("topic", &queue).await;
+    assert_eq!(
+        (&left["order_id"], &left["body"]["from"]),
+        (&json!(large), &json!("awaiting_review")),
+        "{left}"
     );
 }

@@ -21,6 +21,7 @@ mod live;
 mod operations;
 mod operator;
 mod saga;
+mod support;
 mod webhooks;
 mod weeks;
 

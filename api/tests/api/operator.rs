@@ -11,7 +11,7 @@ use std::time::Duration;
 use testkit::{TestApp, TestAppOptions};
 
 /// Orders above 50.00 wait for review, for `timeout`.
-async fn reviewing_app(timeout: Duration) -> TestApp {
+pub(crate) async fn reviewing_app(timeout: Duration) -> TestApp {
     let app = TestApp::spawn_with(TestAppOptions {
         risk: RiskPolicy {
             review_threshold_minor: 5_000,

@@ -553,7 +553,7 @@ impl PlaceOrder {
         let recipient = Recipient {
             email: Some(order.customer_email.clone()),
             phone: order.customer_phone.clone(),
-            webhook_url: None,
+            ..Recipient::default()
         };
         let id = order_notification_id(order.order_id, template);
         match shape {

@@ -1,37 +1,45 @@
-//! `GET /ws`: orders followed live over one WebSocket, from the change feed.
+//! `GET /ws`: orders, a customer's own news and the staff's queues followed live over one
+//! WebSocket, from the change feed.
 //!
-//! The protocol (docs/REALTIME.md) is JSON text messages with a `type`. The client sends its
-//! access token first (`auth`; never in the URL), then subscribes to orders, each from a
-//! sequence on (`after`): the server answers what the order's feed holds after it, then each
+//! The protocol (docs/REALTIME.md, messages in [`protocol`]) is JSON text messages with a
+//! `type`. The client gives its access token first (an `auth` message, or the
+//! `Sec-WebSocket-Protocol` header; never the URL), then subscribes to orders and topics, each
+//! from a sequence on (`after`): the server answers what the feed holds after it, then each
 //! new entry as it commits, so a client that reconnects with the last sequence it saw misses
-//! nothing and sees nothing twice. Subscribing to an order the caller may not see is refused
-//! with `not_found`, as `GET /orders/{id}` refuses it. A connection holds at most
-//! [`MAX_SUBSCRIPTIONS`]; the server pings every [`HEARTBEAT`] and closes a connection that
-//! stopped answering; a client that does not read what it is sent is dropped when
+//! nothing and sees nothing twice ([`follows`]). Subscribing to an order the caller may not
+//! see is refused with `not_found`, as `GET /orders/{id}` refuses it. A connection holds at
+//! most [`follows::MAX_SUBSCRIPTIONS`]; the server pings every [`HEARTBEAT`] and closes a connection
+//! that stopped answering; a client that does not read what it is sent is dropped when
 //! [`OUTBOX`] messages have waited for it for [`TOO_SLOW_AFTER`], never buffered without
-//! limit; on shutdown every connection is closed with 1001 (going away).
+//! limit; on shutdown every connection is closed with 1001 (going away). While it is open, a
+//! customer's connection counts as their presence (`activities::feed::presence`), which
+//! decides whether an operator's support answer is also emailed.
+
+mod follows;
+mod protocol;
 
 use crate::error::ErrorCode;
-use crate::feed::FeedNews;
-use crate::openapi::UpgradeRequired;
-use crate::routes::events::recorded_order;
+use crate::feed::Cursor;
+use crate::openapi::{Unauthorized, UpgradeRequired};
 use crate::{ApiError, AppState, auth::Caller};
-use activities::feed::{self, FeedEntry, PAGE};
+use activities::feed::presence;
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::http::StatusCode;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use futures::{SinkExt as _, StreamExt as _};
-use serde::{Deserialize, Serialize};
+use protocol::{ClientMessage, ServerMessage, Target};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-/// Most orders one connection may follow at once.
-pub const MAX_SUBSCRIPTIONS: usize = 100;
+/// The subprotocol a client offers, beside `bearer.<token>`, to authenticate in the
+/// `Sec-WebSocket-Protocol` header; the server answers with it.
+pub const SUBPROTOCOL: &str = "emporium";
+/// The prefix of the offered subprotocol that carries the access token.
+const BEARER_PREFIX: &str = "bearer.";
 /// Largest message a client may send.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 /// Messages that may wait for a client beyond what its socket holds.
@@ -50,53 +58,22 @@ const TOO_SLOW: u16 = 4408;
 /// Close code: the server is shutting down.
 const GOING_AWAY: u16 = 1001;
 
-/// What a client sends.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-enum ClientMessage {
-    /// The first message: the access token from `POST /auth/login`.
-    Auth { token: String },
-    /// Follow an order from after `after` (0: from its first entry).
-    Subscribe {
-        order_id: Uuid,
-        #[serde(default)]
-        after: i64,
-    },
-    /// Stop following an order.
-    Unsubscribe { order_id: Uuid },
-}
-
-/// What the server sends.
-#[derive(Debug, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ServerMessage<'a> {
-    /// Authenticated.
-    Ready { customer_id: Uuid },
-    /// The order is followed; its entries after `after` come next.
-    Subscribed { order_id: Uuid, after: i64 },
-    /// The order is no longer followed.
-    Unsubscribed { order_id: Uuid },
-    /// An entry of a followed order.
-    Event { entry: &'a FeedEntry },
-    /// A refusal; the connection stays open.
-    Error {
-        code: ErrorCode,
-        detail: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        order_id: Option<Uuid>,
-    },
-}
-
 /// Opens the live connection (an HTTP upgrade; the protocol is in docs/REALTIME.md).
 #[utoipa::path(
     get, path = "/ws", operation_id = "liveSocket", tag = "orders",
+    params(
+        ("Sec-WebSocket-Protocol" = Option<String>, Header,
+            description = "Optionally `emporium, bearer.<access token>`: authenticated at once, with no `auth` message."),
+    ),
     responses(
-        (status = 101, description = "Switching to the WebSocket protocol of docs/REALTIME.md: send `{\"type\": \"auth\", \"token\": …}` first, then `subscribe` to orders."),
+        (status = 101, description = "Switching to the WebSocket protocol of docs/REALTIME.md: send `{\"type\": \"auth\", \"token\": …}` first (unless the token came in `Sec-WebSocket-Protocol`), then `subscribe` to orders and topics."),
+        (status = 401, response = Unauthorized),
         (status = 426, response = UpgradeRequired),
     ),
 )]
 pub(crate) async fn open(
     State(state): State<AppState>,
+    headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let upgrade = upgrade.map_err(|rejection| {
@@ -105,14 +82,29 @@ pub(crate) async fn open(
             rejection.body_text()
         ))
     })?;
+    let caller = match offered_token(&headers) {
+        Some(token) => Some(state.auth.caller(token)?),
+        None => None,
+    };
     Ok(upgrade
+        .protocols([SUBPROTOCOL])
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| session(socket, state)))
+        .on_upgrade(move |socket| session(socket, state, caller)))
 }
 
-/// One connection, from its `auth` to its close.
-async fn session(socket: WebSocket, state: AppState) {
+/// The access token offered as a `bearer.<token>` subprotocol, if any.
+fn offered_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .find_map(|protocol| protocol.trim().strip_prefix(BEARER_PREFIX))
+}
+
+/// One connection, from its authentication to its close.
+async fn session(socket: WebSocket, state: AppState, caller: Option<Caller>) {
     let (mut sink, mut incoming) = socket.split();
     let (outbox, mut queued) = mpsc::channel::<Message>(OUTBOX);
     // The writer: the only task that writes to the socket, at the client's pace.
@@ -126,12 +118,14 @@ async fn session(socket: WebSocket, state: AppState) {
         let _ = sink.close().await;
     });
     let mut connection = Connection {
+        id: Uuid::now_v7(),
         state,
         outbox,
-        caller: None,
+        caller,
         follows: HashMap::new(),
     };
     let end = connection.run(&mut incoming).await;
+    connection.leave().await;
     drop(connection);
     match end {
         // Whatever waits for a client that does not read is dropped with its socket.
@@ -150,11 +144,14 @@ async fn session(socket: WebSocket, state: AppState) {
 
 /// The state of one connection.
 struct Connection {
+    /// Its id, as its presence row knows it.
+    id: Uuid,
     state: AppState,
     outbox: mpsc::Sender<Message>,
     caller: Option<Caller>,
-    /// Followed orders, with the last sequence sent of each.
-    follows: HashMap<Uuid, i64>,
+    /// Followed orders and topics, with the place of the last entry sent of each that has
+    /// a numbered run.
+    follows: HashMap<Target, Option<Cursor>>,
 }
 
 /// Why a connection ends.
@@ -185,11 +182,32 @@ impl Connection {
         end
     }
 
-    /// Waits for the `auth` message.
+    /// Authenticates the connection (unless the header did), says so, and registers the
+    /// caller's presence.
     async fn authenticate(
         &mut self,
         incoming: &mut futures::stream::SplitStream<WebSocket>,
     ) -> Result<(), End> {
+        let caller = match self.caller.clone() {
+            Some(caller) => caller,
+            None => self.auth_message(incoming).await?,
+        };
+        self.send(&ServerMessage::Ready {
+            customer_id: caller.id.0,
+        })
+        .await?;
+        if let Err(err) = presence::arrive(&self.state.db, self.id, caller.id.0).await {
+            tracing::warn!(error = %err, "could not record a live connection");
+        }
+        self.caller = Some(caller);
+        Ok(())
+    }
+
+    /// Waits for the `auth` message.
+    async fn auth_message(
+        &self,
+        incoming: &mut futures::stream::SplitStream<WebSocket>,
+    ) -> Result<Caller, End> {
         let refused = End::Close(UNAUTHORISED, "send a valid auth message first");
         let first = tokio::time::timeout(AUTH_WITHIN, incoming.next()).await;
         let Ok(Some(Ok(Message::Text(text)))) = first else {
@@ -198,13 +216,23 @@ impl Connection {
         let Ok(ClientMessage::Auth { token }) = serde_json::from_str(text.as_str()) else {
             return Err(refused);
         };
-        let caller = self.state.auth.caller(token.trim()).map_err(|_| refused)?;
-        self.send(&ServerMessage::Ready {
-            customer_id: caller.id.0,
-        })
-        .await?;
-        self.caller = Some(caller);
-        Ok(())
+        self.state.auth.caller(token.trim()).map_err(|_| refused)
+    }
+
+    /// The authenticated caller.
+    fn caller(&self) -> Result<&Caller, (ErrorCode, &'static str)> {
+        self.caller
+            .as_ref()
+            .ok_or((ErrorCode::MissingToken, "authenticate first"))
+    }
+
+    /// Takes the connection's presence away.
+    async fn leave(&self) {
+        if self.caller.is_some()
+            && let Err(err) = presence::left(&self.state.db, self.id).await
+        {
+            tracing::warn!(error = %err, "could not remove a live connection");
+        }
     }
 
     /// Serves the client's messages, the feed's news, the heartbeat and the shutdown.
@@ -224,18 +252,23 @@ impl Connection {
                     }
                 }
                 news = news.recv() => self.on_news(news).await,
-                _ = heartbeat.tick() => {
-                    if heard.elapsed() > 3 * HEARTBEAT {
-                        Err(End::Close(TOO_SLOW, "no answer to three pings"))
-                    } else {
-                        self.push(Message::Ping(Default::default())).await
-                    }
-                }
+                _ = heartbeat.tick() => self.beat(heard).await,
             };
             if let Err(end) = step {
                 return end;
             }
         }
+    }
+
+    /// Pings the client, and keeps its presence fresh, unless it stopped answering.
+    async fn beat(&self, heard: Instant) -> Result<(), End> {
+        if heard.elapsed() > 3 * HEARTBEAT {
+            return Err(End::Close(TOO_SLOW, "no answer to three pings"));
+        }
+        if let Err(err) = presence::still_here(&self.state.db, self.id).await {
+            tracing::warn!(error = %err, "could not refresh a live connection");
+        }
+        self.push(Message::Ping(Default::default())).await
     }
 
     async fn on_message(&mut self, message: Message) -> Result<(), End> {
@@ -250,112 +283,46 @@ impl Connection {
                     .await;
             }
         };
-        match serde_json::from_str::<ClientMessage>(text.as_str()) {
-            Ok(ClientMessage::Subscribe { order_id, after }) => {
-                self.subscribe(order_id, after.max(0)).await
-            }
-            Ok(ClientMessage::Unsubscribe { order_id }) => {
-                self.follows.remove(&order_id);
-                self.send(&ServerMessage::Unsubscribed { order_id }).await
+        let (target, after) = match serde_json::from_str::<ClientMessage>(text.as_str()) {
+            Ok(ClientMessage::Subscribe {
+                order_id,
+                topic,
+                after,
+            }) => (Target::named(order_id, topic), Some(after)),
+            Ok(ClientMessage::Unsubscribe { order_id, topic }) => {
+                (Target::named(order_id, topic), None)
             }
             Ok(ClientMessage::Auth { .. }) => {
-                self.refuse(ErrorCode::InvalidField, "already authenticated", None)
-                    .await
+                return self
+                    .refuse(ErrorCode::InvalidField, "already authenticated", None)
+                    .await;
             }
             Err(err) => {
-                self.refuse(ErrorCode::ValidationFailed, &err.to_string(), None)
+                return self
+                    .refuse(ErrorCode::ValidationFailed, &err.to_string(), None)
+                    .await;
+            }
+        };
+        match (target, after) {
+            (Ok(target), Some(after)) => self.subscribe(target, after).await,
+            (Ok(target), None) => self.unsubscribe(target).await,
+            (Err(detail), _) => {
+                self.refuse(ErrorCode::ValidationFailed, &detail, None)
                     .await
             }
         }
-    }
-
-    /// Follows `order_id` if the caller may see it, sending what it missed after `after`.
-    async fn subscribe(&mut self, order_id: Uuid, after: i64) -> Result<(), End> {
-        if !self.follows.contains_key(&order_id) && self.follows.len() >= MAX_SUBSCRIPTIONS {
-            let detail = format!("a connection follows at most {MAX_SUBSCRIPTIONS} orders");
-            return self
-                .refuse(ErrorCode::TooManySubscriptions, &detail, Some(order_id))
-                .await;
-        }
-        let Some(caller) = self.caller.clone() else {
-            return Err(End::Left);
-        };
-        if let Err(problem) =
-            recorded_order(&self.state, &caller, contracts::OrderId(order_id)).await
-        {
-            let (code, detail) = if problem.status() == StatusCode::NOT_FOUND {
-                (ErrorCode::NotFound, "no such order")
-            } else {
-                let detail = "the order could not be checked just now; subscribe again";
-                (ErrorCode::ServiceUnavailable, detail)
-            };
-            return self.refuse(code, detail, Some(order_id)).await;
-        }
-        self.follows.insert(order_id, after);
-        self.send(&ServerMessage::Subscribed { order_id, after })
-            .await?;
-        self.catch_up(order_id).await
-    }
-
-    /// Sends the order's entries after the last one sent.
-    async fn catch_up(&mut self, order_id: Uuid) -> Result<(), End> {
-        loop {
-            let Some(&last) = self.follows.get(&order_id) else {
-                return Ok(());
-            };
-            let page = feed::after(&self.state.db, order_id, last)
-                .await
-                .map_err(|_| End::Close(1011, "the feed could not be read"))?;
-            let full = page.len() as u64 == PAGE;
-            for entry in &page {
-                self.deliver(entry).await?;
-            }
-            if !full {
-                return Ok(());
-            }
-        }
-    }
-
-    async fn on_news(&mut self, news: Result<FeedNews, RecvError>) -> Result<(), End> {
-        match news {
-            Ok(FeedNews::Entry(entry)) => match self.follows.get(&entry.order_id) {
-                Some(&last) if entry.seq == last + 1 => self.deliver(&entry).await,
-                Some(&last) if entry.seq > last + 1 => self.catch_up(entry.order_id).await,
-                _ => Ok(()),
-            },
-            Ok(FeedNews::CatchUp) | Err(RecvError::Lagged(_)) => {
-                let orders: Vec<Uuid> = self.follows.keys().copied().collect();
-                for order_id in orders {
-                    self.catch_up(order_id).await?;
-                }
-                Ok(())
-            }
-            Err(RecvError::Closed) => Err(End::Close(GOING_AWAY, "the server is restarting")),
-        }
-    }
-
-    /// Sends an entry of a followed order, once and in sequence.
-    async fn deliver(&mut self, entry: &FeedEntry) -> Result<(), End> {
-        let Some(last) = self.follows.get_mut(&entry.order_id) else {
-            return Ok(());
-        };
-        if entry.seq != *last + 1 {
-            return Ok(());
-        }
-        *last = entry.seq;
-        self.send(&ServerMessage::Event { entry }).await
     }
 
     async fn refuse(
         &self,
         code: ErrorCode,
         detail: &str,
-        order_id: Option<Uuid>,
+        target: Option<Target>,
     ) -> Result<(), End> {
         let refusal = ServerMessage::Error {
             code,
             detail: detail.to_owned(),
-            order_id,
+            target,
         };
         self.send(&refusal).await
     }

@@ -1,0 +1,158 @@
+//! What one connection follows, and how each entry of the feed reaches it once and in order.
+//!
+//! An order, and the caller's own topics (`my_orders`, `notifications`), are numbered runs of
+//! the feed: each keeps a [`Cursor`], so an entry is passed on only as the next of its run,
+//! and a gap (missed news, a lagging hub) is filled from the table. The staff topics
+//! (`review_queue`, `support_inbox`) span every customer and have no gap-free number: they
+//! pass on what happens while they are followed, and when news may have been missed they
+//! say `resync`, and the client reads the list again over REST.
+
+use super::protocol::{ServerMessage, Target, Topic};
+use super::{Connection, End};
+use crate::error::ErrorCode;
+use crate::feed::{Cursor, FeedNews, Step};
+use crate::routes::events::recorded_order;
+use activities::feed::{FeedEntry, Scope};
+use axum::http::StatusCode;
+use tokio::sync::broadcast::error::RecvError;
+
+/// Most things one connection may follow at once.
+pub const MAX_SUBSCRIPTIONS: usize = 100;
+
+impl Connection {
+    /// Follows `target` if the caller may, sending what it holds after `after`.
+    pub(super) async fn subscribe(&mut self, target: Target, after: i64) -> Result<(), End> {
+        if !self.follows.contains_key(&target) && self.follows.len() >= MAX_SUBSCRIPTIONS {
+            let detail =
+                format!("a connection follows at most {MAX_SUBSCRIPTIONS} orders or topics");
+            return self
+                .refuse(ErrorCode::TooManySubscriptions, &detail, Some(target))
+                .await;
+        }
+        let scope = match self.may_follow(target).await {
+            Ok(scope) => scope,
+            Err((code, detail)) => return self.refuse(code, detail, Some(target)).await,
+        };
+        let cursor = scope.map(|scope| Cursor::new(scope, after));
+        self.follows.insert(target, cursor);
+        let after = cursor.map(|cursor| cursor.last);
+        self.send(&ServerMessage::Subscribed { target, after })
+            .await?;
+        self.catch_up(target).await
+    }
+
+    /// The run `target` follows (none for the staff topics), if the caller may follow it:
+    /// an order as `GET /orders/{id}` would show it, staff topics to staff.
+    async fn may_follow(&self, target: Target) -> Result<Option<Scope>, (ErrorCode, &'static str)> {
+        let caller = self.caller()?;
+        match target {
+            Target::Order { order_id } => {
+                let order = contracts::OrderId(order_id);
+                match recorded_order(&self.state, caller, order).await {
+                    Ok(()) => Ok(Some(Scope::Order(order_id))),
+                    Err(problem) if problem.status() == StatusCode::NOT_FOUND => {
+                        Err((ErrorCode::NotFound, "no such order"))
+                    }
+                    Err(_) => Err((
+                        ErrorCode::ServiceUnavailable,
+                        "the order could not be checked just now; subscribe again",
+                    )),
+                }
+            }
+            Target::Topic { topic } if topic.staff_only() && !caller.is_staff() => {
+                Err((ErrorCode::Forbidden, "this topic needs the operator role"))
+            }
+            Target::Topic {
+                topic: Topic::MyOrders | Topic::Notifications,
+            } => Ok(Some(Scope::Customer(caller.id.0))),
+            Target::Topic { .. } => Ok(None),
+        }
+    }
+
+    /// Stops following `target`.
+    pub(super) async fn unsubscribe(&mut self, target: Target) -> Result<(), End> {
+        self.follows.remove(&target);
+        self.send(&ServerMessage::Unsubscribed { target }).await
+    }
+
+    /// Sends what `target`'s run holds after its cursor (nothing for a topic without one).
+    async fn catch_up(&mut self, target: Target) -> Result<(), End> {
+        loop {
+            let Some(Some(mut cursor)) = self.follows.get(&target).copied() else {
+                return Ok(());
+            };
+            let (page, full) = cursor
+                .page(&self.state.db)
+                .await
+                .map_err(|_| End::Close(1011, "the feed could not be read"))?;
+            for entry in &page {
+                if cursor.pass(entry) && target.wants(entry) {
+                    self.follows.insert(target, Some(cursor));
+                    self.send(&ServerMessage::Event { target, entry }).await?;
+                }
+            }
+            self.follows.insert(target, Some(cursor));
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Passes the hub's news on to what this connection follows.
+    pub(super) async fn on_news(&mut self, news: Result<FeedNews, RecvError>) -> Result<(), End> {
+        let followed: Vec<(Target, Option<Cursor>)> = self
+            .follows
+            .iter()
+            .map(|(target, cursor)| (*target, *cursor))
+            .collect();
+        match news {
+            Ok(FeedNews::Entry(entry)) => {
+                for (target, cursor) in followed {
+                    self.on_entry(target, cursor, &entry).await?;
+                }
+                Ok(())
+            }
+            Ok(FeedNews::CatchUp) | Err(RecvError::Lagged(_)) => {
+                for (target, cursor) in followed {
+                    if cursor.is_some() {
+                        self.catch_up(target).await?;
+                    } else {
+                        self.send(&ServerMessage::Resync { target }).await?;
+                    }
+                }
+                Ok(())
+            }
+            Err(RecvError::Closed) => {
+                Err(End::Close(super::GOING_AWAY, "the server is restarting"))
+            }
+        }
+    }
+
+    /// Passes one entry on to `target`'s follower, once and in sequence.
+    async fn on_entry(
+        &mut self,
+        target: Target,
+        cursor: Option<Cursor>,
+        entry: &FeedEntry,
+    ) -> Result<(), End> {
+        let Some(mut cursor) = cursor else {
+            return if target.wants(entry) {
+                self.send(&ServerMessage::Event { target, entry }).await
+            } else {
+                Ok(())
+            };
+        };
+        match cursor.step(entry) {
+            Step::Next => {
+                cursor.pass(entry);
+                self.follows.insert(target, Some(cursor));
+                if target.wants(entry) {
+                    self.send(&ServerMessage::Event { target, entry }).await?;
+                }
+                Ok(())
+            }
+            Step::Behind => self.catch_up(target).await,
+            Step::Skip => Ok(()),
+        }
+    }
+}

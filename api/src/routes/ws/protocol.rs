@@ -1,0 +1,133 @@
+//! The messages of `GET /ws` (docs/REALTIME.md), both ways, and what can be followed.
+
+use crate::error::ErrorCode;
+use activities::feed::{FeedEntry, FeedKind};
+use contracts::orders::OrderStatus;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What a client sends.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub(super) enum ClientMessage {
+    /// The first message: the access token from `POST /auth/login` (unless it came in the
+    /// `Sec-WebSocket-Protocol` header).
+    Auth { token: String },
+    /// Follow an order or a topic from after `after` (0: from its first entry).
+    Subscribe {
+        #[serde(default)]
+        order_id: Option<Uuid>,
+        #[serde(default)]
+        topic: Option<Topic>,
+        #[serde(default)]
+        after: i64,
+    },
+    /// Stop following an order or a topic.
+    Unsubscribe {
+        #[serde(default)]
+        order_id: Option<Uuid>,
+        #[serde(default)]
+        topic: Option<Topic>,
+    },
+}
+
+/// What can be followed besides one order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum Topic {
+    /// Everything about the caller's own orders, by `customer_seq`.
+    MyOrders,
+    /// The messages sent to the caller (about an order or not), by `customer_seq`.
+    Notifications,
+    /// Orders entering and leaving manual review (staff).
+    ReviewQueue,
+    /// Support messages and closings of every conversation (staff).
+    SupportInbox,
+}
+
+impl Topic {
+    /// Whether only staff may follow it.
+    pub(super) const fn staff_only(self) -> bool {
+        matches!(self, Topic::ReviewQueue | Topic::SupportInbox)
+    }
+}
+
+/// One followed thing: an order or a topic, as it appears in messages
+/// (`"order_id": …` or `"topic": …`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub(super) enum Target {
+    /// One order.
+    Order { order_id: Uuid },
+    /// A topic.
+    Topic { topic: Topic },
+}
+
+impl Target {
+    /// The target a subscribe or unsubscribe names: exactly one of an order and a topic.
+    pub(super) fn named(order_id: Option<Uuid>, topic: Option<Topic>) -> Result<Self, String> {
+        match (order_id, topic) {
+            (Some(order_id), None) => Ok(Target::Order { order_id }),
+            (None, Some(topic)) => Ok(Target::Topic { topic }),
+            _ => Err("name either an `order_id` or a `topic`".to_owned()),
+        }
+    }
+
+    /// Whether `entry` (of this target's run, when it has one) is sent to its followers.
+    pub(super) fn wants(self, entry: &FeedEntry) -> bool {
+        match self {
+            Target::Order { .. } => true,
+            Target::Topic { topic } => match topic {
+                Topic::MyOrders => entry.order_id.is_some(),
+                Topic::Notifications => entry.kind == FeedKind::Notification,
+                Topic::ReviewQueue => entry.kind == FeedKind::Status && about_review(entry),
+                Topic::SupportInbox => entry.kind == FeedKind::Support,
+            },
+        }
+    }
+}
+
+/// Whether a status entry moves an order into manual review or out of it.
+fn about_review(entry: &FeedEntry) -> bool {
+    let review = serde_json::json!(OrderStatus::AwaitingReview);
+    entry.body.get("status") == Some(&review) || entry.body.get("from") == Some(&review)
+}
+
+/// What the server sends.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(super) enum ServerMessage<'a> {
+    /// Authenticated.
+    Ready { customer_id: Uuid },
+    /// Followed; what it holds after `after` comes next (topics without a sequence: only
+    /// what happens from now on).
+    Subscribed {
+        #[serde(flatten)]
+        target: Target,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        after: Option<i64>,
+    },
+    /// No longer followed.
+    Unsubscribed {
+        #[serde(flatten)]
+        target: Target,
+    },
+    /// An entry of a followed order or topic.
+    Event {
+        #[serde(flatten)]
+        target: Target,
+        entry: &'a FeedEntry,
+    },
+    /// A topic without a sequence may have missed entries: read its list again (REST).
+    Resync {
+        #[serde(flatten)]
+        target: Target,
+    },
+    /// A refusal; the connection stays open.
+    Error {
+        code: ErrorCode,
+        detail: String,
+        #[serde(flatten)]
+        target: Option<Target>,
+    },
+}
