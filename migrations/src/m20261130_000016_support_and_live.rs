@@ -56,7 +56,8 @@ const FEED: &str = r"
         customer_id uuid NOT NULL
     );
     INSERT INTO feed.orders (order_id, customer_id)
-        SELECT id, customer_id FROM orders.orders ON CONFLICT DO NOTHING;
+        SELECT id, customer_id FROM orders.orders WHERE customer_id IS NOT NULL
+        ON CONFLICT DO NOTHING;
 
     ALTER TABLE feed.entries
         ALTER COLUMN order_id DROP NOT NULL,
@@ -118,6 +119,36 @@ const FEED: &str = r"
     GRANT SELECT, INSERT, UPDATE, DELETE ON feed.connections TO emporium_api;
 ";
 
+/// Back to the feed of migration 14: entries about no order, and support entries, go.
+const DOWN: &str = r"
+    DROP TABLE IF EXISTS support.messages, support.conversations;
+    DROP TABLE IF EXISTS feed.connections, feed.orders;
+    ALTER TABLE feed.entries DISABLE TRIGGER append_only;
+    DELETE FROM feed.entries WHERE order_id IS NULL OR kind = 'support';
+    ALTER TABLE feed.entries ENABLE TRIGGER append_only;
+    ALTER TABLE feed.entries
+        DROP CONSTRAINT entries_about,
+        DROP CONSTRAINT entries_order_seq,
+        DROP CONSTRAINT entries_customer_seq,
+        DROP CONSTRAINT entries_customer_place,
+        DROP COLUMN customer_seq,
+        DROP COLUMN customer_id,
+        ALTER COLUMN order_id SET NOT NULL,
+        ALTER COLUMN seq SET NOT NULL,
+        DROP CONSTRAINT entries_kind_check,
+        ADD CONSTRAINT entries_kind_check
+            CHECK (kind IN ('status', 'tracking', 'refund', 'notification'));
+    CREATE OR REPLACE FUNCTION feed.number_entry() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, feed AS $$
+    BEGIN
+        PERFORM pg_advisory_xact_lock(hashtextextended('feed:' || NEW.order_id::text, 0));
+        SELECT coalesce(max(seq), 0) + 1 INTO NEW.seq
+          FROM feed.entries WHERE order_id = NEW.order_id;
+        RETURN NEW;
+    END $$;
+    REVOKE INSERT ON feed.entries FROM emporium_api;
+";
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -126,11 +157,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run_sql(
-            manager,
-            "DROP SCHEMA IF EXISTS support CASCADE;
-             DROP TABLE IF EXISTS feed.connections, feed.orders;",
-        )
-        .await
+        // The `support` schema itself is migration 1's (it creates every schema of SCHEMAS).
+        run_sql(manager, DOWN).await
     }
 }
