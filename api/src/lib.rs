@@ -15,6 +15,7 @@ mod openapi;
 mod routes;
 mod state;
 mod validate;
+mod web;
 mod webhook;
 
 use axum::Router;
@@ -23,12 +24,12 @@ use std::future::Future;
 use tokio::net::TcpListener;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use utoipa_scalar::Servable;
 
 pub use error::ApiError;
 pub use state::{ApiConfig, AppState};
 
-/// The API's router with all its middleware, `/openapi.json` and `/docs`.
+/// The API's router with all its middleware, `/openapi.json`, and the web app with `/docs`
+/// ([`web`]).
 pub fn router(state: AppState, config: &ApiConfig) -> Router {
     // Installs the process's metrics recorder before the first request is counted.
     let _ = platform::metrics::handle();
@@ -52,7 +53,7 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
                 }
             }),
         )
-        .merge(utoipa_scalar::Scalar::with_url("/docs", document))
+        .merge(web::routes(&config.web_dir))
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(axum::Extension(routes::StripeWebhookSecret(

@@ -35,4 +35,6 @@ pub struct ApiConfig {
     pub stripe_webhook_secret: Option<secrecy::SecretString>,
     /// The shared webhook secrets of HTTP carriers, by carrier name.
     pub carrier_webhook_secrets: std::collections::HashMap<String, secrecy::SecretString>,
+    /// The web app's build (`web/dist`), served at `/`, `/shop/…`, `/console/…` and `/docs`.
+    pub web_dir: std::path::PathBuf,
 }

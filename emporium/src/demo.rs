@@ -81,6 +81,23 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("seeding stock of {sku}"))?;
     }
-    tracing::info!(products = DEMO_PRODUCTS.len(), "demo catalog loaded");
+    // A coupon to try at checkout: 10 % off, valid a year from each start.
+    let expires = chrono::Utc::now() + chrono::Duration::days(365);
+    catalog::upsert_coupon(
+        db,
+        DEMO_COUPON,
+        &contracts::cart::Discount::Percent(10),
+        expires,
+    )
+    .await
+    .context("seeding the demo coupon")?;
+    tracing::info!(
+        products = DEMO_PRODUCTS.len(),
+        coupon = DEMO_COUPON,
+        "demo catalog loaded"
+    );
     Ok(())
 }
+
+/// The demo coupon (10 % off).
+pub const DEMO_COUPON: &str = "WELCOME10";

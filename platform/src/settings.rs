@@ -320,6 +320,10 @@ pub struct ApiSettings {
     /// Largest request body accepted, in bytes.
     #[serde(default = "defaults::max_body_bytes")]
     pub max_body_bytes: usize,
+    /// The web app's build, served at `/`, `/console` and `/docs` (`web/dist`, from the
+    /// directory the process starts in).
+    #[serde(default = "defaults::web_dir")]
+    pub web_dir: std::path::PathBuf,
 }
 
 /// Log output.
@@ -458,6 +462,9 @@ mod defaults {
     }
     pub(super) fn max_body_bytes() -> usize {
         64 * 1024
+    }
+    pub(super) fn web_dir() -> std::path::PathBuf {
+        std::path::PathBuf::from("web/dist")
     }
     pub(super) fn log_filter() -> String {
         "info,temporalio_sdk_core=warn,temporalio_client=warn,sqlx=warn".to_owned()

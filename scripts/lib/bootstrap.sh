@@ -10,6 +10,10 @@
 #                     time-skipping server: the tests' weeks-long scenarios at real durations)
 #   schemathesis      PyPI, pinned, into .tools/ (the API fuzzer scripts/fuzz runs)
 #   PostgreSQL        started if installed but stopped; installed if missing
+#   the web app       web/'s npm packages (npm ci, from the committed lockfile) when missing
+#                     or older than the lockfile; its build (web/dist) when missing or older
+#                     than any of its sources
+#   Chromium          Debian's chromium, for the browser tests (scripts/browser)
 
 set -euo pipefail
 
@@ -136,11 +140,31 @@ ensure_postgres() {
   die "PostgreSQL does not answer on 127.0.0.1:5432"
 }
 
+ensure_web() {
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  local web="$REPO/web"
+  if [ ! -d "$web/node_modules" ] || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+    say "installing the web app's npm packages (npm ci)"
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed in web/"
+  fi
+  if [ ! -f "$web/dist/index.html" ] || [ -n "$(find "$web/src" "$web/docs" "$web/index.html" \
+      "$web/vite.config.ts" "$web/package-lock.json" -newer "$web/dist/index.html" -print -quit)" ]; then
+    say "building the web app (web/dist)"
+    (cd "$web" && npm run --silent build >/dev/null) || die "the web app did not build (cd web && npm run build)"
+  fi
+}
+
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 || apt_install chromium
+  export CHROMIUM="$(command -v chromium)"
+}
+
 bootstrap() {
   ensure_rust
   ensure_protoc
   ensure_temporal_cli
   ensure_postgres
+  ensure_web
 }
 
 # What the tests need on top.
@@ -149,4 +173,5 @@ bootstrap_tests() {
   ensure_aiosmtpd
   ensure_temporal_test_server
   ensure_schemathesis
+  ensure_chromium
 }

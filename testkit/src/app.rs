@@ -211,6 +211,7 @@ impl TestApp {
         };
         let config = api::ApiConfig {
             max_body_bytes: 64 * 1024,
+            web_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/dist"),
             stripe_webhook_secret: options
                 .stripe_webhook_secret
                 .clone()

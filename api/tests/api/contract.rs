@@ -276,13 +276,67 @@ async fn the_document_is_openapi_3_1_and_names_every_operation_with_its_errors()
     );
     let page = response.text().await.expect("a page");
     assert!(
-        page.contains("api-reference"),
-        "the page loads the reference viewer"
+        page.contains("api-reference") && page.contains("/openapi.json"),
+        "the page loads the reference viewer with the document"
     );
+    assert!(page.contains("Emporium API"), "{page}");
     assert!(
-        page.contains("Emporium API"),
-        "the page carries the document"
+        !page.contains("https://") && !page.contains("http://"),
+        "nothing from a CDN: {page}"
     );
+    let viewer = app
+        .http
+        .get(format!("{}/docs/files/standalone.js", app.address))
+        .send()
+        .await
+        .expect("the viewer");
+    assert_eq!(viewer.status(), 200, "the viewer is served by us");
+}
+
+/// The storefront and the console come from the API's origin: their pages are the app's
+/// `index.html`, never cached; its hashed assets are cached for a year; a path that is
+/// neither a page nor the API's is still a problem+json 404.
+#[tokio::test]
+async fn the_web_app_is_served_from_one_origin_with_its_cache_rules() {
+    let app = TestApp::spawn().await;
+    for path in ["/", "/shop/cart", "/console", "/console/orders/0195"] {
+        let response = app
+            .http
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .expect("a page");
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["cache-control"], "no-cache", "{path}");
+        let page = response.text().await.expect("html");
+        assert!(page.contains(r#"<div id="app">"#), "{path}: {page}");
+    }
+    let page = app
+        .http
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .expect("a page")
+        .text()
+        .await
+        .expect("html");
+    let script = page
+        .split('"')
+        .find(|part| part.starts_with("/assets/") && part.ends_with(".js"))
+        .expect("the app's script");
+    let asset = app
+        .http
+        .get(format!("{}{script}", app.address))
+        .send()
+        .await
+        .expect("an asset");
+    assert_eq!(asset.status(), 200);
+    assert_eq!(
+        asset.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let (status, problem) = app.get_json("/shopping").await;
+    assert_eq!((status, &problem["code"]), (404, &json!("not_found")));
 }
 
 #[tokio::test]

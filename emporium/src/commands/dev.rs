@@ -180,6 +180,8 @@ fn print_banner(settings: &Settings, own_server: bool, admin_password: &str) {
     };
     println!(
         "\n  Emporium is running.\n\
+         \n  Storefront   http://localhost:{port}/\
+         \n  Console      http://localhost:{port}/console   (operators and admins)\
          \n  API          http://localhost:{port}   (reference: http://localhost:{port}/docs)\
          \n  Temporal UI  {ui}\
          \n\n  Try:\

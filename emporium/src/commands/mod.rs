@@ -100,6 +100,7 @@ pub(crate) fn api_parts(
     };
     let config = ::api::ApiConfig {
         max_body_bytes: settings.api.max_body_bytes,
+        web_dir: settings.api.web_dir.clone(),
         stripe_webhook_secret: settings.payments.stripe.webhook_secret.clone(),
         carrier_webhook_secrets: settings
             .shipping

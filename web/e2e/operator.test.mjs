@@ -1,0 +1,56 @@
+// An operator's journey in a real Chromium: review an order live, watch it go on, refund
+// part of it; and every console page passes axe.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { launch, openPage, assertAccessible, screenshot, call, login, ADMIN, unique, signIn } from './browser.mjs'
+
+let browser
+before(async () => (browser = await launch()))
+after(() => browser?.close())
+
+/** A customer's order above the review threshold (scripts/browser sets it to 50.00). */
+async function bigOrder() {
+  const email = `${unique('big')}@example.com`
+  await call('POST', '/auth/register', { email, name: 'Big Spender', password: 'correct horse battery' })
+  const { access_token } = await login(email, 'correct horse battery')
+  const placed = await call('POST', '/orders', {
+    shipping_address: { name: 'Big Spender', line1: '1 Main St', city: 'London', postal_code: 'N1 9GU', country: 'GB' },
+    lines: [{ sku: 'MUG-CLASSIC', quantity: 6 }],
+    payment_method: 'pm_card_visa',
+  }, access_token)
+  assert.equal(placed.status, 202, JSON.stringify(placed.body))
+  return placed.body.order_id
+}
+
+test('an operator approves an order waiting for review, watches it complete and refunds part of it', async () => {
+  const page = await openPage(browser)
+  await signIn(page, ADMIN.email, ADMIN.password)
+  await page.getByRole('heading', { name: 'Waiting for review' }).waitFor()
+  const id = await bigOrder()
+  const waiting = page.locator(`li[data-order="${id}"]`)
+  await waiting.waitFor({ timeout: 60_000 })
+  await screenshot(page, 'console')
+  await assertAccessible(page, 'console orders')
+  await waiting.getByRole('button', { name: 'Approve' }).click()
+  await waiting.waitFor({ state: 'detached', timeout: 30_000 })
+
+  await page.goto(`/console/orders/${id}`)
+  await page.getByTestId('order-status').filter({ hasText: 'Completed' }).waitFor({ timeout: 180_000 })
+  await page.getByLabel(/^Amount/).fill('5')
+  await page.getByLabel('Reason').fill('one mug arrived chipped')
+  await page.getByRole('button', { name: 'Refund' }).click()
+  await page.getByText(/Refunding/).waitFor()
+  await page.getByText(/refunded €5\.00/i).waitFor({ timeout: 60_000 })
+  await screenshot(page, 'console-order')
+  await assertAccessible(page, 'console order')
+
+  for (const [path, name] of [['/console/inbox', 'inbox'], ['/console/reports', 'reports']]) {
+    await page.goto(path)
+    await page.getByRole('heading', { level: 1 }).waitFor()
+    await page.waitForLoadState('networkidle')
+    await assertAccessible(page, name)
+  }
+  await page.goto('/docs')
+  await page.locator('text=Emporium').first().waitFor({ timeout: 30_000 })
+  assert.deepEqual(page.errors, [], 'no errors in the console')
+})

@@ -1,0 +1,117 @@
+// A shopper's whole journey in a real Chromium (with the demo coupon WELCOME10), and the
+// errors a shopper can meet.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { launch, openPage, assertAccessible, screenshot, ADMIN, unique } from './browser.mjs'
+
+let browser
+before(async () => (browser = await launch()))
+after(() => browser?.close())
+
+async function register(page) {
+  const email = `${unique('shopper')}@example.com`
+  await page.goto('/shop/account')
+  await page.getByRole('button', { name: 'New here? Open an account' }).click()
+  await page.getByLabel('Name').fill('Ada Lovelace')
+  await page.getByLabel('Email').fill(email)
+  await page.getByLabel('Password').fill('correct horse battery')
+  await page.getByRole('button', { name: 'Open the account' }).click()
+  await page.waitForURL((url) => url.pathname === '/')
+  return email
+}
+
+async function addMugToCart(page) {
+  await page.getByRole('searchbox', { name: 'Search' }).fill('mug')
+  await page.getByRole('button', { name: 'Search' }).click()
+  await page.getByRole('link', { name: /mug/i }).first().click()
+  await page.getByRole('button', { name: 'Add to cart' }).click()
+  await page.getByText('Added.').waitFor()
+}
+
+async function fillAddress(page) {
+  await page.getByLabel('Full name').fill('Ada Lovelace')
+  await page.getByLabel('Street and number').fill('12 St James Square')
+  await page.getByLabel('City').fill('London')
+  await page.getByLabel('Postal code').fill('SW1Y 4JH')
+}
+
+test('a shopper browses, uses a coupon, checks out, watches the order complete and the parcel arrive, and talks to the shop', async () => {
+  const page = await openPage(browser)
+  await register(page)
+  await page.getByRole('heading', { name: 'Products' }).waitFor()
+  await screenshot(page, 'storefront')
+  await assertAccessible(page, 'catalog')
+  await addMugToCart(page)
+  await assertAccessible(page, 'product')
+  await page.getByRole('link', { name: 'Cart', exact: true }).click()
+  const before = await page.locator('.total').textContent()
+  await page.getByLabel('Coupon').fill('WELCOME10')
+  await page.getByRole('button', { name: 'Apply' }).click()
+  await page.getByText(/Discount \(WELCOME10\)/).waitFor()
+  assert.notEqual(await page.locator('.total').textContent(), before, 'the coupon lowers the total')
+
+  await page.getByRole('button', { name: 'Place the order' }).click()
+  await page.locator('#address-name-error').waitFor()
+  assert.match(await page.locator('#address-name-error').textContent(), /\S/, 'an empty name is refused next to its field')
+  await assertAccessible(page, 'cart with errors')
+  await fillAddress(page)
+  await page.getByRole('button', { name: 'Place the order' }).click()
+  await page.waitForURL(/\/shop\/orders\//)
+  const status = page.getByTestId('order-status')
+  await status.filter({ hasText: 'Completed' }).waitFor({ timeout: 180_000 })
+  await page.locator('.route svg').waitFor()
+  assert.ok(await page.locator('.stops li[data-status="delivered"]').count() >= 1, 'the parcel arrived')
+  await screenshot(page, 'order')
+  await assertAccessible(page, 'order')
+
+  await page.getByLabel('Ask us something').fill('Could the next one come gift-wrapped?')
+  await page.getByRole('button', { name: 'Send' }).click()
+  await page.locator('.messages li[data-author="customer"]').waitFor()
+
+  const operator = await openPage(browser)
+  await operator.goto('/shop/account')
+  await operator.getByLabel('Email').fill(ADMIN.email)
+  await operator.getByLabel('Password').fill(ADMIN.password)
+  await operator.getByRole('button', { name: 'Sign in', exact: true }).click()
+  await operator.waitForURL(/\/console/)
+  await operator.getByRole('link', { name: 'Support inbox' }).click()
+  const orderId = page.url().split('/').at(-1)
+  await operator.locator(`tr[data-order="${orderId}"] a`).click()
+  await operator.locator('.messages li[data-author="customer"]').waitFor()
+  await operator.getByLabel('Answer').fill('Of course: we will wrap it.')
+  await operator.getByRole('button', { name: 'Send' }).click()
+  await page.locator('.messages li[data-author="operator"]').filter({ hasText: 'we will wrap it' }).waitFor()
+
+  // Chromium logs each refused request ("Failed to load resource … 422"); the form's
+  // refusal above is one on purpose. Anything else is an error.
+  assert.deepEqual(page.errors.filter((e) => !/status of 422/.test(e)), [], 'no errors in the shopper\'s console')
+  assert.deepEqual(operator.errors, [], 'no errors in the operator\'s console')
+})
+
+test('a declined card says so and the items go back into the cart; a bad sign-in says what is wrong', async () => {
+  const page = await openPage(browser, { width: 390, height: 844 })
+  await register(page)
+  await addMugToCart(page)
+  await page.getByRole('link', { name: 'Cart', exact: true }).click()
+  await fillAddress(page)
+  await page.getByLabel('Card (test cards of the sandbox)').selectOption('pm_card_chargeDeclined')
+  await page.getByRole('button', { name: 'Place the order' }).click()
+  await page.waitForURL(/\/shop\/orders\//)
+  await page.getByRole('alert').filter({ hasText: 'Your card was declined' }).waitFor({ timeout: 60_000 })
+  await screenshot(page, 'declined')
+  await page.getByRole('button', { name: 'Put these items back in the cart' }).click()
+  await page.waitForURL(/\/shop\/cart/)
+  await page.getByRole('cell', { name: /mug/i }).waitFor()
+
+  const stranger = await openPage(browser)
+  await stranger.goto('/shop/account')
+  await stranger.getByRole('button', { name: 'New here? Open an account' }).click()
+  await stranger.getByLabel('Name').fill('Shorty')
+  await stranger.getByLabel('Email').fill(`${unique('shorty')}@example.com`)
+  await stranger.getByLabel('Password').fill('short')
+  await stranger.getByRole('button', { name: 'Open the account' }).click()
+  await stranger.locator('#password-error').waitFor()
+  assert.equal(await stranger.getByLabel('Password').getAttribute('aria-invalid'), 'true', 'the field says it is wrong')
+  await assertAccessible(stranger, 'registration with an error')
+  assert.deepEqual(page.errors, [])
+})

@@ -1,0 +1,28 @@
+// The pages: the storefront at / and /shop/…, the console at /console/… (staff only). The
+// API answers every one of these paths with the app (api/src/web.rs); the rest are its own.
+import { createRouter, createWebHistory } from 'vue-router'
+import { session } from './session'
+
+export const router = createRouter({
+  history: createWebHistory(),
+  routes: [
+    { path: '/', name: 'catalog', component: () => import('./pages/shop/Catalog.vue') },
+    { path: '/shop/products/:id', name: 'product', component: () => import('./pages/shop/Product.vue') },
+    { path: '/shop/cart', name: 'cart', component: () => import('./pages/shop/Cart.vue'), meta: { signedIn: true } },
+    { path: '/shop/account', name: 'account', component: () => import('./pages/shop/Account.vue') },
+    { path: '/shop/orders', name: 'orders', component: () => import('./pages/shop/Orders.vue'), meta: { signedIn: true } },
+    { path: '/shop/orders/:id', name: 'order', component: () => import('./pages/shop/Order.vue'), meta: { signedIn: true } },
+    { path: '/console', name: 'console', component: () => import('./pages/console/Orders.vue'), meta: { staff: true } },
+    { path: '/console/orders/:id', name: 'console-order', component: () => import('./pages/console/Order.vue'), meta: { staff: true } },
+    { path: '/console/inbox', name: 'inbox', component: () => import('./pages/console/Inbox.vue'), meta: { staff: true } },
+    { path: '/console/reports', name: 'reports', component: () => import('./pages/console/Reports.vue'), meta: { staff: true } },
+    { path: '/:path(.*)*', name: 'missing', component: () => import('./pages/Missing.vue') },
+  ],
+})
+
+router.beforeEach((to) => {
+  if ((to.meta.signedIn || to.meta.staff) && !session.token) {
+    return { name: 'account', query: { next: to.fullPath } }
+  }
+  if (to.meta.staff && !session.staff) return { name: 'catalog' }
+})
