@@ -16,13 +16,16 @@ export const router = createRouter({
     { path: '/console/orders/:id', name: 'console-order', component: () => import('./pages/console/Order.vue'), meta: { staff: true } },
     { path: '/console/inbox', name: 'inbox', component: () => import('./pages/console/Inbox.vue'), meta: { staff: true } },
     { path: '/console/reports', name: 'reports', component: () => import('./pages/console/Reports.vue'), meta: { staff: true } },
+    { path: '/console/catalog', name: 'catalog-admin', component: () => import('./pages/console/Catalog.vue'), meta: { admin: true } },
+    { path: '/console/audit', name: 'audit', component: () => import('./pages/console/Audit.vue'), meta: { admin: true } },
     { path: '/:path(.*)*', name: 'missing', component: () => import('./pages/Missing.vue') },
   ],
 })
 
 router.beforeEach((to) => {
-  if ((to.meta.signedIn || to.meta.staff) && !session.token) {
+  if ((to.meta.signedIn || to.meta.staff || to.meta.admin) && !session.token) {
     return { name: 'account', query: { next: to.fullPath } }
   }
   if (to.meta.staff && !session.staff) return { name: 'catalog' }
+  if (to.meta.admin && !session.admin) return { name: 'console' }
 })

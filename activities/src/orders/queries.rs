@@ -198,6 +198,12 @@ pub struct OrderFilter {
     pub customer_email: Option<String>,
     /// Only orders of this customer (by id).
     pub customer_id: Option<contracts::CustomerId>,
+    /// Only orders placed at or after this time.
+    pub placed_from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only orders placed before this time.
+    pub placed_before: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only these orders (none match an empty list).
+    pub order_ids: Option<Vec<OrderId>>,
 }
 
 /// One page of orders, newest first.
@@ -232,6 +238,15 @@ pub async fn list_orders(
     }
     if let Some(customer) = filter.customer_id {
         query = query.filter(order::Column::CustomerId.eq(customer.0));
+    }
+    if let Some(from) = filter.placed_from {
+        query = query.filter(order::Column::CreatedAt.gte(from.fixed_offset()));
+    }
+    if let Some(before) = filter.placed_before {
+        query = query.filter(order::Column::CreatedAt.lt(before.fixed_offset()));
+    }
+    if let Some(ids) = &filter.order_ids {
+        query = query.filter(order::Column::Id.is_in(ids.iter().map(|id| id.0)));
     }
     let total = query.clone().count(db).await?;
     let rows = query

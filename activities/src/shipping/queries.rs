@@ -71,6 +71,20 @@ pub async fn shipment_of(
     }))
 }
 
+/// The orders whose parcels carry `tracking_number` (whatever the carrier: one, as a rule).
+pub async fn orders_with_tracking_number(
+    db: &DatabaseConnection,
+    tracking_number: &str,
+) -> Result<Vec<OrderId>, DbErr> {
+    Ok(shipment::Entity::find()
+        .filter(shipment::Column::TrackingNumber.eq(tracking_number))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| OrderId(row.order_id))
+        .collect())
+}
+
 /// The order a carrier's parcel belongs to.
 pub async fn order_of_parcel(
     db: &DatabaseConnection,

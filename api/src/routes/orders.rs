@@ -11,6 +11,7 @@ use crate::{ApiError, AppState, validate};
 use activities::orders::queries::{
     OrderFilter, OrderPage, OrderView, StatusView, get_order, list_orders,
 };
+use activities::shipping::queries::orders_with_tracking_number;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -400,6 +401,16 @@ pub(crate) struct ListParams {
     #[garde(length(chars, min = 1, max = 254))]
     #[param(min_length = 1, max_length = 254)]
     customer: Option<String>,
+    /// Only orders placed at or after this time (RFC 3339).
+    #[garde(skip)]
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only orders placed before this time (RFC 3339).
+    #[garde(skip)]
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only the order whose parcel has this tracking number.
+    #[garde(length(chars, min = 1, max = 100))]
+    #[param(min_length = 1, max_length = 100)]
+    tracking: Option<String>,
     /// Page number, from 1.
     #[garde(range(min = 1, max = 100_000))]
     #[param(minimum = 1, maximum = 100_000)]
@@ -420,8 +431,9 @@ fn known_status(status: &Option<String>, _: &()) -> garde::Result {
     }
 }
 
-/// Lists orders from the read model, newest first, filtered by status and customer. A
-/// customer sees only their own orders; staff see everyone's.
+/// Lists orders from the read model, newest first, filtered by status, customer, the time
+/// they were placed and their parcel's tracking number. A customer sees only their own
+/// orders; staff see everyone's.
 #[utoipa::path(
     get, path = "/orders", operation_id = "listOrders", tag = "orders",
     params(ListParams),
@@ -434,18 +446,17 @@ pub(crate) async fn list(
     caller: Caller,
     ValidQuery(params): ValidQuery<ListParams>,
 ) -> Result<Json<OrderPage>, ApiError> {
-    let filter = if caller.is_staff() {
-        OrderFilter {
-            status: params.status,
-            customer_email: params.customer,
-            customer_id: None,
-        }
-    } else {
-        OrderFilter {
-            status: params.status,
-            customer_email: None,
-            customer_id: Some(caller.id),
-        }
+    let order_ids = match &params.tracking {
+        Some(number) => Some(orders_with_tracking_number(&state.db, number).await?),
+        None => None,
+    };
+    let filter = OrderFilter {
+        status: params.status,
+        customer_email: params.customer.filter(|_| caller.is_staff()),
+        customer_id: (!caller.is_staff()).then_some(caller.id),
+        placed_from: params.from,
+        placed_before: params.to,
+        order_ids,
     };
     let page = list_orders(
         &state.db,

@@ -138,6 +138,18 @@ async fn an_operator_finds_an_order_by_its_parcels_tracking_number() {
         found[0].search_attributes().get(&search::TRACKING_NUMBER),
         Some(tracking_number.to_owned())
     );
+    let other = app.place_order("MUG", 1, "pm_card_visa").await;
+    let by_number = format!("/orders?tracking={tracking_number}");
+    let (_, listed) = app.get_json_as(Some(&app.operator_token), &by_number).await;
+    assert_eq!(
+        (&listed["total"], &listed["items"][0]["id"]),
+        (&json!(1), &json!(id)),
+        "the console finds it too, and only it (not {other}): {listed}"
+    );
+    let (_, none) = app
+        .get_json_as(Some(&app.operator_token), "/orders?tracking=NO-SUCH-PARCEL")
+        .await;
+    assert_eq!(none["total"], 0);
 }
 
 #[tokio::test]
@@ -344,6 +356,22 @@ async fn orders_are_listed_newest_first_filtered_and_paged() {
         .get_json_as(Some(&app.admin_token), "/orders?customer=bob@example.com")
         .await;
     assert_eq!(nobody["total"], 0);
+
+    let (_, first) = app.get_json("/orders?per_page=100").await;
+    let oldest = first["items"][3]["created_at"].as_str().expect("a time").to_owned();
+    let newest = first["items"][0]["created_at"].as_str().expect("a time").to_owned();
+    let encode = |time: &str| time.replace('+', "%2B");
+    let since = format!("/orders?from={}", encode(&newest));
+    let (_, latest) = app.get_json(&since).await;
+    assert_eq!(latest["total"], 1, "placed at or after the newest: {latest}");
+    let until = format!("/orders?to={}", encode(&newest));
+    let (_, earlier) = app.get_json(&until).await;
+    assert_eq!(earlier["total"], 3, "placed before the newest: {earlier}");
+    let window = format!("/orders?from={}&to={}", encode(&oldest), encode(&newest));
+    let (_, between) = app.get_json(&window).await;
+    assert_eq!(between["total"], 3, "{between}");
+    let (status, problem) = app.get_json("/orders?from=yesterday").await;
+    assert_eq!((status, &problem["errors"][0]["field"]), (422, &json!("from")));
 
     let (status, problem) = app.get_json("/orders?status=shipped-ish").await;
     assert_eq!(status, 422);
