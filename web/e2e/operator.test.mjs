@@ -33,6 +33,9 @@ test('an operator approves an order waiting for review, watches it complete and 
   await assertAccessible(page, 'console orders')
   await waiting.getByRole('button', { name: 'Approve' }).click()
   await waiting.waitFor({ state: 'detached', timeout: 30_000 })
+  // The list below follows every order's status live: the approved order goes on to the end.
+  const row = page.getByRole('row').filter({ hasText: id.slice(-12) })
+  await row.getByText('Completed').waitFor({ timeout: 180_000 })
 
   await page.goto(`/console/orders/${id}`)
   await page.getByTestId('order-status').filter({ hasText: 'Completed' }).waitFor({ timeout: 180_000 })

@@ -16,7 +16,7 @@ export interface FeedEntry {
   recorded_at: string
 }
 
-export type Target = { order_id: string } | { topic: 'my_orders' | 'notifications' | 'review_queue' | 'support_inbox' }
+export type Target = { order_id: string } | { topic: 'my_orders' | 'notifications' | 'orders' | 'review_queue' | 'support_inbox' }
 /** Gets each entry; `null` when a staff topic may have missed some (read the list again). */
 export type Listener = (entry: FeedEntry | null) => void
 

@@ -396,9 +396,9 @@ async fn a_customer_follows_all_their_orders_and_messages_by_one_sequence() {
 
 /// Staff follow the review queue: an order that must wait for review arrives on it, and so
 /// does its leaving it when approved, while orders that never wait do not; a customer may
-/// not follow the queue.
+/// not follow the queue. The `orders` topic carries every order's statuses.
 #[tokio::test]
-async fn operators_follow_the_review_queue_and_customers_may_not() {
+async fn operators_follow_the_review_queue_and_every_orders_status_and_customers_may_not() {
     let app = crate::operator::reviewing_app(Duration::from_secs(3600)).await;
     let mut customer = Live::ready(&app.address, &app.token).await;
     customer
@@ -420,6 +420,8 @@ async fn operators_follow_the_review_queue_and_customers_may_not() {
     operator
         .subscribe(json!({"topic": "review_queue"}), 0)
         .await;
+    let mut everything = Live::ready(&app.address, &app.admin_token).await;
+    everything.subscribe(json!({"topic": "orders"}), 0).await;
     let small = app.place_order("MUG", 1, "pm_card_visa").await;
     app.wait_for_status(&small, "confirmed").await;
     let large = app.place_order("LAMP", 1, "pm_card_visa").await;
@@ -443,5 +445,30 @@ async fn operators_follow_the_review_queue_and_customers_may_not() {
         (&left["order_id"], &left["body"]["from"]),
         (&json!(large), &json!("awaiting_review")),
         "{left}"
+    );
+
+    // The `orders` topic carries every status of both orders, and nothing else.
+    let mut seen = std::collections::BTreeSet::new();
+    while !seen.contains(&(large.clone(), "confirmed".to_owned())) {
+        let entry = everything.event_of("topic", &json!("orders")).await;
+        assert_eq!(entry["kind"], "status", "{entry}");
+        let order = entry["order_id"].as_str().expect("an order").to_owned();
+        seen.insert((
+            order,
+            entry["body"]["status"]
+                .as_str()
+                .expect("a status")
+                .to_owned(),
+        ));
+    }
+    for status in ["pending", "reserved", "confirmed"] {
+        assert!(
+            seen.contains(&(small.clone(), status.to_owned())),
+            "{status} of {small}: {seen:?}"
+        );
+    }
+    assert!(
+        seen.contains(&(large.clone(), "awaiting_review".to_owned())),
+        "{seen:?}"
     );
 }

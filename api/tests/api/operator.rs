@@ -358,12 +358,21 @@ async fn orders_are_listed_newest_first_filtered_and_paged() {
     assert_eq!(nobody["total"], 0);
 
     let (_, first) = app.get_json("/orders?per_page=100").await;
-    let oldest = first["items"][3]["created_at"].as_str().expect("a time").to_owned();
-    let newest = first["items"][0]["created_at"].as_str().expect("a time").to_owned();
+    let oldest = first["items"][3]["created_at"]
+        .as_str()
+        .expect("a time")
+        .to_owned();
+    let newest = first["items"][0]["created_at"]
+        .as_str()
+        .expect("a time")
+        .to_owned();
     let encode = |time: &str| time.replace('+', "%2B");
     let since = format!("/orders?from={}", encode(&newest));
     let (_, latest) = app.get_json(&since).await;
-    assert_eq!(latest["total"], 1, "placed at or after the newest: {latest}");
+    assert_eq!(
+        latest["total"], 1,
+        "placed at or after the newest: {latest}"
+    );
     let until = format!("/orders?to={}", encode(&newest));
     let (_, earlier) = app.get_json(&until).await;
     assert_eq!(earlier["total"], 3, "placed before the newest: {earlier}");
@@ -371,7 +380,10 @@ async fn orders_are_listed_newest_first_filtered_and_paged() {
     let (_, between) = app.get_json(&window).await;
     assert_eq!(between["total"], 3, "{between}");
     let (status, problem) = app.get_json("/orders?from=yesterday").await;
-    assert_eq!((status, &problem["errors"][0]["field"]), (422, &json!("from")));
+    assert_eq!(
+        (status, &problem["errors"][0]["field"]),
+        (422, &json!("from"))
+    );
 
     let (status, problem) = app.get_json("/orders?status=shipped-ish").await;
     assert_eq!(status, 422);

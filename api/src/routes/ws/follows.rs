@@ -3,9 +3,9 @@
 //! An order, and the caller's own topics (`my_orders`, `notifications`), are numbered runs of
 //! the feed: each keeps a [`Cursor`], so an entry is passed on only as the next of its run,
 //! and a gap (missed news, a lagging hub) is filled from the table. The staff topics
-//! (`review_queue`, `support_inbox`) span every customer and have no gap-free number: they
-//! pass on what happens while they are followed, and when news may have been missed they
-//! say `resync`, and the client reads the list again over REST.
+//! (`orders`, `review_queue`, `support_inbox`) span every customer and have no gap-free
+//! number: they pass on what happens while they are followed, and when news may have been
+//! missed they say `resync`, and the client reads the list again over REST.
 
 use super::protocol::{ServerMessage, Target, Topic};
 use super::{Connection, End};

@@ -39,6 +39,8 @@ pub(super) enum Topic {
     MyOrders,
     /// The messages sent to the caller (about an order or not), by `customer_seq`.
     Notifications,
+    /// Every order's status changes (staff).
+    Orders,
     /// Orders entering and leaving manual review (staff).
     ReviewQueue,
     /// Support messages and closings of every conversation (staff).
@@ -48,7 +50,10 @@ pub(super) enum Topic {
 impl Topic {
     /// Whether only staff may follow it.
     pub(super) const fn staff_only(self) -> bool {
-        matches!(self, Topic::ReviewQueue | Topic::SupportInbox)
+        matches!(
+            self,
+            Topic::Orders | Topic::ReviewQueue | Topic::SupportInbox
+        )
     }
 }
 
@@ -80,6 +85,7 @@ impl Target {
             Target::Topic { topic } => match topic {
                 Topic::MyOrders => entry.order_id.is_some(),
                 Topic::Notifications => entry.kind == FeedKind::Notification,
+                Topic::Orders => entry.kind == FeedKind::Status,
                 Topic::ReviewQueue => entry.kind == FeedKind::Status && about_review(entry),
                 Topic::SupportInbox => entry.kind == FeedKind::Support,
             },
