@@ -6,9 +6,12 @@
 //! each announced entry once and hands it to every stream of this process through a bounded
 //! broadcast channel. A stream that falls behind, or that hears the hub lost its connection
 //! (notifications sent meanwhile are gone), catches up from the table by its sequence
-//! ([`Cursor`]), so it never skips or repeats an entry. Nothing here asks Temporal anything.
+//! ([`Cursor`]), so it never skips or repeats an entry. The same connection hears stock
+//! levels change ([`STOCK_CHANNEL`]), for live availability: a level is a state, so a stream
+//! that may have missed some reads the current one again. Nothing here asks Temporal anything.
 
 use activities::feed::{CHANNEL, FeedEntry, PAGE, Scope};
+use activities::inventory::queries::{STOCK_CHANNEL, StockNews};
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{DatabaseConnection, DbErr};
 use std::sync::Arc;
@@ -20,6 +23,8 @@ use tokio::sync::broadcast;
 pub enum FeedNews {
     /// An entry committed.
     Entry(Arc<FeedEntry>),
+    /// A SKU's stock level changed.
+    Stock(Arc<StockNews>),
     /// The hub may have missed entries (its connection was lost): read the table again.
     CatchUp,
 }
@@ -60,7 +65,7 @@ async fn listen(
     loop {
         match PgListener::connect_with(&pool).await {
             Ok(mut listener) => {
-                if let Err(err) = listener.listen(CHANNEL).await {
+                if let Err(err) = listener.listen_all([CHANNEL, STOCK_CHANNEL]).await {
                     tracing::warn!(error = %err, "could not LISTEN to the feed");
                 } else {
                     let _ = news.send(FeedNews::CatchUp);
@@ -92,6 +97,12 @@ async fn relay(
                 return;
             }
         };
+        if notification.channel() == STOCK_CHANNEL {
+            if let Ok(level) = serde_json::from_str::<StockNews>(notification.payload()) {
+                let _ = news.send(FeedNews::Stock(Arc::new(level)));
+            }
+            continue;
+        }
         let Ok(id) = notification.payload().parse::<i64>() else {
             continue;
         };

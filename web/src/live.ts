@@ -16,13 +16,20 @@ export interface FeedEntry {
   recorded_at: string
 }
 
-export type Target = { order_id: string } | { topic: 'my_orders' | 'notifications' | 'orders' | 'review_queue' | 'support_inbox' }
+export type Target =
+  | { order_id: string }
+  | { topic: 'my_orders' | 'notifications' | 'orders' | 'review_queue' | 'support_inbox' }
+  | { sku: string }
 /** Gets each entry; `null` when a staff topic may have missed some (read the list again). */
 export type Listener = (entry: FeedEntry | null) => void
 
-interface Subscription { target: Target; after: number; listeners: Set<Listener> }
+/** Gets a SKU's stock level, now and whenever it changes. */
+export type LevelListener = (available: number) => void
 
-const keyOf = (target: Target) => ('order_id' in target ? `order:${target.order_id}` : `topic:${target.topic}`)
+interface Subscription { target: Target; after: number; listeners: Set<Listener>; levels: Set<LevelListener> }
+
+const keyOf = (target: Target) =>
+  'order_id' in target ? `order:${target.order_id}` : 'sku' in target ? `sku:${target.sku}` : `topic:${target.topic}`
 
 class Live {
   private socket: WebSocket | null = null
@@ -32,18 +39,27 @@ class Live {
 
   /** Follows `target` from after `after`; returns how to stop. */
   follow(target: Target, listener: Listener, after = 0): () => void {
+    return this.add(target, after, (subscription) => subscription.listeners, listener)
+  }
+
+  /** Follows a SKU's stock level (signed in only: the socket needs a token); returns how to stop. */
+  watchStock(sku: string, listener: LevelListener): () => void {
+    return this.add({ sku }, 0, (subscription) => subscription.levels, listener)
+  }
+
+  private add<L>(target: Target, after: number, set: (s: Subscription) => Set<L>, listener: L): () => void {
     const key = keyOf(target)
     let subscription = this.subscriptions.get(key)
     if (!subscription) {
-      subscription = { target, after, listeners: new Set() }
+      subscription = { target, after, listeners: new Set(), levels: new Set() }
       this.subscriptions.set(key, subscription)
       this.send({ type: 'subscribe', ...target, after })
     }
-    subscription.listeners.add(listener)
+    set(subscription).add(listener)
     this.connect()
     return () => {
-      subscription.listeners.delete(listener)
-      if (subscription.listeners.size === 0) {
+      set(subscription).delete(listener)
+      if (subscription.listeners.size === 0 && subscription.levels.size === 0) {
         this.subscriptions.delete(key)
         this.send({ type: 'unsubscribe', ...target })
       }
@@ -74,8 +90,8 @@ class Live {
     }
   }
 
-  private receive(message: { type: string; entry?: FeedEntry; order_id?: string; topic?: string }) {
-    const target = (message.order_id ? { order_id: message.order_id } : { topic: message.topic }) as Target
+  private receive(message: { type: string; entry?: FeedEntry; order_id?: string; topic?: string; sku?: string; available?: number }) {
+    const target = (message.order_id ? { order_id: message.order_id } : message.sku ? { sku: message.sku } : { topic: message.topic }) as Target
     const subscription = this.subscriptions.get(keyOf(target))
     if (!subscription) return
     if (message.type === 'event' && message.entry) {
@@ -83,6 +99,8 @@ class Live {
       const place = 'order_id' in target ? entry.seq : entry.customer_seq
       if (place !== null) subscription.after = place
       subscription.listeners.forEach((listener) => listener(entry))
+    } else if (message.type === 'stock' && message.available !== undefined) {
+      subscription.levels.forEach((listener) => listener(message.available!))
     } else if (message.type === 'resync') {
       subscription.listeners.forEach((listener) => listener(null))
     }

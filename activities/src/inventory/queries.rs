@@ -8,6 +8,19 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+/// The Postgres channel each committed change of a SKU's level is announced on (payload:
+/// `{"sku": …, "available": …}`), as migration 17's trigger names it.
+pub const STOCK_CHANNEL: &str = "emporium_stock";
+
+/// A stock level as announced on [`STOCK_CHANNEL`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, Serialize)]
+pub struct StockNews {
+    /// The SKU.
+    pub sku: String,
+    /// Units that can be sold now.
+    pub available: i64,
+}
+
 /// Stock of one SKU.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StockLevel {

@@ -148,6 +148,7 @@ impl Follower {
                     Step::Behind => self.behind = true,
                     Step::Skip => {}
                 },
+                Ok(FeedNews::Stock(_)) => {}
                 Ok(FeedNews::CatchUp) | Err(RecvError::Lagged(_)) => self.behind = true,
                 Err(RecvError::Closed) => return None,
             }

@@ -472,3 +472,42 @@ async fn operators_follow_the_review_queue_and_every_orders_status_and_customers
         "{seen:?}"
     );
 }
+
+/// Anyone signed in follows a SKU's stock: its level now, then each new level as orders hold
+/// stock; an unknown SKU is refused and the connection goes on.
+#[tokio::test]
+async fn a_skus_availability_is_followed_live() {
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1250, 10).await;
+    let mut live = Live::ready(&app.address, &app.token).await;
+    live.send(json!({"type": "subscribe", "sku": "NO-SUCH-SKU"}))
+        .await;
+    let refused = live.next().await.expect("an answer");
+    assert_eq!(
+        (&refused["code"], &refused["sku"]),
+        (&json!("not_found"), &json!("NO-SUCH-SKU")),
+        "{refused}"
+    );
+    live.subscribe(json!({"sku": "MUG"}), 0).await;
+    let now = live.next().await.expect("the level now");
+    assert_eq!(
+        (&now["type"], &now["sku"], &now["available"]),
+        (&json!("stock"), &json!("MUG"), &json!(10)),
+        "{now}"
+    );
+    app.place_order("MUG", 3, "pm_card_visa").await;
+    loop {
+        let level = live.next().await.expect("a new level");
+        assert_eq!(
+            (&level["type"], &level["sku"]),
+            (&json!("stock"), &json!("MUG"))
+        );
+        if level["available"] == 7 {
+            break;
+        }
+        assert_eq!(
+            level["available"], 10,
+            "only the levels the stock went through: {level}"
+        );
+    }
+}

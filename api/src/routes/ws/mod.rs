@@ -287,11 +287,14 @@ impl Connection {
             Ok(ClientMessage::Subscribe {
                 order_id,
                 topic,
+                sku,
                 after,
-            }) => (Target::named(order_id, topic), Some(after)),
-            Ok(ClientMessage::Unsubscribe { order_id, topic }) => {
-                (Target::named(order_id, topic), None)
-            }
+            }) => (Target::named(order_id, topic, sku), Some(after)),
+            Ok(ClientMessage::Unsubscribe {
+                order_id,
+                topic,
+                sku,
+            }) => (Target::named(order_id, topic, sku), None),
             Ok(ClientMessage::Auth { .. }) => {
                 return self
                     .refuse(ErrorCode::InvalidField, "already authenticated", None)

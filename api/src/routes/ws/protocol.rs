@@ -13,21 +13,26 @@ pub(super) enum ClientMessage {
     /// The first message: the access token from `POST /auth/login` (unless it came in the
     /// `Sec-WebSocket-Protocol` header).
     Auth { token: String },
-    /// Follow an order or a topic from after `after` (0: from its first entry).
+    /// Follow an order or a topic from after `after` (0: from its first entry), or a SKU's
+    /// stock level.
     Subscribe {
         #[serde(default)]
         order_id: Option<Uuid>,
         #[serde(default)]
         topic: Option<Topic>,
         #[serde(default)]
+        sku: Option<String>,
+        #[serde(default)]
         after: i64,
     },
-    /// Stop following an order or a topic.
+    /// Stop following an order, a topic or a SKU.
     Unsubscribe {
         #[serde(default)]
         order_id: Option<Uuid>,
         #[serde(default)]
         topic: Option<Topic>,
+        #[serde(default)]
+        sku: Option<String>,
     },
 }
 
@@ -57,31 +62,42 @@ impl Topic {
     }
 }
 
-/// One followed thing: an order or a topic, as it appears in messages
-/// (`"order_id": …` or `"topic": …`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+/// One followed thing: an order, a topic or a SKU's stock, as it appears in messages
+/// (`"order_id": …`, `"topic": …` or `"sku": …`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(untagged)]
 pub(super) enum Target {
     /// One order.
     Order { order_id: Uuid },
     /// A topic.
     Topic { topic: Topic },
+    /// A SKU's stock level (not an entry of the feed: its level as it changes).
+    Stock { sku: String },
 }
 
 impl Target {
-    /// The target a subscribe or unsubscribe names: exactly one of an order and a topic.
-    pub(super) fn named(order_id: Option<Uuid>, topic: Option<Topic>) -> Result<Self, String> {
-        match (order_id, topic) {
-            (Some(order_id), None) => Ok(Target::Order { order_id }),
-            (None, Some(topic)) => Ok(Target::Topic { topic }),
-            _ => Err("name either an `order_id` or a `topic`".to_owned()),
+    /// The target a subscribe or unsubscribe names: exactly one of an order, a topic and a
+    /// SKU.
+    pub(super) fn named(
+        order_id: Option<Uuid>,
+        topic: Option<Topic>,
+        sku: Option<String>,
+    ) -> Result<Self, String> {
+        match (order_id, topic, sku) {
+            (Some(order_id), None, None) => Ok(Target::Order { order_id }),
+            (None, Some(topic), None) => Ok(Target::Topic { topic }),
+            (None, None, Some(sku)) if (1..=64).contains(&sku.len()) => Ok(Target::Stock { sku }),
+            _ => Err(
+                "name one of an `order_id`, a `topic` and a `sku` (1 to 64 characters)".to_owned(),
+            ),
         }
     }
 
     /// Whether `entry` (of this target's run, when it has one) is sent to its followers.
-    pub(super) fn wants(self, entry: &FeedEntry) -> bool {
+    pub(super) fn wants(&self, entry: &FeedEntry) -> bool {
         match self {
             Target::Order { .. } => true,
+            Target::Stock { .. } => false,
             Target::Topic { topic } => match topic {
                 Topic::MyOrders => entry.order_id.is_some(),
                 Topic::Notifications => entry.kind == FeedKind::Notification,
@@ -124,6 +140,8 @@ pub(super) enum ServerMessage<'a> {
         target: Target,
         entry: &'a FeedEntry,
     },
+    /// A followed SKU's stock level, now.
+    Stock { sku: &'a str, available: i64 },
     /// A topic without a sequence may have missed entries: read its list again (REST).
     Resync {
         #[serde(flatten)]
