@@ -110,6 +110,7 @@ problem_responses! {
         (name = "webhooks", description = "Payment-provider events."),
         (name = "reporting", description = "Sales reports and analytics (the reporting service)."),
         (name = "operations", description = "Health, readiness, metrics and the audit log."),
+        (name = "events", description = "The versioned domain events published for the systems around the shop."),
     ),
 )]
 pub(crate) struct ApiDoc;

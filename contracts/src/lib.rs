@@ -2,13 +2,15 @@
 //!
 //! Everything two processes must agree on lives here and nowhere else: identifiers, [`Money`],
 //! task-queue names, workflow ids, workflow inputs and outputs, and the *definitions* of every
-//! activity (their names and input/output types, with no body). Workflows call these
+//! activity (their names and input/output types, with no body), and the versioned domain
+//! events the world outside hears ([`events`]). Workflows call these
 //! definitions; the `activities` crate implements them against the same types, and the compiler
 //! checks that both sides agree.
 //!
 //! This crate must stay deterministic and free of I/O: the `workflows` crate depends on it.
 
 pub mod cart;
+pub mod events;
 pub mod ids;
 pub mod inventory;
 pub mod money;

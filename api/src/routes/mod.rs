@@ -7,6 +7,7 @@
 mod accounts;
 mod audit;
 mod cart;
+mod domain_events;
 mod events;
 mod health;
 mod notifications;
@@ -74,4 +75,5 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(audit::list))
         .routes(routes!(reports::sales))
         .routes(routes!(reports::overview))
+        .routes(routes!(domain_events::schemas))
 }

@@ -741,3 +741,48 @@ async fn a_nul_character_is_refused_naming_the_field_and_changes_nothing() {
         .await;
     assert_eq!(status, 401, "{problem}");
 }
+
+/// The domain events' schemas are published, one per event and version, and an event as
+/// Emporium writes it is valid against its schema (and one missing a field is not).
+#[tokio::test]
+async fn the_event_schemas_are_published_and_describe_the_events() {
+    use contracts::events::{EventLine, EventType, OrderCreated};
+    let app = TestApp::spawn().await;
+    let (status, schemas) = app.get_json_as(None, "/events/schemas").await;
+    assert_eq!(status, 200, "{schemas}");
+    let names: Vec<&str> = EventType::ALL.iter().map(|event| event.name()).collect();
+    let served: Vec<&str> = schemas
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(served.len(), names.len());
+    assert!(names.iter().all(|name| served.contains(name)), "{served:?}");
+    assert_eq!(schemas["shipment.status_updated"]["aggregate"], "shipment");
+
+    let eur = contracts::Currency::new("EUR").expect("a currency");
+    let created = OrderCreated {
+        order_id: contracts::OrderId::new(),
+        customer_id: contracts::CustomerId(uuid::Uuid::now_v7()),
+        lines: vec![EventLine {
+            sku: contracts::Sku("MUG".to_owned()),
+            quantity: 2,
+            unit_price: contracts::Money::new(1250, eur.clone()),
+        }],
+        total: contracts::Money::new(2500, eur),
+    };
+    let schema = &schemas["order.created"]["schema"];
+    let validator = jsonschema::draft202012::new(schema).expect("a valid JSON Schema");
+    let data = serde_json::to_value(&created).expect("json");
+    assert!(validator.is_valid(&data), "{data} against {schema}");
+    let mut incomplete = data.clone();
+    incomplete
+        .as_object_mut()
+        .expect("an object")
+        .remove("total");
+    assert!(
+        !validator.is_valid(&incomplete),
+        "a missing total is caught"
+    );
+}
