@@ -28,9 +28,10 @@ pub const PAGE: u64 = 500;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FeedKind {
-    /// The order's status changed (`{"status", "reason"}`).
+    /// The order's status changed (`{"status", "reason", "from"}`).
     Status,
-    /// The carrier reported on the parcel (`{"status", "description", "occurred_at"}`).
+    /// The carrier reported on the parcel (`{"status", "description", "occurred_at",
+    /// "location"}`).
     Tracking,
     /// Money went back (`{"refund_id", "amount"}`).
     Refund,
