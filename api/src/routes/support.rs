@@ -39,9 +39,14 @@ const PRESENT_WITHIN: Duration = Duration::from_secs(60);
 #[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct MessageBody {
-    /// The text: 1 to 4000 characters, not only white space.
+    /// The text: 1 to 4000 characters, not only white space, without U+0000 (the pattern says
+    /// both, since a pattern of its own replaces the document's NUL rule).
     #[garde(length(chars, min = 1, max = 4000), custom(not_blank))]
-    #[schema(min_length = 1, max_length = 4000, pattern = r"\S")]
+    #[schema(
+        min_length = 1,
+        max_length = 4000,
+        pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$"
+    )]
     body: String,
     /// An id the client chose (a UUID), so that sending the message again after a lost
     /// answer stores it once; the server chooses one when it is absent.
@@ -49,9 +54,11 @@ pub(crate) struct MessageBody {
     id: Option<Uuid>,
 }
 
-/// A message says something: white space alone is empty.
+/// A message says something: white space alone is empty. White space as the document's
+/// pattern reads it (`\s`), which also counts the information separators U+001C–U+001F.
 fn not_blank(body: &str, _: &()) -> garde::Result {
-    if body.trim().is_empty() {
+    let blank = |c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c);
+    if body.chars().all(blank) {
         return Err(garde::Error::new("must not be empty or only white space"));
     }
     Ok(())
