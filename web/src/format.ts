@@ -1,11 +1,19 @@
 // How money, times and statuses read on the pages.
 import type { Money } from './api'
 
+/** Minor-unit digits of a currency (0 for JPY, 2 for the others Emporium sells in). */
+const digitsOf = (currency: string) => (currency === 'JPY' ? 0 : 2)
+
 export function money(value: Money | null | undefined): string {
   if (!value) return '—'
-  const digits = value.currency === 'JPY' ? 0 : 2
+  const digits = digitsOf(value.currency)
   return new Intl.NumberFormat('en', { style: 'currency', currency: value.currency, minimumFractionDigits: digits })
     .format(value.amount_minor / 10 ** digits)
+}
+
+/** An amount typed by a person (`34.50`, `34,50`) in minor units of `currency`. */
+export function toMinor(text: string, currency: string): number {
+  return Math.round(Number(text.replace(',', '.')) * 10 ** digitsOf(currency))
 }
 
 export function when(iso: string | null | undefined): string {

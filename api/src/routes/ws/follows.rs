@@ -125,14 +125,17 @@ impl Connection {
 
     /// Passes the hub's news on to what this connection follows.
     pub(super) async fn on_news(&mut self, news: Result<FeedNews, RecvError>) -> Result<(), End> {
-        let followed: Vec<(Target, Option<Cursor>)> = self
-            .follows
-            .iter()
-            .map(|(target, cursor)| (target.clone(), *cursor))
-            .collect();
+        // Every entry of the whole feed passes here: only what may want it is looked at.
+        let followed = |concerned: &dyn Fn(&Target) -> bool| -> Vec<(Target, Option<Cursor>)> {
+            self.follows
+                .iter()
+                .filter(|(target, _)| concerned(target))
+                .map(|(target, cursor)| (target.clone(), *cursor))
+                .collect()
+        };
         match news {
             Ok(FeedNews::Entry(entry)) => {
-                for (target, cursor) in followed {
+                for (target, cursor) in followed(&|target| target.may_want(&entry)) {
                     self.on_entry(target, cursor, &entry).await?;
                 }
                 Ok(())
@@ -151,7 +154,7 @@ impl Connection {
                 self.send(&stock).await
             }
             Ok(FeedNews::CatchUp) | Err(RecvError::Lagged(_)) => {
-                for (target, cursor) in followed {
+                for (target, cursor) in followed(&|_| true) {
                     if cursor.is_some() || matches!(target, Target::Stock { .. }) {
                         self.catch_up(&target).await?;
                     } else {

@@ -93,6 +93,16 @@ impl Target {
         }
     }
 
+    /// Whether `entry` can concern this target at all (its order, any topic; never a SKU):
+    /// the cheap test before its cursor and [`Target::wants`] are asked.
+    pub(super) fn may_want(&self, entry: &FeedEntry) -> bool {
+        match self {
+            Target::Order { order_id } => entry.order_id == Some(*order_id),
+            Target::Topic { .. } => true,
+            Target::Stock { .. } => false,
+        }
+    }
+
     /// Whether `entry` (of this target's run, when it has one) is sent to its followers.
     pub(super) fn wants(&self, entry: &FeedEntry) -> bool {
         match self {
