@@ -517,6 +517,29 @@ impl TestApp {
             .await
     }
 
+    /// The workflows matching `query` once there are exactly `count` of them: the Web UI's
+    /// search is eventually consistent (a search attribute is indexed a moment after the
+    /// workflow upserts it), so this waits up to ten seconds, then fails the test.
+    pub async fn wait_for_workflows_matching(
+        &self,
+        query: &str,
+        count: usize,
+    ) -> Vec<WorkflowExecution> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self.workflows_matching(query).await;
+            if found.len() == count {
+                return found;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} workflows match `{query}`, not {count}",
+                found.len()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Every run of every workflow on this app's task queues, closed ones too (each run of a
     /// workflow that continued as new is one).
     pub async fn runs(&self) -> Vec<WorkflowExecution> {

@@ -233,7 +233,7 @@ async fn a_checkout_tried_again_places_the_order_the_cart_reserved_once() {
         "WorkflowType = 'PlaceOrder' AND CustomerId = '{}'",
         app.customer.id
     );
-    assert_eq!(app.workflows_matching(&query).await.len(), 1, "one order");
+    app.wait_for_workflows_matching(&query, 1).await; // one order
     let (_, cart) = app.get_json("/cart").await;
     assert_eq!(cart["lines"].as_array().map(Vec::len), Some(0), "closed");
 }

@@ -53,9 +53,8 @@ async fn an_order_above_the_threshold_waits_for_review_and_operators_can_find_it
     );
 
     let found = app
-        .workflows_matching(r#"OrderStatus = "awaiting_review""#)
+        .wait_for_workflows_matching(r#"OrderStatus = "awaiting_review""#, 1)
         .await;
-    assert_eq!(found.len(), 1, "the Web UI query finds it");
     let attributes = found[0].search_attributes();
     assert_eq!(
         attributes.get(&search::CUSTOMER_ID),
@@ -113,8 +112,9 @@ async fn an_approved_order_completes() {
     );
     let payments = payments_of(&app.db, order_id(&id)).await.expect("payments");
     assert_eq!(payments[0].captured_minor, 8_000);
-    let found = app.workflows_matching(r#"OrderStatus = "completed""#).await;
-    assert_eq!(found.len(), 1, "the search attribute followed the order");
+    // The search attribute followed the order.
+    app.wait_for_workflows_matching(r#"OrderStatus = "completed""#, 1)
+        .await;
 }
 
 #[tokio::test]
@@ -128,11 +128,9 @@ async fn an_operator_finds_an_order_by_its_parcels_tracking_number() {
         .as_str()
         .expect("a tracking number");
 
-    let found = app
-        .workflows_matching(&format!(r#"TrackingNumber = "{tracking_number}""#))
-        .await;
+    let by_tracking = format!(r#"TrackingNumber = "{tracking_number}""#);
+    let found = app.wait_for_workflows_matching(&by_tracking, 1).await;
 
-    assert_eq!(found.len(), 1, "the Web UI query finds the order");
     assert_eq!(found[0].id(), format!("order-{id}"));
     assert_eq!(
         found[0].search_attributes().get(&search::TRACKING_NUMBER),
