@@ -29,6 +29,9 @@ pub const UPDATE_CHECKOUT: &str = "checkout";
 pub const UPDATE_BEGIN_CHECKOUT: &str = "begin_checkout";
 /// Close the cart with the order it became, or open it again ([`EndCheckout`]).
 pub const UPDATE_END_CHECKOUT: &str = "end_checkout";
+/// Signal from PlaceOrder: the card of an order this cart became was declined
+/// ([`OrderDeclined`]); the cart takes its lines back.
+pub const SIGNAL_ORDER_DECLINED: &str = "order_declined";
 
 /// Most units of one product in a cart.
 pub const MAX_QUANTITY: u32 = 1000;
@@ -191,6 +194,14 @@ pub struct EndCheckout {
     pub end: CheckoutEnd,
 }
 
+/// The card of an order was declined at placement: the cart it came from takes its lines (and
+/// its coupon, when the cart has none) back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderDeclined {
+    /// The order.
+    pub order_id: OrderId,
+}
+
 /// Input of Cart (and its state when it continues as new).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CartInput {
@@ -221,4 +232,8 @@ pub struct CartInput {
     /// A checkout holds the cart for this order (carried across continue-as-new).
     #[serde(default)]
     pub checkout: Option<OrderId>,
+    /// The last order the cart became, with what it held, until its payment is settled: the
+    /// cart takes it back if the card is declined (carried across continue-as-new).
+    #[serde(default)]
+    pub placed: Option<CheckoutTicket>,
 }

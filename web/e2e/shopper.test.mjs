@@ -20,10 +20,15 @@ async function register(page) {
   return email
 }
 
-async function addMugToCart(page) {
+async function openMug(page) {
   await page.getByRole('searchbox', { name: 'Search' }).fill('mug')
   await page.getByRole('button', { name: 'Search' }).click()
   await page.getByRole('link', { name: /mug/i }).first().click()
+  await page.getByTestId('availability').waitFor()
+}
+
+async function addMugToCart(page) {
+  await openMug(page)
   await page.getByRole('button', { name: 'Add to cart' }).click()
   await page.getByText('Added.').waitFor()
 }
@@ -102,22 +107,33 @@ test('a shopper browses, uses a coupon, checks out, watches the order complete a
   assert.deepEqual(operator.errors, [], 'no errors in the operator\'s console')
 })
 
-test('a declined card says so and the items go back into the cart; a bad sign-in says what is wrong', async () => {
+test('a declined card says so and the cart keeps the items and the coupon; a bad sign-in says what is wrong', async () => {
   const page = await openPage(browser, { width: 390, height: 844 })
   await register(page)
   await addMugToCart(page)
   await page.getByRole('link', { name: 'Cart', exact: true }).click()
+  await page.getByLabel('Coupon').fill('WELCOME10')
+  await page.getByRole('button', { name: 'Apply' }).click()
+  await page.getByText(/Discount \(WELCOME10\)/).waitFor()
   await fillAddress(page)
   await page.getByLabel('Card (test cards of the sandbox)').selectOption('pm_card_chargeDeclined')
   await page.getByRole('button', { name: 'Place the order' }).click()
   await page.waitForURL(/\/shop\/orders\//)
   await page.getByRole('alert').filter({ hasText: 'Your card was declined' }).waitFor({ timeout: 60_000 })
   await screenshot(page, 'declined')
-  await page.getByRole('button', { name: 'Put these items back in the cart' }).click()
+  await page.getByRole('link', { name: 'Back to your cart' }).click()
   await page.waitForURL(/\/shop\/cart/)
   await page.getByRole('cell', { name: /mug/i }).waitFor()
+  await page.getByText(/Discount \(WELCOME10\)/).waitFor()
 
+  // Not signed in, a product page's availability follows the stock all the same.
   const stranger = await openPage(browser)
+  await stranger.goto('/')
+  await openMug(stranger)
+  const availability = stranger.getByTestId('availability')
+  const before = Number((await availability.textContent()).match(/\d+/)[0])
+  await orderAsSomeoneElse('MUG-CLASSIC', 1)
+  await availability.filter({ hasText: `${before - 1} in stock` }).waitFor({ timeout: 30_000 })
   await stranger.goto('/shop/account')
   await stranger.getByRole('button', { name: 'New here? Open an account' }).click()
   await stranger.getByLabel('Name').fill('Shorty')
@@ -128,4 +144,5 @@ test('a declined card says so and the items go back into the cart; a bad sign-in
   assert.equal(await stranger.getByLabel('Password').getAttribute('aria-invalid'), 'true', 'the field says it is wrong')
   await assertAccessible(stranger, 'registration with an error')
   assert.deepEqual(page.errors, [])
+  assert.deepEqual(stranger.errors.filter((e) => !/status of 422/.test(e)), [], 'no errors but the refused form')
 })

@@ -42,7 +42,7 @@ class Live {
     return this.add(target, after, (subscription) => subscription.listeners, listener)
   }
 
-  /** Follows a SKU's stock level (signed in only: the socket needs a token); returns how to stop. */
+  /** Follows a SKU's stock level (signed in or not); returns how to stop. */
   watchStock(sku: string, listener: LevelListener): () => void {
     return this.add({ sku }, 0, (subscription) => subscription.levels, listener)
   }
@@ -70,21 +70,23 @@ class Live {
     if (this.socket && this.token === session.token) return
     this.socket?.close(1000)
     this.token = session.token
-    if (!this.token) return
+    // Not signed in, the socket may follow stock only (it opens anonymous, docs/REALTIME.md).
+    const allowed = (target: Target) => !!this.token || 'sku' in target
+    if (![...this.subscriptions.values()].some(({ target }) => allowed(target))) return
     const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`
-    const socket = new WebSocket(url, ['emporium', `bearer.${this.token}`])
+    const socket = new WebSocket(url, this.token ? ['emporium', `bearer.${this.token}`] : ['emporium'])
     this.socket = socket
     socket.onopen = () => {
       this.retry = 1000
       for (const { target, after } of this.subscriptions.values()) {
-        socket.send(JSON.stringify({ type: 'subscribe', ...target, after }))
+        if (allowed(target)) socket.send(JSON.stringify({ type: 'subscribe', ...target, after }))
       }
     }
     socket.onmessage = (message) => this.receive(JSON.parse(message.data))
     socket.onclose = (close) => {
       if (this.socket !== socket) return
       this.socket = null
-      if (close.code === 4401 || !session.token) return
+      if (close.code === 4401) return
       setTimeout(() => this.subscriptions.size > 0 && this.connect(), this.retry)
       this.retry = Math.min(this.retry * 2, 15000)
     }

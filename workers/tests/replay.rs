@@ -55,6 +55,8 @@ const PATHS: &[&str] = &[
     "send_notification/abandoned_cart_reminder",
     "cart/checkout",
     "cart/checkout_refused_then_placed",
+    "cart/declined_then_taken_back",
+    "place_order/declined_from_cart",
     "cart/abandoned",
     "cart/expired",
     "daily_sales_report/scheduled",
@@ -67,6 +69,9 @@ const PATHS: &[&str] = &[
     "refund_payment/before_notifications_as_activities/full",
     // A cart checked out in one step, its PlaceOrder a child, before the order intake.
     "cart/before_order_intake/checkout",
+    // Carts that closed at their checkout, before they outlived it.
+    "cart/before_carts_outlive_checkout/checkout",
+    "cart/before_carts_outlive_checkout/checkout_refused_then_placed",
 ];
 
 fn histories_dir() -> PathBuf {
@@ -357,7 +362,7 @@ fn orders_from_before_the_weeks_long_patch_ship_with_fulfill_shipment_and_newer_
 }
 
 #[tokio::test]
-async fn workflows_from_before_and_after_the_weeks_long_patches_both_replay() {
+async fn workflows_from_before_and_after_each_patch_both_replay() {
     use workflows::{cart, place_order, refund_payment};
     // (path, its patch, marked, child workflows started)
     let cases = [
@@ -390,6 +395,32 @@ async fn workflows_from_before_and_after_the_weeks_long_patches_both_replay() {
         (
             "refund_payment/full",
             refund_payment::patches::NOTIFICATIONS_AS_ACTIVITIES,
+            true,
+            0,
+        ),
+        // A cart closed at its checkout before; runs on after it since.
+        (
+            "cart/before_carts_outlive_checkout/checkout",
+            cart::patches::CARTS_OUTLIVE_CHECKOUT,
+            false,
+            0,
+        ),
+        (
+            "cart/checkout",
+            cart::patches::CARTS_OUTLIVE_CHECKOUT,
+            true,
+            0,
+        ),
+        // A declined order told no cart before; tells its cart since.
+        (
+            "place_order/payment_declined",
+            place_order::patches::DECLINE_TELLS_CART,
+            false,
+            0,
+        ),
+        (
+            "place_order/declined_from_cart",
+            place_order::patches::DECLINE_TELLS_CART,
             true,
             0,
         ),

@@ -5,10 +5,16 @@
 //! enters history; the `cart` query answers lines and totals. A checkout takes two updates
 //! around the API's order intake, the one way every order is placed: `begin_checkout` holds the
 //! cart still and reserves the order's id (the same id when tried again), `end_checkout`
-//! closes the cart with its order, or opens it again when the intake refused the order. The
-//! one-step `checkout` of carts from before the intake stays for their replay. A cart left
-//! alone with items in it for the configured idle time sends one abandoned-cart reminder
-//! through SendNotification per idle spell. A long-lived cart continues as new when Temporal suggests it, carrying its content.
+//! closes the cart with its order (empties it, since the patch below), or opens it again when
+//! the intake refused the order. The one-step `checkout` of carts from before the intake stays
+//! for their replay. A cart left alone with items in it for the configured idle time sends one
+//! abandoned-cart reminder through SendNotification per idle spell. A long-lived cart
+//! continues as new when Temporal suggests it, carrying its content.
+//!
+//! Since [`patches::CARTS_OUTLIVE_CHECKOUT`] a checkout empties the cart instead of closing it,
+//! and the cart keeps what the order held until the next checkout: when PlaceOrder finds the
+//! card declined it signals `order_declined`, and the cart takes the lines (and the coupon)
+//! back, so a declined card keeps the cart.
 
 use crate::PlaceOrder;
 use crate::clock::now_ms;
@@ -16,9 +22,10 @@ use crate::notify::notify;
 use crate::options::child;
 use contracts::cart::{
     AddItem, BeginCheckout, CART_WORKFLOW, CartInput, CartLine, CartView, Checkout, CheckoutEnd,
-    CheckoutTicket, Coupon, Discount, EndCheckout, MAX_LINES, MAX_QUANTITY, PricedProduct,
-    QUERY_CART, SetQuantity, UPDATE_ADD_ITEM, UPDATE_APPLY_COUPON, UPDATE_BEGIN_CHECKOUT,
-    UPDATE_CHECKOUT, UPDATE_END_CHECKOUT, UPDATE_SET_QUANTITY,
+    CheckoutTicket, Coupon, Discount, EndCheckout, MAX_LINES, MAX_QUANTITY, OrderDeclined,
+    PricedProduct, QUERY_CART, SIGNAL_ORDER_DECLINED, SetQuantity, UPDATE_ADD_ITEM,
+    UPDATE_APPLY_COUPON, UPDATE_BEGIN_CHECKOUT, UPDATE_CHECKOUT, UPDATE_END_CHECKOUT,
+    UPDATE_SET_QUANTITY,
 };
 use contracts::notifications::{Recipient, Template, TemplateData};
 use contracts::orders::{OrderLine, PlaceOrderInput};
@@ -37,6 +44,10 @@ pub mod patches {
     /// longer needs when it changes, and keeps one reminder per idle spell across
     /// continue-as-new. Carts from before keep waiting the old way.
     pub const CARTS_EXPIRE: &str = "carts-expire";
+    /// Since this patch a checkout empties the cart and the cart goes on (until its idle
+    /// expiry), remembering what the order held, so that a declined card puts it back. Carts
+    /// from before close at their checkout.
+    pub const CARTS_OUTLIVE_CHECKOUT: &str = "carts-outlive-checkout";
 }
 
 /// A cart run continues as new once its history has this many events (or sooner, when
@@ -68,6 +79,8 @@ pub struct Cart {
     changed_at_ms: u64,
     /// Closed after its idle expiry.
     expired: bool,
+    /// The last order the cart became, with what it held (see the module's doc).
+    placed: Option<CheckoutTicket>,
 }
 
 fn money_sum(amounts: impl IntoIterator<Item = Money>) -> Option<Money> {
@@ -192,6 +205,50 @@ impl Cart {
             changed_at_ms: Some(self.changed_at_ms),
             reminded: self.reminded_version == Some(self.version),
             checkout: self.checkout,
+            placed: self.placed.clone(),
+        }
+    }
+
+    /// After a checkout: the cart, emptied, goes on and remembers what the order held.
+    fn start_over(&mut self, now_ms: u64) {
+        if let Some(order_id) = self.order_id.take() {
+            self.placed = Some(CheckoutTicket {
+                order_id,
+                lines: std::mem::take(&mut self.lines),
+                coupon: self.coupon.take(),
+            });
+            self.version += 1;
+            self.changed_at_ms = now_ms;
+        }
+    }
+
+    /// Takes back the lines of a declined order, as far as the cart's limits allow (a line
+    /// that no longer fits stays out), and its coupon when the cart has none.
+    fn take_back(&mut self, placed: CheckoutTicket) {
+        for returned in placed.lines {
+            let same_currency = self.lines.first().is_none_or(|first| {
+                first.product.unit_price.currency == returned.product.unit_price.currency
+            });
+            let existing = self
+                .lines
+                .iter()
+                .position(|l| l.product.sku == returned.product.sku);
+            let fits = existing.is_some() || self.lines.len() < MAX_LINES;
+            if !same_currency || !fits {
+                continue;
+            }
+            let before = existing.map_or(0, |at| self.lines[at].quantity);
+            let quantity = (before + returned.quantity).min(MAX_QUANTITY);
+            let Ok(line) = Self::line(returned.product, quantity) else {
+                continue;
+            };
+            match existing {
+                Some(at) => self.lines[at] = line,
+                None => self.lines.push(line),
+            }
+        }
+        if self.coupon.is_none() {
+            self.coupon = placed.coupon;
         }
     }
 }
@@ -212,6 +269,7 @@ impl Cart {
             order_id: None,
             checking_out: false,
             checkout: input.checkout,
+            placed: input.placed,
             expire_after_secs: input.expire_after_secs,
             changed_at_ms: input.changed_at_ms.unwrap_or_default(),
             expired: false,
@@ -389,7 +447,9 @@ impl Cart {
         _ctx: &WorkflowContextView,
         end: &EndCheckout,
     ) -> Result<(), HandlerError> {
-        let ended = self.order_id == Some(end.order_id) && end.end == CheckoutEnd::Placed;
+        let placed = self.placed.as_ref().map(|placed| placed.order_id);
+        let ended = end.end == CheckoutEnd::Placed
+            && (self.order_id == Some(end.order_id) || placed == Some(end.order_id));
         if ended || self.checkout == Some(end.order_id) {
             Ok(())
         } else {
@@ -397,7 +457,8 @@ impl Cart {
         }
     }
 
-    /// Ends a checkout: the cart closes with the order placed, or opens again.
+    /// Ends a checkout: the cart closes with the order placed (since `CARTS_OUTLIVE_CHECKOUT`:
+    /// empties and goes on), or opens again.
     #[update(name = UPDATE_END_CHECKOUT)]
     pub fn end_checkout(
         &mut self,
@@ -411,6 +472,19 @@ impl Cart {
             }
         }
         Ok(self.view())
+    }
+
+    /// The card of an order this cart became was declined: the cart takes its lines back,
+    /// unless it is checking out again or closed.
+    #[signal(name = SIGNAL_ORDER_DECLINED)]
+    pub fn order_declined(&mut self, ctx: &mut SyncWorkflowContext<Self>, declined: OrderDeclined) {
+        if self.expired || self.checkout.is_some() || self.order_id.is_some() {
+            return;
+        }
+        if let Some(placed) = self.placed.take_if(|p| p.order_id == declined.order_id) {
+            self.take_back(placed);
+            self.changed(ctx);
+        }
     }
 
     #[update_validator(checkout)]
@@ -527,8 +601,15 @@ impl Cart {
                 s.expired = s.order_id.is_none() && s.idle_past_expiry(now);
                 s.expired
             });
-            if expired || ctx.state(|s| s.order_id.is_some()) {
+            if expired {
                 return Ok(());
+            }
+            if ctx.state(|s| s.order_id.is_some()) {
+                if !ctx.patched(patches::CARTS_OUTLIVE_CHECKOUT) {
+                    return Ok(());
+                }
+                ctx.state_mut(|s| s.start_over(now));
+                continue;
             }
             if ctx.state(|s| s.reminder_due(now)) {
                 Self::remind(ctx, queues).await;

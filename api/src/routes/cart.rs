@@ -136,6 +136,7 @@ pub(crate) async fn add(
         changed_at_ms: None,
         reminded: false,
         checkout: None,
+        placed: None,
     };
     let add = AddItem {
         product,
@@ -313,12 +314,13 @@ pub(crate) struct CheckedOut {
     status_url: String,
 }
 
-/// Turns the cart into an order at today's prices and closes the cart.
+/// Turns the cart into an order at today's prices and empties the cart (a declined card
+/// puts the lines back).
 #[utoipa::path(
     post, path = "/cart/checkout", operation_id = "checkoutCart", tag = "cart",
     request_body = CheckoutBody,
     responses(
-        (status = 202, description = "The order is placed and being processed; the cart is closed.", body = CheckedOut),
+        (status = 202, description = "The order is placed and being processed; the cart is emptied (if the card is declined, the cart takes the lines back).", body = CheckedOut),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
     ),

@@ -1,5 +1,5 @@
 //! The Cart workflow over HTTP: validated updates, coupons, checkout into an order at today's
-//! prices, and the abandoned-cart reminder.
+//! prices, a declined card that keeps the cart, and the abandoned-cart reminder.
 
 use serde_json::json;
 use std::time::Duration;
@@ -94,7 +94,7 @@ async fn a_cart_takes_items_and_refuses_what_does_not_fit() {
 }
 
 #[tokio::test]
-async fn checkout_places_the_order_at_todays_prices_with_the_coupon_and_closes_the_cart() {
+async fn checkout_places_the_order_at_todays_prices_with_the_coupon_and_empties_the_cart() {
     let app = TestApp::spawn().await;
     app.seed_product("MUG", 1000, 10).await;
     let in_a_day = (chrono_now() + 86_400).to_string();
@@ -154,7 +154,7 @@ async fn checkout_places_the_order_at_todays_prices_with_the_coupon_and_closes_t
     assert_eq!(
         cart["lines"].as_array().map(Vec::len),
         Some(0),
-        "the cart was closed"
+        "the cart was emptied"
     );
     let (status, _) = app
         .post_json(
@@ -163,6 +163,67 @@ async fn checkout_places_the_order_at_todays_prices_with_the_coupon_and_closes_t
         )
         .await;
     assert_eq!(status, 409, "nothing to check out");
+}
+
+/// A declined card keeps the cart: the order ends `payment_failed`, and by then the cart holds
+/// its lines and its coupon again, beside what was added after the checkout; a good card then
+/// places the order.
+#[tokio::test]
+async fn a_declined_card_keeps_the_cart_with_its_coupon() {
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1000, 10).await;
+    app.seed_product("CAP", 1500, 10).await;
+    let in_a_day = rfc3339(chrono_now() + 86_400);
+    app.post_json_as(
+        Some(&app.admin_token),
+        "/coupons",
+        &json!({"code": "TENOFF", "percent_off": 10, "expires_at": in_a_day}),
+    )
+    .await;
+    app.post_json("/cart/items", &json!({"sku": "MUG", "quantity": 2}))
+        .await;
+    app.post_json("/cart/coupon", &json!({"code": "TENOFF"}))
+        .await;
+    let declined =
+        json!({"shipping_address": TestApp::address(), "payment_method": "pm_card_chargeDeclined"});
+    let (status, checked_out) = app.post_json("/cart/checkout", &declined).await;
+    assert_eq!(status, 202, "{checked_out}");
+    let (_, cart) = app.get_json("/cart").await;
+    assert_eq!(cart["lines"], json!([]), "checked out, the cart is empty");
+    let (status, cart) = app
+        .post_json("/cart/items", &json!({"sku": "CAP", "quantity": 1}))
+        .await;
+    assert_eq!(status, 200, "the emptied cart takes new items: {cart}");
+
+    let order_id = checked_out["order_id"].as_str().expect("an order");
+    let order = app.wait_for_final_order(order_id).await;
+    assert_eq!(order["status"], "payment_failed");
+    let (_, cart) = app.get_json("/cart").await;
+    let lines: Vec<_> = cart["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|l| (l["product"]["sku"].clone(), l["quantity"].clone()))
+        .collect();
+    assert_eq!(
+        lines,
+        [(json!("CAP"), json!(1)), (json!("MUG"), json!(2))],
+        "{cart}"
+    );
+    assert_eq!(cart["coupon"]["code"], "TENOFF", "{cart}");
+
+    let approved =
+        json!({"shipping_address": TestApp::address(), "payment_method": "pm_card_visa"});
+    let (status, checked_out) = app.post_json("/cart/checkout", &approved).await;
+    assert_eq!(status, 202, "{checked_out}");
+    let order = app
+        .wait_for_final_order(checked_out["order_id"].as_str().expect("an order"))
+        .await;
+    assert_eq!(
+        (&order["status"], &order["total"]["amount_minor"]),
+        (&json!("completed"), &json!(3150)),
+        "(2 × 10.00 + 15.00) less 10%"
+    );
 }
 
 /// A checkout holds the cart, reserves the order's id and places the order through the same

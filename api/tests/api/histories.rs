@@ -149,7 +149,9 @@ async fn ordinary_paths() {
 }
 
 /// Carts checked out through the order intake: one at once; one whose first checkout is
-/// refused (a product gone), which opens it again, then placed.
+/// refused (a product gone), which opens it again, then placed; one whose card is declined,
+/// which takes the order's lines back. Since `carts-outlive-checkout` a cart runs on after
+/// its checkout, so they are recorded open.
 async fn cart_checkout_paths() {
     let app = TestApp::spawn().await;
     app.seed_product("MUG", 1250, 10).await;
@@ -164,7 +166,7 @@ async fn cart_checkout_paths() {
         &app,
         &format!("cart-{}", app.customer.id),
         "cart/checkout",
-        false,
+        true,
     )
     .await;
 
@@ -194,7 +196,39 @@ async fn cart_checkout_paths() {
         &app,
         &format!("cart-{}", other.id),
         "cart/checkout_refused_then_placed",
+        true,
+    )
+    .await;
+    declined_checkout_path(&app).await;
+}
+
+/// A checkout whose card is declined: the order tells its cart, which takes the lines back.
+async fn declined_checkout_path(app: &TestApp) {
+    let (declined, token) = app.another_customer("declined").await;
+    let post = |path: &'static str, body: Value| {
+        let token = token.clone();
+        async move { app.post_json_as(Some(&token), path, &body).await }
+    };
+    post("/cart/items", json!({"sku": "MUG", "quantity": 2})).await;
+    let checkout =
+        json!({"shipping_address": TestApp::address(), "payment_method": "pm_card_chargeDeclined"});
+    let (status, body) = post("/cart/checkout", checkout).await;
+    assert_eq!(status, 202, "{body}");
+    let order_id = body["order_id"].as_str().expect("an order").to_owned();
+    record(
+        app,
+        &order(&order_id),
+        "place_order/declined_from_cart",
         false,
+    )
+    .await;
+    let (_, cart) = app.get_json_as(Some(&token), "/cart").await;
+    assert_eq!(cart["lines"][0]["quantity"], 2, "taken back: {cart}");
+    record(
+        app,
+        &format!("cart-{}", declined.id),
+        "cart/declined_then_taken_back",
+        true,
     )
     .await;
 }

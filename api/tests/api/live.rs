@@ -473,13 +473,14 @@ async fn operators_follow_the_review_queue_and_every_orders_status_and_customers
     );
 }
 
-/// Anyone signed in follows a SKU's stock: its level now, then each new level as orders hold
-/// stock; an unknown SKU is refused and the connection goes on.
+/// Anyone, signed in or not, follows a SKU's stock: its level now, then each new level as
+/// orders hold stock; an unknown SKU is refused and the connection goes on. An anonymous
+/// connection follows nothing else until it authenticates.
 #[tokio::test]
 async fn a_skus_availability_is_followed_live() {
     let app = TestApp::spawn().await;
     app.seed_product("MUG", 1250, 10).await;
-    let mut live = Live::ready(&app.address, &app.token).await;
+    let mut live = Live::connect(&app.address).await;
     live.send(json!({"type": "subscribe", "sku": "NO-SUCH-SKU"}))
         .await;
     let refused = live.next().await.expect("an answer");
@@ -495,6 +496,14 @@ async fn a_skus_availability_is_followed_live() {
         (&json!("stock"), &json!("MUG"), &json!(10)),
         "{now}"
     );
+    live.send(json!({"type": "subscribe", "topic": "my_orders"}))
+        .await;
+    let refused = live.next().await.expect("an answer");
+    assert_eq!(refused["code"], "missing_token", "{refused}");
+    live.send(json!({"type": "auth", "token": app.token})).await;
+    let ready = live.next().await.expect("an answer to auth");
+    assert_eq!(ready["type"], "ready", "{ready}");
+
     app.place_order("MUG", 3, "pm_card_visa").await;
     loop {
         let level = live.next().await.expect("a new level");

@@ -41,9 +41,10 @@ mod legacy;
 mod saga;
 mod shipment;
 
-use crate::RefundPayment;
 use crate::notify::{notify, notify_once};
 use crate::options::{child, forward, local_must_finish, must_finish};
+use crate::{Cart, RefundPayment};
+use contracts::cart::OrderDeclined;
 use contracts::inventory::{
     InventoryActivities, OUT_OF_STOCK, OutOfStock, RESERVATION_LOST, StockLine,
 };
@@ -67,8 +68,8 @@ use temporalio_workflow::common::data_converters::TemporalDeserializable;
 use temporalio_workflow::common::error::{ApplicationFailure, IncomingError};
 use temporalio_workflow::common::search_attributes::SearchAttributeUpdate;
 use temporalio_workflow::{
-    ActivityExecutionError, ParentClosePolicy, SyncWorkflowContext, WorkflowContext,
-    WorkflowContextView, WorkflowResult, workflow, workflow_methods,
+    ActivityExecutionError, ParentClosePolicy, SignalWorkflowOptions, SyncWorkflowContext,
+    WorkflowContext, WorkflowContextView, WorkflowResult, workflow, workflow_methods,
 };
 
 /// The patches of PlaceOrder: changes made while orders were running, each guarded by
@@ -89,6 +90,9 @@ pub mod patches {
     /// trip, and tells the customer with activities instead of a workflow per message. It
     /// implies the two patches above. Checked once, first thing in a run.
     pub const WEEKS_LONG_ORDERS: &str = "weeks-long-orders";
+    /// Since this patch an order whose card is declined before it is confirmed tells the cart
+    /// it came from (`order_declined`), which takes its lines back. Checked only on that path.
+    pub const DECLINE_TELLS_CART: &str = "decline-tells-cart";
 }
 
 /// Application-failure type with which PlaceOrder fails after an unexpected error.
@@ -421,6 +425,9 @@ impl PlaceOrder {
         }
         match stop {
             Stop::Refused(status, reason) => {
+                if status == OrderStatus::PaymentFailed {
+                    Self::tell_cart(ctx, order).await;
+                }
                 Self::set_status(ctx, queues, status, Some(reason.clone())).await?;
                 if let Some(template) = ctx.state(|s| s.farewell(status)) {
                     Self::tell(ctx, queues, template, |data| data.reason = Some(reason)).await;
@@ -436,6 +443,28 @@ impl PlaceOrder {
                     .into())
             }
         }
+    }
+
+    /// The card was declined: unless the order was already confirmed, its cart (if it came
+    /// from one that still runs) takes its lines back, before the customer sees the status.
+    async fn tell_cart(ctx: &WorkflowContext<Self>, order: &PlaceOrderInput) {
+        let at_placement = ctx.state(|s| s.shape == Shape::WeeksLong && !s.told_confirmed);
+        if !at_placement || !ctx.patched(patches::DECLINE_TELLS_CART) {
+            return;
+        }
+        let cart = ctx.external_workflow(contracts::cart::workflow_id(order.customer_id), None);
+        let declined = OrderDeclined {
+            order_id: order.order_id,
+        };
+        // A failure means no cart runs (an order placed without one, or a cart since
+        // closed): there is nothing to take back.
+        let _no_cart = cart
+            .signal(
+                Cart::order_declined,
+                declined,
+                SignalWorkflowOptions::default(),
+            )
+            .await;
     }
 
     /// The message an order that ended `status` sends its customer, if any.

@@ -53,16 +53,19 @@ impl Connection {
         &self,
         target: &Target,
     ) -> Result<Option<Scope>, (ErrorCode, &'static str)> {
-        let caller = self.caller()?;
-        match target {
-            Target::Stock { sku } => match stock_level(&self.state.db, sku).await {
+        if let Target::Stock { sku } = target {
+            return match stock_level(&self.state.db, sku).await {
                 Ok(Some(_)) => Ok(None),
                 Ok(None) => Err((ErrorCode::NotFound, "no such SKU")),
                 Err(_) => Err((
                     ErrorCode::ServiceUnavailable,
                     "the stock could not be read just now; subscribe again",
                 )),
-            },
+            };
+        }
+        let caller = self.caller()?;
+        match target {
+            Target::Stock { .. } => Ok(None),
             Target::Order { order_id } => {
                 let order = contracts::OrderId(*order_id);
                 match recorded_order(&self.state, caller, order).await {

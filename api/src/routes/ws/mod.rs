@@ -3,7 +3,9 @@
 //!
 //! The protocol (docs/REALTIME.md, messages in [`protocol`]) is JSON text messages with a
 //! `type`. The client gives its access token first (an `auth` message, or the
-//! `Sec-WebSocket-Protocol` header; never the URL), then subscribes to orders and topics, each
+//! `Sec-WebSocket-Protocol` header; never the URL), or, to follow only what anyone may see (a
+//! SKU's stock, for a shopper not signed in), subscribes to that first and stays anonymous
+//! until it sends `auth`. Then it subscribes to orders and topics, each
 //! from a sequence on (`after`): the server answers what the feed holds after it, then each
 //! new entry as it commits, so a client that reconnects with the last sequence it saw misses
 //! nothing and sees nothing twice ([`follows`]). Subscribing to an order the caller may not
@@ -66,7 +68,7 @@ const GOING_AWAY: u16 = 1001;
             description = "Optionally `emporium, bearer.<access token>`: authenticated at once, with no `auth` message."),
     ),
     responses(
-        (status = 101, description = "Switching to the WebSocket protocol of docs/REALTIME.md: send `{\"type\": \"auth\", \"token\": …}` first (unless the token came in `Sec-WebSocket-Protocol`), then `subscribe` to orders and topics."),
+        (status = 101, description = "Switching to the WebSocket protocol of docs/REALTIME.md: send `{\"type\": \"auth\", \"token\": …}` first (unless the token came in `Sec-WebSocket-Protocol`), then `subscribe` to orders and topics; or, anonymous, `subscribe` to a `sku`'s stock first."),
         (status = 401, response = Unauthorized),
         (status = 426, response = UpgradeRequired),
     ),
@@ -167,7 +169,7 @@ impl Connection {
     /// Runs the connection to its end, queueing the close frame (unless the client is too
     /// slow to read even that), and says how it ended.
     async fn run(&mut self, incoming: &mut futures::stream::SplitStream<WebSocket>) -> End {
-        let end = match self.authenticate(incoming).await {
+        let end = match self.open(incoming).await {
             Ok(()) => self.serve(incoming).await,
             Err(end) => end,
         };
@@ -182,16 +184,46 @@ impl Connection {
         end
     }
 
-    /// Authenticates the connection (unless the header did), says so, and registers the
-    /// caller's presence.
-    async fn authenticate(
+    /// Opens the connection: authenticated by the header or by an `auth` first message, or
+    /// anonymous when its first message subscribes to something anyone may follow (a SKU's
+    /// stock). Anything else first, or nothing in time, closes it.
+    async fn open(
         &mut self,
         incoming: &mut futures::stream::SplitStream<WebSocket>,
     ) -> Result<(), End> {
-        let caller = match self.caller.clone() {
-            Some(caller) => caller,
-            None => self.auth_message(incoming).await?,
+        if let Some(caller) = self.caller.take() {
+            return self.welcome(caller).await;
+        }
+        let refused = End::Close(UNAUTHORISED, "send a valid auth message first");
+        let first = tokio::time::timeout(AUTH_WITHIN, incoming.next()).await;
+        let Ok(Some(Ok(Message::Text(text)))) = first else {
+            return Err(refused);
         };
+        match serde_json::from_str(text.as_str()) {
+            Ok(ClientMessage::Auth { token }) => self.authenticate(&token).await,
+            Ok(ClientMessage::Subscribe {
+                order_id: None,
+                topic: None,
+                sku: Some(sku),
+                after,
+            }) => match Target::named(None, None, Some(sku)) {
+                Ok(target) => self.subscribe(target, after).await,
+                Err(_) => Err(refused),
+            },
+            _ => Err(refused),
+        }
+    }
+
+    /// Authenticates the connection with `token`, or closes it.
+    async fn authenticate(&mut self, token: &str) -> Result<(), End> {
+        match self.state.auth.caller(token.trim()) {
+            Ok(caller) => self.welcome(caller).await,
+            Err(_) => Err(End::Close(UNAUTHORISED, "the token is not valid")),
+        }
+    }
+
+    /// Says the connection is authenticated and registers the caller's presence.
+    async fn welcome(&mut self, caller: Caller) -> Result<(), End> {
         self.send(&ServerMessage::Ready {
             customer_id: caller.id.0,
         })
@@ -201,22 +233,6 @@ impl Connection {
         }
         self.caller = Some(caller);
         Ok(())
-    }
-
-    /// Waits for the `auth` message.
-    async fn auth_message(
-        &self,
-        incoming: &mut futures::stream::SplitStream<WebSocket>,
-    ) -> Result<Caller, End> {
-        let refused = End::Close(UNAUTHORISED, "send a valid auth message first");
-        let first = tokio::time::timeout(AUTH_WITHIN, incoming.next()).await;
-        let Ok(Some(Ok(Message::Text(text)))) = first else {
-            return Err(refused);
-        };
-        let Ok(ClientMessage::Auth { token }) = serde_json::from_str(text.as_str()) else {
-            return Err(refused);
-        };
-        self.state.auth.caller(token.trim()).map_err(|_| refused)
     }
 
     /// The authenticated caller.
@@ -265,7 +281,9 @@ impl Connection {
         if heard.elapsed() > 3 * HEARTBEAT {
             return Err(End::Close(TOO_SLOW, "no answer to three pings"));
         }
-        if let Err(err) = presence::still_here(&self.state.db, self.id).await {
+        if self.caller.is_some()
+            && let Err(err) = presence::still_here(&self.state.db, self.id).await
+        {
             tracing::warn!(error = %err, "could not refresh a live connection");
         }
         self.push(Message::Ping(Default::default())).await
@@ -295,11 +313,13 @@ impl Connection {
                 topic,
                 sku,
             }) => (Target::named(order_id, topic, sku), None),
-            Ok(ClientMessage::Auth { .. }) => {
+            Ok(ClientMessage::Auth { .. }) if self.caller.is_some() => {
                 return self
                     .refuse(ErrorCode::InvalidField, "already authenticated", None)
                     .await;
             }
+            // An anonymous connection may authenticate later.
+            Ok(ClientMessage::Auth { token }) => return self.authenticate(&token).await,
             Err(err) => {
                 return self
                     .refuse(ErrorCode::ValidationFailed, &err.to_string(), None)
