@@ -8,7 +8,14 @@
 //! someone else answer 404, as if they did not exist, so ids cannot be probed.
 //!
 //! Logins are rate-limited per account and per client address (GCRA, in process: with several
-//! API replicas the effective limit is per replica).
+//! API replicas the effective limit is per replica), and so are password-reset requests.
+//!
+//! A token carries the account's token version (`ver`) it was issued under. Resetting or
+//! changing the password, or changing the email, bumps the version, and a token of an older
+//! version is refused (`token_revoked`). Each instance keeps the versions above zero in memory
+//! ([`Revocations`]): loaded at start, told of each bump by the database (`emporium_tokens`,
+//! on the feed hub's connection), loaded again whenever it may have missed one. So checking
+//! costs no query per request.
 
 use crate::error::ErrorCode;
 use crate::{ApiError, AppState};
@@ -26,6 +33,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const ISSUER: &str = "emporium";
+/// Password-reset requests allowed per email per hour.
+pub const RESETS_PER_ACCOUNT_PER_HOUR: u32 = 5;
 
 /// Token settings.
 #[derive(Debug, Clone)]
@@ -55,6 +64,10 @@ pub struct Claims {
     pub exp: i64,
     /// Issuer.
     pub iss: String,
+    /// The account's token version when it was issued (absent in tokens from before
+    /// versions: 0).
+    #[serde(default)]
+    pub ver: u32,
 }
 
 /// Signs and checks tokens, and limits logins.
@@ -66,6 +79,67 @@ pub struct Auth {
     ttl: Duration,
     by_account: Arc<DefaultKeyedRateLimiter<String>>,
     by_address: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    resets_by_account: Arc<DefaultKeyedRateLimiter<String>>,
+    revocations: Revocations,
+    config: AuthConfig,
+}
+
+/// The token versions above zero, by account: what [`Auth::caller`] holds tokens to.
+#[derive(Clone, Default)]
+pub struct Revocations(Arc<std::sync::RwLock<std::collections::HashMap<CustomerId, u32>>>);
+
+impl Revocations {
+    /// The version tokens of `customer` must carry at least.
+    fn current(&self, customer: CustomerId) -> u32 {
+        self.0
+            .read()
+            .map_or(0, |versions| versions.get(&customer).copied().unwrap_or(0))
+    }
+
+    /// `customer`'s tokens now need `version` (never lowered: announcements may cross).
+    pub fn raise(&self, customer: CustomerId, version: u32) {
+        if let Ok(mut versions) = self.0.write() {
+            let known = versions.entry(customer).or_insert(0);
+            *known = (*known).max(version);
+        }
+    }
+
+    /// Loads every account's version from the database.
+    pub async fn load(&self, db: &sea_orm::DatabaseConnection) -> Result<(), ApiError> {
+        let versions = activities::customers::recovery::token_versions(db)
+            .await
+            .map_err(ApiError::internal)?;
+        for (customer, version) in versions {
+            self.raise(customer, version);
+        }
+        Ok(())
+    }
+
+    /// Loads the versions, then follows the feed hub's news of them until the process ends,
+    /// loading again after the hub may have missed some.
+    pub async fn follow(self, db: sea_orm::DatabaseConnection, feed: &crate::feed::FeedHub) {
+        let mut news = feed.subscribe();
+        if let Err(err) = self.load(&db).await {
+            tracing::warn!(code = err.code(), "could not load token versions");
+        }
+        tokio::spawn(async move {
+            use tokio::sync::broadcast::error::RecvError;
+            loop {
+                match news.recv().await {
+                    Ok(crate::feed::FeedNews::TokenVersion(customer, version)) => {
+                        self.raise(customer, version);
+                    }
+                    Ok(crate::feed::FeedNews::CatchUp) | Err(RecvError::Lagged(_)) => {
+                        if let Err(err) = self.load(&db).await {
+                            tracing::warn!(code = err.code(), "could not reload token versions");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
+    }
 }
 
 fn per_minute(n: u32) -> Quota {
@@ -90,6 +164,11 @@ impl Auth {
             by_address: Arc::new(RateLimiter::keyed(per_minute(
                 config.logins_per_address_per_minute,
             ))),
+            resets_by_account: Arc::new(RateLimiter::keyed(Quota::per_hour(
+                NonZeroU32::new(RESETS_PER_ACCOUNT_PER_HOUR).unwrap_or(NonZeroU32::MIN),
+            ))),
+            revocations: Revocations::default(),
+            config: config.clone(),
         }
     }
 
@@ -103,6 +182,9 @@ impl Auth {
             iat: now,
             exp: now + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX),
             iss: ISSUER.to_owned(),
+            ver: customer
+                .token_version
+                .max(self.revocations.current(customer.id)),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(ApiError::internal)?;
@@ -112,10 +194,17 @@ impl Auth {
     /// Who holds `token` (for the live socket, whose token comes in a message, not a header).
     pub fn caller(&self, token: &str) -> Result<Caller, ApiError> {
         let claims = self.verify(token)?;
+        if claims.ver < self.revocations.current(claims.sub) {
+            return Err(ApiError::unauthorized(
+                ErrorCode::TokenRevoked,
+                "the password or email changed since this token was issued; log in again",
+            ));
+        }
         Ok(Caller {
             id: claims.sub,
             email: claims.email,
             role: claims.role,
+            token_version: claims.ver,
         })
     }
 
@@ -148,6 +237,35 @@ impl Auth {
         }
         Ok(())
     }
+
+    /// Counts a password-reset request: per client address as logins are (they share the
+    /// address's budget), and at most [`RESETS_PER_ACCOUNT_PER_HOUR`] per email, so that
+    /// nobody floods an inbox.
+    pub fn admit_reset(&self, email: &str, address: Option<IpAddr>) -> Result<(), ApiError> {
+        use governor::clock::{Clock, DefaultClock};
+        let now = DefaultClock::default().now();
+        if let Some(address) = address
+            && let Err(not_until) = self.by_address.check_key(&address)
+        {
+            return Err(ApiError::too_many_requests(not_until.wait_time_from(now)));
+        }
+        let email = email.trim().to_lowercase();
+        if let Err(not_until) = self.resets_by_account.check_key(&email) {
+            return Err(ApiError::too_many_requests(not_until.wait_time_from(now)));
+        }
+        Ok(())
+    }
+
+    /// The same keys with limits and token versions of its own, as another process holding
+    /// the same secret has (a second API instance in tests).
+    pub fn separate(&self) -> Self {
+        Self::new(&self.config)
+    }
+
+    /// The token versions this instance holds tokens to.
+    pub fn revocations(&self) -> &Revocations {
+        &self.revocations
+    }
 }
 
 /// Whoever sent the request, from its bearer token.
@@ -159,6 +277,8 @@ pub struct Caller {
     pub email: String,
     /// Their role.
     pub role: Role,
+    /// The token version their token carries.
+    pub token_version: u32,
 }
 
 impl Caller {

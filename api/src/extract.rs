@@ -292,6 +292,16 @@ fn field_of(path: &str, message: &str) -> String {
     parent.to_owned()
 }
 
+/// Deserializes a field that may be absent (`None`, with `#[serde(default)]`), `null`
+/// (`Some(None)`: remove it) or a value (`Some(Some(value))`).
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,10 +8,14 @@
 //! (notifications sent meanwhile are gone), catches up from the table by its sequence
 //! ([`Cursor`]), so it never skips or repeats an entry. The same connection hears stock
 //! levels change ([`STOCK_CHANNEL`]), for live availability: a level is a state, so a stream
-//! that may have missed some reads the current one again. Nothing here asks Temporal anything.
+//! that may have missed some reads the current one again; and accounts' new token versions
+//! ([`TOKENS_CHANNEL`]), which [`crate::auth::Revocations`] follows. Nothing here asks
+//! Temporal anything.
 
+use activities::customers::recovery::TOKENS_CHANNEL;
 use activities::feed::{CHANNEL, FeedEntry, PAGE, Scope};
 use activities::inventory::queries::{STOCK_CHANNEL, StockNews};
+use contracts::CustomerId;
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{DatabaseConnection, DbErr};
 use std::sync::Arc;
@@ -25,8 +29,17 @@ pub enum FeedNews {
     Entry(Arc<FeedEntry>),
     /// A SKU's stock level changed.
     Stock(Arc<StockNews>),
+    /// An account's tokens now need this version (older ones are revoked).
+    TokenVersion(CustomerId, u32),
     /// The hub may have missed entries (its connection was lost): read the table again.
     CatchUp,
+}
+
+/// What the database announces on [`TOKENS_CHANNEL`].
+#[derive(serde::Deserialize)]
+struct TokenNews {
+    customer_id: uuid::Uuid,
+    version: u32,
 }
 
 /// Entries a stream may fall behind by before it catches up from the table instead.
@@ -65,7 +78,10 @@ async fn listen(
     loop {
         match PgListener::connect_with(&pool).await {
             Ok(mut listener) => {
-                if let Err(err) = listener.listen_all([CHANNEL, STOCK_CHANNEL]).await {
+                if let Err(err) = listener
+                    .listen_all([CHANNEL, STOCK_CHANNEL, TOKENS_CHANNEL])
+                    .await
+                {
                     tracing::warn!(error = %err, "could not LISTEN to the feed");
                 } else {
                     let _ = news.send(FeedNews::CatchUp);
@@ -97,6 +113,15 @@ async fn relay(
                 return;
             }
         };
+        if notification.channel() == TOKENS_CHANNEL {
+            if let Ok(news_of) = serde_json::from_str::<TokenNews>(notification.payload()) {
+                let _ = news.send(FeedNews::TokenVersion(
+                    CustomerId(news_of.customer_id),
+                    news_of.version,
+                ));
+            }
+            continue;
+        }
         if notification.channel() == STOCK_CHANNEL {
             if let Ok(level) = serde_json::from_str::<StockNews>(notification.payload()) {
                 let _ = news.send(FeedNews::Stock(Arc::new(level)));

@@ -26,7 +26,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
-pub use state::{ApiConfig, AppState};
+pub use state::{AccountLinks, ApiConfig, AppState};
 
 /// The API's router with all its middleware, `/openapi.json`, and the web app with `/docs`
 /// ([`web`]).
@@ -126,6 +126,8 @@ pub async fn serve(
         tracing::info!(%address, "API listening");
     }
     let stopping = state.stopping.clone();
+    let revocations = state.auth.revocations().clone();
+    revocations.follow(state.db.clone(), &state.feed).await;
     axum::serve(
         listener,
         router(state, &config).into_make_service_with_connect_info::<std::net::SocketAddr>(),

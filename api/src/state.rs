@@ -21,9 +21,34 @@ pub struct AppState {
     pub cart_expire_after: std::time::Duration,
     /// This instance's ear on the change feed, for live streams.
     pub feed: crate::feed::FeedHub,
+    /// The links emailed to change credentials.
+    pub links: AccountLinks,
     /// Cancelled when the instance starts shutting down: live streams and sockets end then
     /// (they would otherwise hold a graceful shutdown open forever).
     pub stopping: tokio_util::sync::CancellationToken,
+}
+
+/// The one-time links emailed to change credentials: where they point and how long they work.
+#[derive(Debug, Clone)]
+pub struct AccountLinks {
+    /// The web app's address, which the links open (`/shop/reset-password`,
+    /// `/shop/confirm-email`).
+    pub public_url: String,
+    /// How long a password-reset link works.
+    pub reset_valid_for: std::time::Duration,
+    /// How long a link confirming a new email works.
+    pub email_change_valid_for: std::time::Duration,
+}
+
+impl AccountLinks {
+    /// Links to `public_url`, working for the default times (30 minutes, a day).
+    pub fn new(public_url: impl Into<String>) -> Self {
+        Self {
+            public_url: public_url.into(),
+            reset_valid_for: std::time::Duration::from_secs(30 * 60),
+            email_change_valid_for: std::time::Duration::from_secs(24 * 60 * 60),
+        }
+    }
 }
 
 /// API configuration.

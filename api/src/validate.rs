@@ -51,3 +51,13 @@ pub(crate) fn payment_method(raw: &str) -> Result<PaymentMethod, ApiError> {
         ApiError::invalid_field(code, "payment_method", err.to_string())
     })
 }
+
+/// A text says something: white space alone is empty. White space as the document's pattern
+/// reads it (`\s`), which also counts the information separators U+001C–U+001F.
+pub(crate) fn not_blank(text: &str, _: &()) -> garde::Result {
+    let blank = |c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c);
+    if text.chars().all(blank) {
+        return Err(garde::Error::new("must not be empty or only white space"));
+    }
+    Ok(())
+}

@@ -157,6 +157,10 @@ pub enum Template {
     /// An operator answered the customer's support conversation about an order (the
     /// answer as `body`), sent when the customer was not connected to read it live.
     SupportReply,
+    /// A link to set a forgotten password (the link as `body`).
+    PasswordReset,
+    /// A link to confirm a new email address, sent to that address (the link as `body`).
+    EmailChange,
 }
 
 impl Template {
@@ -176,6 +180,8 @@ impl Template {
             Template::Custom => "custom",
             Template::DailySalesReport => "daily_sales_report",
             Template::SupportReply => "support_reply",
+            Template::PasswordReset => "password_reset",
+            Template::EmailChange => "email_change",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The demo catalog `emporium dev` and `emporium seed` load: a few products with stock.
 
+use activities::catalog::specifications::{SpecValue, Specification};
 use activities::catalog::{self, ProductDraft};
 use activities::inventory::queries::create_stock;
 use anyhow::Context as _;
@@ -73,6 +74,7 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<()> {
                 description: description.to_owned(),
                 price: Money::new(price, eur.clone()),
                 active: true,
+                specifications: specifications(sku),
             },
         )
         .await
@@ -97,6 +99,37 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<()> {
         "demo catalog loaded"
     );
     Ok(())
+}
+
+/// The technical specifications of a demo product.
+fn specifications(sku: &str) -> Vec<Specification> {
+    let spec = |key: &str, value: SpecValue, unit: Option<&str>| Specification {
+        key: key.to_owned(),
+        value,
+        unit: unit.map(str::to_owned),
+    };
+    let text = |text: &str| SpecValue::Text(text.to_owned());
+    match sku {
+        "MUG-CLASSIC" => vec![
+            spec("capacity", SpecValue::Number(330.0), Some("ml")),
+            spec("material", text("stoneware"), None),
+            spec("dishwasher_safe", SpecValue::Flag(true), None),
+        ],
+        "TEE-LOGO-M" | "TEE-LOGO-L" | "HOODIE-ZIP-M" => vec![
+            spec("material", text("organic cotton"), None),
+            spec(
+                "size",
+                text(if sku.ends_with('L') { "L" } else { "M" }),
+                None,
+            ),
+        ],
+        "BOOK-SAGAS" => vec![spec("pages", SpecValue::Number(240.0), None)],
+        "POSTER-A2" => vec![
+            spec("width", SpecValue::Number(420.0), Some("mm")),
+            spec("height", SpecValue::Number(594.0), Some("mm")),
+        ],
+        _ => Vec::new(),
+    }
 }
 
 /// The demo coupon (10 % off).

@@ -108,6 +108,12 @@ pub struct AuthSettings {
     /// Login attempts allowed per client address per minute.
     #[serde(default = "defaults::logins_per_address")]
     pub logins_per_address_per_minute: u32,
+    /// How long a password-reset link works, in seconds.
+    #[serde(default = "defaults::password_reset_valid_secs")]
+    pub password_reset_valid_secs: u64,
+    /// How long a link confirming a new email address works, in seconds.
+    #[serde(default = "defaults::email_change_valid_secs")]
+    pub email_change_valid_secs: u64,
 }
 
 /// Cart settings.
@@ -324,6 +330,10 @@ pub struct ApiSettings {
     /// directory the process starts in).
     #[serde(default = "defaults::web_dir")]
     pub web_dir: std::path::PathBuf,
+    /// Where people reach the web app, for the links in emails (a password reset, an email
+    /// to confirm).
+    #[serde(default = "defaults::public_url")]
+    pub public_url: String,
 }
 
 /// Log output.
@@ -483,6 +493,15 @@ mod defaults {
     }
     pub(super) fn token_ttl_secs() -> u64 {
         60 * 60
+    }
+    pub(super) fn password_reset_valid_secs() -> u64 {
+        30 * 60
+    }
+    pub(super) fn email_change_valid_secs() -> u64 {
+        24 * 60 * 60
+    }
+    pub(super) fn public_url() -> String {
+        "http://localhost:8080".to_owned()
     }
     pub(super) fn logins_per_account() -> u32 {
         5

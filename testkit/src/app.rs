@@ -58,6 +58,8 @@ pub struct TestAppOptions {
     pub cart_reminder_after: Duration,
     /// After how long an idle cart closes.
     pub cart_expire_after: Duration,
+    /// How long a password-reset link works.
+    pub password_reset_valid_for: Duration,
     /// What orders do before their authorisation lapses.
     pub renewal: RenewalSettings,
     /// The orders service's terms (how long an order waits for an operator's attention).
@@ -99,6 +101,7 @@ impl Default for TestAppOptions {
             token_ttl: Duration::from_secs(3600),
             cart_reminder_after: Duration::from_secs(3600),
             cart_expire_after: Duration::from_secs(30 * 24 * 3600),
+            password_reset_valid_for: Duration::from_secs(30 * 60),
             renewal: RenewalSettings::default(),
             order_terms: activities::orders::DEFAULT_TERMS,
             simulated_webhooks: false,
@@ -201,6 +204,10 @@ impl TestApp {
         let api_db = test_db.connect_as(platform::db::API_ROLE).await;
         let state = api::AppState {
             feed: api::feed::FeedHub::start(&api_db),
+            links: api::AccountLinks {
+                reset_valid_for: options.password_reset_valid_for,
+                ..api::AccountLinks::new(address.clone())
+            },
             stopping: CancellationToken::new(),
             db: api_db,
             temporal: temporal.clone(),
@@ -277,6 +284,7 @@ impl TestApp {
         let db = self.test_db.connect_as(platform::db::API_ROLE).await;
         let state = api::AppState {
             feed: api::feed::FeedHub::start(&db),
+            auth: state.auth.separate(),
             db,
             stopping: CancellationToken::new(),
             ..state
@@ -395,6 +403,7 @@ impl TestApp {
                 description: String::new(),
                 price: Money::new(price_cents, eur),
                 active: true,
+                specifications: Vec::new(),
             },
         )
         .await

@@ -1,4 +1,5 @@
-//! The catalog service (schema `catalog`): products, prices, categories, images, coupons.
+//! The catalog service (schema `catalog`): products, prices, categories, images, technical
+//! specifications ([`specifications`]), coupons, and the customers' reviews ([`reviews`]).
 //!
 //! No activities: the API prices an order through [`quote`] before it starts PlaceOrder (and a
 //! cart's lines before they enter the Cart workflow), so workflows receive prices fixed at the
@@ -6,6 +7,9 @@
 //!
 //! An admin's changes (product created, updated, taken off sale; a price change is its own
 //! `product.price_changed`) are appended to the audit log in the same transaction.
+
+pub mod reviews;
+pub mod specifications;
 
 use crate::audit;
 use contracts::cart::{Coupon, Discount, PricedProduct};
@@ -20,6 +24,7 @@ use sea_orm::{
 };
 use serde::Serialize;
 use serde_json::json;
+use specifications::{SpecFilter, Specification};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -45,8 +50,28 @@ pub enum CatalogError {
     UnknownCategory(String),
 }
 
+/// A product's rating: the average of its visible reviews and how many there are.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Rating {
+    /// The average rating, 1 to 5, to two decimals (`null` before the first review).
+    pub average: Option<f64>,
+    /// Visible reviews.
+    pub count: u32,
+}
+
+impl Rating {
+    fn of(count: i32, sum: i32) -> Self {
+        let average =
+            (count > 0).then(|| (f64::from(sum) / f64::from(count) * 100.0).round() / 100.0);
+        Self {
+            average,
+            count: u32::try_from(count).unwrap_or_default(),
+        }
+    }
+}
+
 /// A product as shoppers see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Product {
     /// Stable id.
     pub id: Uuid,
@@ -64,6 +89,10 @@ pub struct Product {
     pub image_urls: Vec<String>,
     /// Whether it can be ordered.
     pub active: bool,
+    /// Technical specifications.
+    pub specifications: Vec<Specification>,
+    /// What its reviewers think of it.
+    pub rating: Rating,
 }
 
 impl TryFrom<product::Model> for Product {
@@ -84,6 +113,8 @@ impl TryFrom<product::Model> for Product {
             categories: Vec::new(),
             image_urls: serde_json::from_value(row.image_urls).unwrap_or_default(),
             active: row.active,
+            specifications: serde_json::from_value(row.specifications).unwrap_or_default(),
+            rating: Rating::of(row.review_count, row.rating_sum),
         })
     }
 }
@@ -97,10 +128,12 @@ pub struct ProductQuery {
     pub category: Option<String>,
     /// Include inactive products (for admins).
     pub include_inactive: bool,
+    /// Only products whose specifications match every one of these.
+    pub specifications: Vec<SpecFilter>,
 }
 
 /// One page of products, by name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProductPage {
     /// The products.
     pub items: Vec<Product>,
@@ -165,6 +198,13 @@ pub async fn list_products(
             ),
         );
     }
+    for filter in &query.specifications {
+        let (path, vars) = filter.path_and_vars();
+        find = find.filter(Expr::cust_with_values(
+            "jsonb_path_exists(catalog.products.specifications, $1::jsonpath, $2::jsonb)",
+            [sea_orm::Value::from(path), sea_orm::Value::from(vars)],
+        ));
+    }
     let total = find.clone().count(db).await?;
     let rows = find
         .order_by_asc(product::Column::Name)
@@ -207,6 +247,8 @@ pub struct ProductDraft {
     pub price: Money,
     /// Whether it can be ordered.
     pub active: bool,
+    /// Technical specifications.
+    pub specifications: Vec<Specification>,
 }
 
 /// Creates the product, or updates the product with the same SKU. Returns its id.
@@ -225,6 +267,8 @@ pub async fn upsert_product(
         image_urls: Set(serde_json::json!([])),
         created_at: Set(chrono::Utc::now().into()),
         updated_at: Set(chrono::Utc::now().into()),
+        specifications: Set(json!(draft.specifications)),
+        ..Default::default()
     };
     product::Entity::insert(row)
         .on_conflict(
@@ -235,6 +279,7 @@ pub async fn upsert_product(
                     product::Column::PriceMinor,
                     product::Column::Currency,
                     product::Column::Active,
+                    product::Column::Specifications,
                     product::Column::UpdatedAt,
                 ])
                 .to_owned(),
@@ -266,6 +311,8 @@ pub struct ProductSpec {
     pub image_urls: Vec<String>,
     /// Whether it can be ordered.
     pub active: bool,
+    /// Technical specifications.
+    pub specifications: Vec<Specification>,
 }
 
 async fn set_categories(
@@ -325,6 +372,8 @@ pub async fn create_product(
         image_urls: Set(serde_json::json!(spec.image_urls)),
         created_at: Set(now.into()),
         updated_at: Set(now.into()),
+        specifications: Set(serde_json::json!(spec.specifications)),
+        ..Default::default()
     })
     .on_conflict(
         OnConflict::column(product::Column::Sku)
@@ -398,6 +447,10 @@ pub async fn update_product(
         .col_expr(
             product::Column::ImageUrls,
             serde_json::json!(spec.image_urls).into(),
+        )
+        .col_expr(
+            product::Column::Specifications,
+            serde_json::json!(spec.specifications).into(),
         )
         .col_expr(
             product::Column::UpdatedAt,

@@ -4,9 +4,13 @@
 //! and checked in constant time; a login for an unknown email still spends the time of a hash
 //! check, so timing does not tell which emails have accounts.
 //!
-//! Logins (successful or not) and role changes are appended to the audit log.
+//! Logins (successful or not) and role changes are appended to the audit log. The profile
+//! (name, phone, saved addresses) is in [`profile`]; password recovery, password changes and
+//! email changes, which need a one-time link or the current password, are in [`recovery`].
 
 mod passwords;
+pub mod profile;
+pub mod recovery;
 
 use crate::audit;
 use contracts::CustomerId;
@@ -88,6 +92,14 @@ pub struct Customer {
     pub role: Role,
     /// When it was created (RFC 3339).
     pub created_at: String,
+    /// Phone number (E.164), if given.
+    pub phone: Option<String>,
+    /// Saved addresses (at most 10), to choose one at checkout.
+    pub addresses: Vec<profile::SavedAddress>,
+    /// The version its access tokens are issued under (never shown).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub token_version: u32,
 }
 
 impl TryFrom<customer::Model> for Customer {
@@ -100,6 +112,10 @@ impl TryFrom<customer::Model> for Customer {
             email: row.email,
             name: row.name,
             created_at: row.created_at.to_rfc3339(),
+            phone: row.phone,
+            addresses: serde_json::from_value(row.addresses)
+                .map_err(|err| CustomersError::Corrupt(format!("addresses: {err}")))?,
+            token_version: u32::try_from(row.token_version).unwrap_or_default(),
         })
     }
 }
@@ -113,6 +129,12 @@ pub enum CustomersError {
     /// Wrong email or password (deliberately not saying which).
     #[error("wrong email or password")]
     InvalidCredentials,
+    /// A one-time link's token that is unknown, used, expired or someone else's.
+    #[error("the link is not valid or has expired; ask for a new one")]
+    InvalidLink,
+    /// The current password given to change a credential is wrong.
+    #[error("the current password is wrong")]
+    WrongPassword,
     /// Stored data is not what it should be.
     #[error("corrupt account data: {0}")]
     Corrupt(String),
@@ -154,6 +176,7 @@ async fn create(
         role: Set(role.as_str().to_owned()),
         created_at: Set(now.into()),
         updated_at: Set(now.into()),
+        ..Default::default()
     })
     .on_conflict(
         OnConflict::column(customer::Column::Email)

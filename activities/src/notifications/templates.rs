@@ -99,6 +99,18 @@ const SOURCES: &[(Template, &str, &str, &str)] = &[
         "We answered your message about order {{ order_id }}:\n\n{{ body }}\n\nReply on the order's page; the whole conversation is there.\n",
         "Emporium: we answered your message about order {{ short_id }}.",
     ),
+    (
+        Template::PasswordReset,
+        "Set a new password for Emporium",
+        "Someone (we hope you) asked to set a new password for your Emporium account.\n\nFollow this link to choose one (it works once, and only for a while):\n{{ body }}\n\nIf it was not you, ignore this message: your password stays as it is.\n",
+        "Emporium: set a new password at {{ body }}",
+    ),
+    (
+        Template::EmailChange,
+        "Confirm your new email address for Emporium",
+        "Follow this link to make this address your Emporium login:\n{{ body }}\n\nIf you did not ask for it, ignore this message.\n",
+        "Emporium: confirm your new email at {{ body }}",
+    ),
 ];
 
 fn environment() -> &'static Environment<'static> {
@@ -197,6 +209,8 @@ mod tests {
             Custom,
             DailySalesReport,
             SupportReply,
+            PasswordReset,
+            EmailChange,
         ] {
             assert!(
                 SOURCES.iter().any(|(t, ..)| *t == template),

@@ -44,11 +44,16 @@ pub enum ErrorCode {
     InvalidToken,
     /// 401: the bearer token has expired; log in again.
     TokenExpired,
+    /// 401: the bearer token was issued before the account's password (or email) changed;
+    /// log in again.
+    TokenRevoked,
     /// 401: wrong email or password.
     InvalidCredentials,
     // 403, 404, 405
     /// 403: the caller's role may not do this.
     Forbidden,
+    /// 403: only a customer who received the product may review it.
+    NotReceived,
     /// 404: nothing is there (or the caller may not see it).
     NotFound,
     /// 405: the endpoint does not accept this method.
@@ -93,6 +98,14 @@ pub enum ErrorCode {
     TooManySubscriptions,
     /// 409: the message id is already another message's (a resent message must be the same).
     MessageIdTaken,
+    /// 409: the customer reviewed this product already; edit that review.
+    AlreadyReviewed,
+    /// 409: a one-time link's token is unknown, used, expired or another account's.
+    InvalidLink,
+    /// 409: the current password given is wrong.
+    WrongPassword,
+    /// 409: a saved address named is not one of the customer's.
+    UnknownAddress,
     // 413, 415, 426
     /// 413: the body is larger than the endpoint accepts.
     PayloadTooLarge,
@@ -119,6 +132,7 @@ pub enum ErrorCode {
     RawCardNumber,
     /// 422: the payment method is not a payment-provider token.
     InvalidPaymentMethod,
+
     // 429
     /// 429: too many attempts; `Retry-After` says when to try again.
     TooManyRequests,

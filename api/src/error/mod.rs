@@ -213,6 +213,11 @@ impl ApiError {
         )
     }
 
+    /// Valid credentials, but this caller may not do this for the reason `code` names (403).
+    pub fn forbidden_because(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, "Forbidden", detail.into())
+    }
+
     /// Too many attempts; try again after `wait` (429 with `Retry-After`).
     pub fn too_many_requests(wait: std::time::Duration) -> Self {
         let seconds = wait.as_secs().max(1);

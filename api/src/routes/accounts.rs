@@ -1,11 +1,18 @@
-//! Accounts: `POST /auth/register`, `POST /auth/login`, `GET /customers/{id}`,
-//! `GET /customers/{id}/orders`, `PUT /customers/{id}/role`.
+//! Accounts: `POST /auth/register`, `POST /auth/login`, `GET/PATCH /customers/{id}` (the
+//! profile: name, phone, saved addresses), `GET /customers/{id}/orders`,
+//! `PUT /customers/{id}/role`. Credentials that change by link or with the current password
+//! are in [`super::recovery`].
 
+use super::orders::AddressRequest;
 use crate::auth::{Admin, Caller};
 use crate::error::ErrorCode;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized};
+use crate::validate;
 use crate::{ApiError, AppState};
+use activities::customers::profile::{
+    self, AddressEntry, MAX_ADDRESSES, ProfileChange, ProfileError,
+};
 use activities::customers::{self, Customer, CustomersError, Role};
 use activities::orders::queries::{OrderFilter, OrderPage, list_orders};
 use axum::Json;
@@ -15,7 +22,7 @@ use contracts::CustomerId;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
-fn from_customers(err: CustomersError) -> ApiError {
+pub(crate) fn from_customers(err: CustomersError) -> ApiError {
     match err {
         CustomersError::EmailTaken => {
             ApiError::conflict(ErrorCode::EmailTaken, "an account with this email exists")
@@ -23,6 +30,15 @@ fn from_customers(err: CustomersError) -> ApiError {
         }
         CustomersError::InvalidCredentials => {
             ApiError::unauthorized(ErrorCode::InvalidCredentials, "wrong email or password")
+        }
+        CustomersError::InvalidLink => {
+            let message = "the link is not valid or has expired; ask for a new one";
+            ApiError::conflict(ErrorCode::InvalidLink, message).with_field("token", message)
+        }
+        CustomersError::WrongPassword => {
+            let message = "the current password is wrong";
+            ApiError::conflict(ErrorCode::WrongPassword, message)
+                .with_field("current_password", message)
         }
         CustomersError::Db(db) => ApiError::from(db),
         other => ApiError::internal(other),
@@ -121,23 +137,30 @@ pub(crate) async fn login(
             }
             from_customers(err)
         })?;
-    let (access_token, ttl) = state.auth.issue(&customer)?;
     tracing::info!(customer.id = %customer.id, "logged in");
-    Ok(Json(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: ttl.as_secs(),
-        customer,
-    }))
+    TokenResponse::issued(&state, customer).map(Json)
 }
 
-fn parse_customer_id(id: &str) -> Result<CustomerId, ApiError> {
+impl TokenResponse {
+    /// A fresh token for `customer`.
+    pub(crate) fn issued(state: &AppState, customer: Customer) -> Result<Self, ApiError> {
+        let (access_token, ttl) = state.auth.issue(&customer)?;
+        Ok(Self {
+            access_token,
+            token_type: "Bearer",
+            expires_in: ttl.as_secs(),
+            customer,
+        })
+    }
+}
+
+pub(crate) fn parse_customer_id(id: &str) -> Result<CustomerId, ApiError> {
     id.parse()
         .map_err(|_| ApiError::invalid_path("id", "must be a UUID"))
 }
 
 /// Self or an admin; anyone else is told there is no such customer.
-fn may_read(caller: &Caller, id: CustomerId) -> Result<(), ApiError> {
+pub(crate) fn may_read(caller: &Caller, id: CustomerId) -> Result<(), ApiError> {
     if caller.id == id || caller.role == Role::Admin {
         Ok(())
     } else {
@@ -186,6 +209,18 @@ pub(crate) struct PageParams {
     per_page: Option<u64>,
 }
 
+impl PageParams {
+    /// The page asked for (1 by default).
+    pub(crate) fn page(&self) -> u64 {
+        self.page.unwrap_or(1)
+    }
+
+    /// Items per page asked for (20 by default).
+    pub(crate) fn per_page(&self) -> u64 {
+        self.per_page.unwrap_or(20)
+    }
+}
+
 /// A customer's orders, newest first (self or admin).
 #[utoipa::path(
     get, path = "/customers/{id}/orders", operation_id = "listCustomerOrders", tag = "accounts",
@@ -211,13 +246,7 @@ pub(crate) async fn orders(
         ..OrderFilter::default()
     };
     Ok(Json(
-        list_orders(
-            &state.db,
-            &filter,
-            params.page.unwrap_or(1),
-            params.per_page.unwrap_or(20),
-        )
-        .await?,
+        list_orders(&state.db, &filter, params.page(), params.per_page()).await?,
     ))
 }
 
@@ -256,4 +285,95 @@ pub(crate) async fn set_role(
         .ok_or_else(|| ApiError::not_found(format!("no customer with id {id}")))?;
     tracing::info!(role = %body.role, by = %caller.id, "role changed");
     Ok(Json(customer))
+}
+
+/// A saved address in a profile change: with the `id` of a saved address to keep it (and its
+/// id), without one to add it.
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SavedAddressBody {
+    /// The id of the saved address this entry keeps; absent for a new one.
+    #[garde(skip)]
+    id: Option<uuid::Uuid>,
+    /// A name for it, such as `Home` (1 to 50 characters).
+    #[garde(inner(length(chars, min = 1, max = 50)))]
+    #[schema(min_length = 1, max_length = 50)]
+    label: Option<String>,
+    /// The address.
+    #[garde(dive)]
+    address: AddressRequest,
+}
+
+/// The body of `PATCH /customers/{id}`: what to change; a field left out stays as it is.
+#[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProfileBody {
+    /// The name, 1 to 200 characters.
+    #[garde(inner(length(chars, min = 1, max = 200)))]
+    #[schema(min_length = 1, max_length = 200)]
+    name: Option<String>,
+    /// A phone number in E.164 form; `null` removes it.
+    #[garde(inner(inner(custom(validate::e164))))]
+    #[schema(pattern = r"^\+[1-9][0-9]{6,14}$", nullable)]
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    phone: Option<Option<String>>,
+    /// Every saved address (at most 10), replacing the list.
+    #[garde(length(max = MAX_ADDRESSES), dive)]
+    #[schema(max_items = 10)]
+    addresses: Option<Vec<SavedAddressBody>>,
+}
+
+/// Changes a customer's profile: name, phone, saved addresses (self or an admin). Audited.
+#[utoipa::path(
+    patch, path = "/customers/{id}", operation_id = "updateCustomer", tag = "accounts",
+    params(("id" = Uuid, Path, description = "The customer's id.")),
+    request_body = ProfileBody,
+    responses(
+        (status = 200, description = "The account as it is now.", body = Customer),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+    ),
+    security(("bearer" = [])),
+)]
+#[tracing::instrument(skip_all, fields(customer.id = %id))]
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ValidJson(body): ValidJson<ProfileBody>,
+) -> Result<Json<Customer>, ApiError> {
+    let id = parse_customer_id(&id)?;
+    may_read(&caller, id)?;
+    let change = ProfileChange {
+        name: body.name,
+        phone: body.phone,
+        addresses: body.addresses.map(|addresses| {
+            addresses
+                .into_iter()
+                .map(|a| AddressEntry {
+                    id: a.id,
+                    label: a.label,
+                    address: a.address.into(),
+                })
+                .collect()
+        }),
+    };
+    profile::update(&state.db, id, change, &caller.email)
+        .await
+        .map_err(|err| match err {
+            ProfileError::UnknownAddress { index, id } => {
+                let message = format!("{id} is not one of the saved addresses");
+                ApiError::conflict(ErrorCode::UnknownAddress, message.clone())
+                    .with_field(&format!("addresses[{index}].id"), message)
+            }
+            ProfileError::TooManyAddresses => ApiError::invalid_field(
+                ErrorCode::ValidationFailed,
+                "addresses",
+                format!("at most {MAX_ADDRESSES} addresses"),
+            ),
+            ProfileError::Customers(err) => from_customers(err),
+        })?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no customer with id {id}")))
 }

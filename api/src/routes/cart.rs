@@ -15,6 +15,7 @@ use crate::routes::orders::AddressRequest;
 use crate::validate;
 use crate::{ApiError, AppState};
 use activities::catalog;
+use activities::customers::profile;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -22,6 +23,7 @@ use contracts::cart::{
     AddItem, BeginCheckout, CartInput, CartLine, CartView, CheckoutEnd, EndCheckout, SetQuantity,
     workflow_id,
 };
+use contracts::shipping::Address;
 use contracts::{OrderId, Service, Sku};
 use serde::{Deserialize, Serialize};
 use temporalio_client::errors::{
@@ -288,9 +290,13 @@ pub(crate) async fn coupon(
 #[derive(Debug, Deserialize, garde::Validate, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CheckoutBody {
-    /// Where the parcel goes.
+    /// Where the parcel goes; or name a saved address with `address_id` (exactly one).
     #[garde(dive)]
-    shipping_address: AddressRequest,
+    shipping_address: Option<AddressRequest>,
+    /// One of the customer's saved addresses (`GET /customers/{id}`), instead of
+    /// `shipping_address`.
+    #[garde(skip)]
+    address_id: Option<uuid::Uuid>,
     /// A payment-provider token such as `pm_card_visa`.
     #[garde(length(chars, min = 1, max = 255))]
     #[schema(
@@ -333,6 +339,8 @@ pub(crate) async fn checkout(
     ValidJson(body): ValidJson<CheckoutBody>,
 ) -> Result<(StatusCode, Json<CheckedOut>), ApiError> {
     let payment_method = validate::payment_method(&body.payment_method)?;
+    let shipping_address =
+        shipping_address(&state, &caller, body.shipping_address, body.address_id).await?;
     if current(&state, &caller).await?.lines.is_empty() {
         return Err(ApiError::conflict(
             ErrorCode::CartEmpty,
@@ -347,7 +355,7 @@ pub(crate) async fn checkout(
         identity: Identity::Reserved(ticket.order_id),
         lines: ticket.lines.iter().map(cart_line).collect(),
         coupon: ticket.coupon,
-        shipping_address: body.shipping_address.into(),
+        shipping_address,
         customer_phone: body.customer_phone,
         payment_method,
     };
@@ -372,6 +380,44 @@ pub(crate) async fn checkout(
             status_url: format!("/orders/{order_id}"),
         }),
     ))
+}
+
+/// Exactly one of `shipping_address` and `address_id`, and `POST /cart/checkout` says so.
+pub(crate) fn checkout_rule() -> crate::openapi::CrossFieldRule {
+    use utoipa::openapi::schema::Type;
+    crate::openapi::exactly_one_of(
+        "CheckoutBody",
+        &[
+            ("shipping_address", Type::Object),
+            ("address_id", Type::String),
+        ],
+    )
+}
+
+/// Where the parcel goes: the address given, or the saved address named.
+async fn shipping_address(
+    state: &AppState,
+    caller: &Caller,
+    given: Option<AddressRequest>,
+    saved: Option<uuid::Uuid>,
+) -> Result<Address, ApiError> {
+    let one = "give exactly one of shipping_address and address_id";
+    match (given, saved) {
+        (Some(address), None) => Ok(address.into()),
+        (None, Some(id)) => profile::saved_address(&state.db, caller.id, id)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| {
+                let message = format!("{id} is not one of your saved addresses");
+                ApiError::conflict(ErrorCode::UnknownAddress, message.clone())
+                    .with_field("address_id", message)
+            }),
+        _ => Err(ApiError::invalid_field(
+            ErrorCode::ValidationFailed,
+            "shipping_address",
+            one,
+        )),
+    }
 }
 
 /// A cart's line, for the intake.

@@ -148,7 +148,7 @@ impl Follower {
                     Step::Behind => self.behind = true,
                     Step::Skip => {}
                 },
-                Ok(FeedNews::Stock(_)) => {}
+                Ok(FeedNews::Stock(_) | FeedNews::TokenVersion(..)) => {}
                 Ok(FeedNews::CatchUp) | Err(RecvError::Lagged(_)) => self.behind = true,
                 Err(RecvError::Closed) => return None,
             }

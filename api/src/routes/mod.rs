@@ -13,9 +13,12 @@ mod health;
 mod notifications;
 mod orders;
 mod products;
+mod recovery;
 mod refunds;
 mod reports;
+mod reviews;
 mod shipping;
+mod specs;
 mod support;
 mod webhooks;
 mod ws;
@@ -30,7 +33,11 @@ pub(crate) use webhooks::StripeWebhookSecret;
 
 /// The rules across request bodies' fields, for the document (see [`crate::openapi`]).
 pub(crate) fn cross_field_rules() -> Vec<crate::openapi::CrossFieldRule> {
-    vec![products::coupon_rule(), notifications::recipient_rule()]
+    vec![
+        products::coupon_rule(),
+        notifications::recipient_rule(),
+        cart::checkout_rule(),
+    ]
 }
 
 /// Every route with its documentation, without middleware.
@@ -41,7 +48,12 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(health::metrics))
         .routes(routes!(accounts::register))
         .routes(routes!(accounts::login))
-        .routes(routes!(accounts::get))
+        .routes(routes!(accounts::get, accounts::update))
+        .routes(routes!(recovery::request_reset))
+        .routes(routes!(recovery::reset))
+        .routes(routes!(recovery::change_password))
+        .routes(routes!(recovery::request_email_change))
+        .routes(routes!(recovery::confirm_email_change))
         .routes(routes!(accounts::orders))
         .routes(routes!(accounts::set_role))
         .routes(routes!(products::list, products::create))
@@ -49,6 +61,10 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(products::categories, products::create_category))
         .routes(routes!(products::create_coupon))
         .routes(routes!(products::check))
+        .routes(routes!(reviews::list, reviews::create))
+        .routes(routes!(reviews::update))
+        .routes(routes!(reviews::moderation))
+        .routes(routes!(reviews::set_visibility))
         .routes(routes!(products::adjust))
         .routes(routes!(cart::get))
         .routes(routes!(cart::add))

@@ -3,11 +3,13 @@
 //! `POST /categories`; admin `POST /coupons`; `GET /inventory/check/{product_id}` and admin
 //! `POST /inventory/adjustments`.
 
+use super::specs::{self, SpecificationBody};
 use crate::auth::{Admin, Caller};
 use crate::error::ErrorCode;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{BadRequest, Conflict, CrossFieldRule, Forbidden, NotFound, exactly_one_of};
 use crate::{ApiError, AppState};
+use activities::catalog::specifications::MAX_SPECIFICATIONS;
 use activities::catalog::{self, CatalogError, Category, Product, ProductQuery, ProductSpec};
 use activities::customers::Role;
 use activities::inventory::queries::{StockLevel, stock_level, stock_levels};
@@ -85,6 +87,14 @@ pub(crate) struct ProductParams {
     #[garde(inner(range(min = 1, max = 100)))]
     #[param(minimum = 1, maximum = 100)]
     per_page: Option<u64>,
+    /// Only products whose specifications match every filter: `key:value` (that number,
+    /// boolean or exact text), `key>=number`, `key<=number`, joined by `;` (at most 10), such
+    /// as `material:stoneware;capacity>=300`.
+    #[garde(inner(custom(specs::filter_format)))]
+    #[param(
+        pattern = r"^[a-z][a-z0-9_]{0,39}(:[^;\u0000]{1,100}|[<>]=-?[0-9]{1,15}(\.[0-9]{1,6})?)(;[a-z][a-z0-9_]{0,39}(:[^;\u0000]{1,100}|[<>]=-?[0-9]{1,15}(\.[0-9]{1,6})?)){0,9}$"
+    )]
+    spec: Option<String>,
 }
 
 async fn with_availability(
@@ -121,6 +131,13 @@ pub(crate) async fn list(
         search: params.q,
         category: params.category,
         include_inactive: false,
+        specifications: params
+            .spec
+            .as_deref()
+            .map(specs::parse_filters)
+            .transpose()
+            .map_err(|err| ApiError::invalid_field(ErrorCode::InvalidQuery, "spec", err.message()))?
+            .unwrap_or_default(),
     };
     let page = catalog::list_products(
         &state.db,
@@ -300,6 +317,11 @@ pub(crate) struct ProductBody {
     #[garde(skip)]
     #[serde(default = "yes")]
     active: bool,
+    /// Technical specifications, up to 50 (a key given twice keeps its last value).
+    #[garde(length(max = MAX_SPECIFICATIONS), dive)]
+    #[schema(max_items = 50)]
+    #[serde(default)]
+    specifications: Vec<SpecificationBody>,
 }
 
 fn yes() -> bool {
@@ -312,7 +334,9 @@ impl ProductBody {
         let mut categories = self.categories;
         let mut seen = std::collections::HashSet::new();
         categories.retain(|slug| seen.insert(slug.clone()));
+        let specifications = specs::specifications(self.specifications);
         Ok(ProductSpec {
+            specifications,
             price: self.price.money()?,
             sku: self.sku,
             name: self.name,

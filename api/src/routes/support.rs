@@ -41,7 +41,7 @@ const PRESENT_WITHIN: Duration = Duration::from_secs(60);
 pub(crate) struct MessageBody {
     /// The text: 1 to 4000 characters, not only white space, without U+0000 (the pattern says
     /// both, since a pattern of its own replaces the document's NUL rule).
-    #[garde(length(chars, min = 1, max = 4000), custom(not_blank))]
+    #[garde(length(chars, min = 1, max = 4000), custom(validate::not_blank))]
     #[schema(
         min_length = 1,
         max_length = 4000,
@@ -52,16 +52,6 @@ pub(crate) struct MessageBody {
     /// answer stores it once; the server chooses one when it is absent.
     #[garde(skip)]
     id: Option<Uuid>,
-}
-
-/// A message says something: white space alone is empty. White space as the document's
-/// pattern reads it (`\s`), which also counts the information separators U+001C–U+001F.
-fn not_blank(body: &str, _: &()) -> garde::Result {
-    let blank = |c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c);
-    if body.chars().all(blank) {
-        return Err(garde::Error::new("must not be empty or only white space"));
-    }
-    Ok(())
 }
 
 /// The query of `GET /orders/{id}/messages`.

@@ -20,6 +20,8 @@ mod idempotency;
 mod live;
 mod operations;
 mod operator;
+mod profiles;
+mod reviews;
 mod saga;
 mod support;
 mod webhooks;

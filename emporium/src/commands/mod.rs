@@ -90,6 +90,15 @@ pub(crate) fn api_parts(
     });
     let state = ::api::AppState {
         feed: ::api::feed::FeedHub::start(&db),
+        links: ::api::AccountLinks {
+            public_url: settings.api.public_url.clone(),
+            reset_valid_for: std::time::Duration::from_secs(
+                settings.auth.password_reset_valid_secs,
+            ),
+            email_change_valid_for: std::time::Duration::from_secs(
+                settings.auth.email_change_valid_secs,
+            ),
+        },
         stopping: tokio_util::sync::CancellationToken::new(),
         db,
         temporal,

@@ -19,6 +19,12 @@ pub struct Model {
     pub image_urls: Json,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
+    /// Technical specifications, as a JSON array of `{key, value, unit}`.
+    pub specifications: Json,
+    /// Visible reviews.
+    pub review_count: i32,
+    /// Their ratings added up.
+    pub rating_sum: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,13 @@ pub struct Model {
     pub role: String,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
+    /// Bumped when the password is reset or changed: tokens issued under an older version
+    /// are refused.
+    pub token_version: i32,
+    /// Phone number (E.164).
+    pub phone: Option<String>,
+    /// Saved addresses, as a JSON array (at most 10).
+    pub addresses: Json,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

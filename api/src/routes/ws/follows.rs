@@ -156,6 +156,16 @@ impl Connection {
                 };
                 self.send(&stock).await
             }
+            Ok(FeedNews::TokenVersion(customer, version)) => {
+                let revoked = self
+                    .caller
+                    .as_ref()
+                    .is_some_and(|caller| caller.id == customer && caller.token_version < version);
+                if revoked {
+                    return Err(End::Close(super::UNAUTHORISED, "the token was revoked"));
+                }
+                Ok(())
+            }
             Ok(FeedNews::CatchUp) | Err(RecvError::Lagged(_)) => {
                 for (target, cursor) in followed(&|_| true) {
                     if cursor.is_some() || matches!(target, Target::Stock { .. }) {
