@@ -2,7 +2,7 @@
 // `emporium dev` that scripts/browser started (EMPORIUM_E2E_URL), with the console's errors
 // collected, axe-core run on pages, and screenshots saved to e2e/out/.
 import { chromium } from 'playwright-core'
-import { readFileSync, mkdirSync } from 'node:fs'
+import { readFileSync, readdirSync, mkdirSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import assert from 'node:assert/strict'
 
@@ -68,4 +68,37 @@ export async function signIn(page, email, password) {
   await page.waitForURL((url) => !url.pathname.startsWith('/shop/account'))
 }
 
+/** Opens an account through the form, signed in on `page`; answers its email. */
+export async function register(page) {
+  const email = `${unique('shopper')}@example.com`
+  await page.goto('/shop/account')
+  await page.getByRole('button', { name: 'New here? Open an account' }).click()
+  await page.getByLabel('Name').fill('Ada Lovelace')
+  await page.getByLabel('Email').fill(email)
+  await page.getByLabel('Password').fill('correct horse battery')
+  await page.getByRole('button', { name: 'Open the account' }).click()
+  await page.waitForURL((url) => url.pathname === '/')
+  return email
+}
+
 export const unique = (prefix) => `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`
+
+/** Plain text of a quoted-printable body. */
+const unquote = (text) =>
+  Buffer.from(text.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16))), 'latin1').toString('utf8')
+
+/** The first link in the newest message to `to` whose subject has `subject`, once it arrived
+ * in the folder `emporium dev` writes mail to (EMPORIUM_E2E_MAIL_DIR). */
+export async function emailedLink(to, subject) {
+  const dir = process.env.EMPORIUM_E2E_MAIL_DIR
+  assert.ok(dir, 'EMPORIUM_E2E_MAIL_DIR names the mail folder')
+  for (let i = 0; i < 300; i++) {
+    const mails = readdirSync(dir)
+      .map((name) => readFileSync(`${dir}/${name}`, 'utf8'))
+      .filter((mail) => mail.includes(`To: ${to}`) && mail.split('\n').some((l) => l.startsWith('Subject:') && l.includes(subject)))
+    const link = mails.map((mail) => unquote(mail).match(/https?:\/\/\S+/)?.[0]).find(Boolean)
+    if (link) return new URL(link)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  assert.fail(`no "${subject}" mail to ${to}`)
+}

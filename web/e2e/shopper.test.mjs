@@ -2,23 +2,11 @@
 // errors a shopper can meet.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { launch, openPage, assertAccessible, screenshot, call, login, ADMIN, unique } from './browser.mjs'
+import { launch, openPage, assertAccessible, screenshot, call, login, register, ADMIN, unique } from './browser.mjs'
 
 let browser
 before(async () => (browser = await launch()))
 after(() => browser?.close())
-
-async function register(page) {
-  const email = `${unique('shopper')}@example.com`
-  await page.goto('/shop/account')
-  await page.getByRole('button', { name: 'New here? Open an account' }).click()
-  await page.getByLabel('Name').fill('Ada Lovelace')
-  await page.getByLabel('Email').fill(email)
-  await page.getByLabel('Password').fill('correct horse battery')
-  await page.getByRole('button', { name: 'Open the account' }).click()
-  await page.waitForURL((url) => url.pathname === '/')
-  return email
-}
 
 async function openMug(page) {
   await page.getByRole('searchbox', { name: 'Search' }).fill('mug')
@@ -100,6 +88,25 @@ test('a shopper browses, uses a coupon, checks out, watches the order complete a
   await operator.getByLabel('Answer').fill('Of course: we will wrap it.')
   await operator.getByRole('button', { name: 'Send' }).click()
   await page.locator('.messages li[data-author="operator"]').filter({ hasText: 'we will wrap it' }).waitFor()
+
+  // Received, the mug can be reviewed; the product shows the rating until an admin hides it.
+  await page.goto('/')
+  await openMug(page)
+  await page.getByLabel('Rating').selectOption('4')
+  await page.getByLabel('Your review').fill('Holds a proper cup of tea.')
+  await page.getByRole('button', { name: 'Publish the review' }).click()
+  await page.getByTestId('review').filter({ hasText: 'Holds a proper cup of tea.' }).waitFor()
+  await page.getByTestId('rating').filter({ hasText: 'Rated 4 of 5 by 1 customer' }).waitFor()
+  await screenshot(page, 'product')
+  await assertAccessible(page, 'product with reviews')
+  await operator.getByRole('link', { name: 'Reviews' }).click()
+  const row = operator.locator('tr', { hasText: 'Holds a proper cup of tea.' })
+  await row.getByPlaceholder('Why').fill('testing moderation')
+  await row.getByRole('button', { name: 'Hide' }).click()
+  await row.getByText('hidden').waitFor()
+  await assertAccessible(operator, 'review moderation')
+  await page.reload()
+  await page.getByTestId('rating').filter({ hasText: 'Not rated yet' }).waitFor()
 
   // Chromium logs each refused request ("Failed to load resource … 422"); the form's
   // refusal above is one on purpose. Anything else is an error.
