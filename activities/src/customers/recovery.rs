@@ -142,8 +142,21 @@ async fn set_password(
     password: &str,
 ) -> Result<(), CustomersError> {
     let password_hash = hash(password.to_owned()).await?;
+    credential_changed(id, customer::Column::PasswordHash, password_hash)
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// The update that sets a credential (`column`) of `id` and bumps its token version, which
+/// refuses every access token issued before.
+fn credential_changed(
+    id: CustomerId,
+    column: customer::Column,
+    value: String,
+) -> sea_orm::UpdateMany<customer::Entity> {
     customer::Entity::update_many()
-        .col_expr(customer::Column::PasswordHash, password_hash.into())
+        .col_expr(column, value.into())
         .col_expr(
             customer::Column::TokenVersion,
             Expr::col(customer::Column::TokenVersion).add(1),
@@ -153,9 +166,6 @@ async fn set_password(
             chrono::Utc::now().fixed_offset().into(),
         )
         .filter(customer::Column::Id.eq(id.0))
-        .exec(txn)
-        .await?;
-    Ok(())
 }
 
 /// A password reset asked for `email`: a link for the account, if there is one (`None` when
@@ -313,17 +323,7 @@ pub async fn confirm_email_change(
     if find_by_email(db, &new_email).await?.is_some() {
         return Err(CustomersError::EmailTaken);
     }
-    let changed = customer::Entity::update_many()
-        .col_expr(customer::Column::Email, new_email.clone().into())
-        .col_expr(
-            customer::Column::TokenVersion,
-            Expr::col(customer::Column::TokenVersion).add(1),
-        )
-        .col_expr(
-            customer::Column::UpdatedAt,
-            chrono::Utc::now().fixed_offset().into(),
-        )
-        .filter(customer::Column::Id.eq(id.0))
+    let changed = credential_changed(id, customer::Column::Email, new_email.clone())
         .exec(&txn)
         .await;
     if let Err(err) = changed {

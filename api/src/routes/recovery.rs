@@ -15,8 +15,8 @@ use crate::error::ErrorCode;
 use crate::extract::ValidJson;
 use crate::openapi::{BadRequest, Conflict, NotFound, TooManyRequests};
 use crate::{ApiError, AppState};
-use activities::customers::CustomersError;
 use activities::customers::recovery::{self, Issued};
+use activities::customers::{Customer, CustomersError};
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
@@ -72,6 +72,16 @@ async fn send_link(
         .await
         .map_err(ApiError::unavailable)?;
     Ok(())
+}
+
+/// A fresh token for `customer`, whose credentials just changed: this instance refuses their
+/// older tokens at once (the others hear of it from the database).
+fn signed_in_again(state: &AppState, customer: Customer) -> Result<Json<TokenResponse>, ApiError> {
+    state
+        .auth
+        .revocations()
+        .raise(customer.id, customer.token_version);
+    TokenResponse::issued(state, customer).map(Json)
 }
 
 /// The body of `POST /auth/password-reset`.
@@ -167,12 +177,8 @@ pub(crate) async fn reset(
     let customer = recovery::reset_password(&state.db, &body.email, &body.token, &body.password)
         .await
         .map_err(from_customers)?;
-    state
-        .auth
-        .revocations()
-        .raise(customer.id, customer.token_version);
     tracing::info!(customer.id = %customer.id, "password reset");
-    TokenResponse::issued(&state, customer).map(Json)
+    signed_in_again(&state, customer)
 }
 
 /// The body of `POST /customers/{id}/password`.
@@ -216,11 +222,7 @@ pub(crate) async fn change_password(
             .await
             .map_err(from_customers)?
             .ok_or_else(|| ApiError::not_found(format!("no customer with id {id}")))?;
-    state
-        .auth
-        .revocations()
-        .raise(customer.id, customer.token_version);
-    TokenResponse::issued(&state, customer).map(Json)
+    signed_in_again(&state, customer)
 }
 
 /// Only the account's holder changes its credentials (not even an admin): anyone else is
@@ -332,9 +334,5 @@ pub(crate) async fn confirm_email_change(
     let customer = recovery::confirm_email_change(&state.db, &body.token)
         .await
         .map_err(from_customers)?;
-    state
-        .auth
-        .revocations()
-        .raise(customer.id, customer.token_version);
-    TokenResponse::issued(&state, customer).map(Json)
+    signed_in_again(&state, customer)
 }
