@@ -252,6 +252,10 @@ async fn products_carry_typed_specifications_and_are_filtered_by_them() {
         [json!("BIG")]
     );
     assert!(skus("material:glass").await.is_empty());
+    assert!(
+        skus("material:stoneware;capacity%3C=300").await.is_empty(),
+        "every filter holds"
+    );
     let (status, problem) = app
         .get_json_as(None, "/products?spec=capacity%3E=lots")
         .await;
