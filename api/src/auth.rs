@@ -11,11 +11,11 @@
 //! API replicas the effective limit is per replica), and so are password-reset requests.
 //!
 //! A token carries the account's token version (`ver`) it was issued under. Resetting or
-//! changing the password, or changing the email, bumps the version, and a token of an older
-//! version is refused (`token_revoked`). Each instance keeps the versions above zero in memory
-//! ([`Revocations`]): loaded at start, told of each bump by the database (`emporium_tokens`,
-//! on the feed hub's connection), loaded again whenever it may have missed one. So checking
-//! costs no query per request.
+//! changing the password, changing the email or the role bumps the version, and a token of an
+//! older version is refused (`token_revoked`). Each instance keeps the versions above zero in
+//! memory ([`Revocations`]): loaded at start, told of each bump by the database
+//! (`emporium_tokens`, on the feed hub's connection), loaded again whenever it may have missed
+//! one. So checking costs no query per request.
 
 use crate::error::ErrorCode;
 use crate::{ApiError, AppState};

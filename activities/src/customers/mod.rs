@@ -294,7 +294,8 @@ pub async fn find_by_email(
         .transpose()
 }
 
-/// Changes an account's role, recording who did it in the audit log.
+/// Changes an account's role, recording who did it in the audit log; the account's older
+/// tokens, which carry the old role, are revoked.
 pub async fn set_role(
     db: &DatabaseConnection,
     id: CustomerId,
@@ -309,8 +310,14 @@ pub async fn set_role(
     else {
         return Ok(None);
     };
+    // The tokens carry the role: those issued before must go, or a demotion would wait for
+    // them to expire.
     customer::Entity::update_many()
         .col_expr(customer::Column::Role, role.as_str().into())
+        .col_expr(
+            customer::Column::TokenVersion,
+            sea_orm::sea_query::Expr::col(customer::Column::TokenVersion).add(1),
+        )
         .col_expr(
             customer::Column::UpdatedAt,
             chrono::Utc::now().fixed_offset().into(),

@@ -259,7 +259,8 @@ pub(crate) struct RoleBody {
     role: Role,
 }
 
-/// Changes an account's role (admin).
+/// Changes an account's role (admin). The account's older tokens, which carry the old role,
+/// are refused from then on (`token_revoked`): its holder logs in again.
 #[utoipa::path(
     put, path = "/customers/{id}/role", operation_id = "setCustomerRole", tag = "accounts",
     params(("id" = Uuid, Path, description = "The customer's id.")),
@@ -283,6 +284,10 @@ pub(crate) async fn set_role(
         .await
         .map_err(from_customers)?
         .ok_or_else(|| ApiError::not_found(format!("no customer with id {id}")))?;
+    state
+        .auth
+        .revocations()
+        .raise(customer.id, customer.token_version);
     tracing::info!(role = %body.role, by = %caller.id, "role changed");
     Ok(Json(customer))
 }

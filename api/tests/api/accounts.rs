@@ -288,4 +288,21 @@ async fn admin_only_endpoints_refuse_customers_and_operators() {
         )
         .await;
     assert_eq!((status, &account["role"]), (200, &json!("operator")));
+    let (status, problem) = app.get_json("/cart").await;
+    assert_eq!(
+        (status, &problem["code"]),
+        (401, &json!("token_revoked")),
+        "the token with the old role is revoked"
+    );
+    let (status, login) = app
+        .post_json_as(
+            None,
+            "/auth/login",
+            &json!({"email": app.customer_email, "password": app.password}),
+        )
+        .await;
+    assert_eq!(status, 200, "{login}");
+    let token = login["access_token"].as_str().expect("a token");
+    let (status, _) = app.get_json_as(Some(token), "/orders?status=pending").await;
+    assert_eq!(status, 200, "the new token works, as an operator");
 }
