@@ -213,10 +213,11 @@ pub async fn reset_password(
 ) -> Result<Customer, CustomersError> {
     let email = email.trim().to_lowercase();
     let txn = db.begin().await?;
-    let redeemed = redeem(&txn, token, Purpose::PasswordReset).await;
-    let owner = match &redeemed {
+    let owner = match redeem(&txn, token, Purpose::PasswordReset).await {
         Ok(redeemed) => find(db, CustomerId(redeemed.customer_id)).await?,
-        Err(_) => None,
+        Err(CustomersError::InvalidLink) => None,
+        // The database failed: say so, not that the link is bad.
+        Err(err) => return Err(err),
     };
     let Some(owner) = owner.filter(|owner| owner.email == email) else {
         // Commit the deletion: a link tried with the wrong account is spent.

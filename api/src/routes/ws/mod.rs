@@ -169,8 +169,11 @@ impl Connection {
     /// Runs the connection to its end, queueing the close frame (unless the client is too
     /// slow to read even that), and says how it ended.
     async fn run(&mut self, incoming: &mut futures::stream::SplitStream<WebSocket>) -> End {
+        // Listening before the first subscription (which `open` may serve), so no news between
+        // its answer and the loop is lost.
+        let news = self.state.feed.subscribe();
         let end = match self.open(incoming).await {
-            Ok(()) => self.serve(incoming).await,
+            Ok(()) => self.serve(incoming, news).await,
             Err(end) => end,
         };
         if let End::Close(code, reason) = end {
@@ -252,8 +255,11 @@ impl Connection {
     }
 
     /// Serves the client's messages, the feed's news, the heartbeat and the shutdown.
-    async fn serve(&mut self, incoming: &mut futures::stream::SplitStream<WebSocket>) -> End {
-        let mut news = self.state.feed.subscribe();
+    async fn serve(
+        &mut self,
+        incoming: &mut futures::stream::SplitStream<WebSocket>,
+        mut news: tokio::sync::broadcast::Receiver<crate::feed::FeedNews>,
+    ) -> End {
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         let mut heard = Instant::now();
         let stopping = self.state.stopping.clone();
