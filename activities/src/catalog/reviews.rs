@@ -295,15 +295,45 @@ pub async fn set_hidden(
     Ok(after)
 }
 
+/// Which reviews to list by whether an admin hid them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Visibility {
+    /// Visible ones only (what shoppers see).
+    #[default]
+    Visible,
+    /// Hidden ones only (staff).
+    Hidden,
+    /// Both (staff).
+    Any,
+}
+
+impl Visibility {
+    /// The reviews `hidden` asks for: `Some(true)` hidden, `Some(false)` visible, `None` all.
+    pub fn of(hidden: Option<bool>) -> Self {
+        match hidden {
+            Some(true) => Self::Hidden,
+            Some(false) => Self::Visible,
+            None => Self::Any,
+        }
+    }
+
+    /// The SQL condition it adds.
+    const fn condition(self) -> &'static str {
+        match self {
+            Self::Visible => "hidden_at IS NULL",
+            Self::Hidden => "hidden_at IS NOT NULL",
+            Self::Any => "true",
+        }
+    }
+}
+
 /// Which reviews to list.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ReviewFilter {
     /// Of this product only.
     pub product_id: Option<Uuid>,
-    /// Hidden ones too (staff).
-    pub include_hidden: bool,
-    /// Hidden ones only (staff).
-    pub hidden_only: bool,
+    /// Hidden by an admin or not.
+    pub visibility: Visibility,
 }
 
 /// A page of reviews, newest first.
@@ -313,13 +343,10 @@ pub async fn list(
     page: u64,
     per_page: u64,
 ) -> Result<ReviewPage, DbErr> {
-    let mut conditions = vec!["($1::uuid IS NULL OR product_id = $1)"];
-    if filter.hidden_only {
-        conditions.push("hidden_at IS NOT NULL");
-    } else if !filter.include_hidden {
-        conditions.push("hidden_at IS NULL");
-    }
-    let conditions = conditions.join(" AND ");
+    let conditions = format!(
+        "($1::uuid IS NULL OR product_id = $1) AND {}",
+        filter.visibility.condition()
+    );
     let product = Value::from(filter.product_id);
     let offset = page.saturating_sub(1).saturating_mul(per_page);
     let items = Review::find_by_statement(statement(

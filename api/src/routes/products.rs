@@ -89,8 +89,9 @@ pub(crate) struct ProductParams {
     per_page: Option<u64>,
     /// Only products whose specifications match every filter: `key:value` (that number,
     /// boolean or exact text), `key>=number`, `key<=number`, joined by `;` (at most 10), such
-    /// as `material:stoneware;capacity>=300`.
-    #[garde(inner(custom(specs::filter_format)))]
+    /// as `material:stoneware;capacity>=300`. (Parsed, and refused naming `spec`, by the
+    /// handler: once.)
+    #[garde(skip)]
     #[param(
         pattern = r"^[a-z][a-z0-9_]{0,39}(:[^;\u0000]{1,100}|[<>]=-?[0-9]{1,15}(\.[0-9]{1,6})?)(;[a-z][a-z0-9_]{0,39}(:[^;\u0000]{1,100}|[<>]=-?[0-9]{1,15}(\.[0-9]{1,6})?)){0,9}$"
     )]

@@ -12,7 +12,9 @@ use crate::error::ErrorCode;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
 use crate::{ApiError, AppState, validate};
-use activities::catalog::reviews::{self, Review, ReviewError, ReviewFilter, ReviewPage};
+use activities::catalog::reviews::{
+    self, Review, ReviewError, ReviewFilter, ReviewPage, Visibility,
+};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -228,8 +230,7 @@ pub(crate) async fn moderation(
 ) -> Result<Json<ReviewPage>, ApiError> {
     let filter = ReviewFilter {
         product_id: None,
-        include_hidden: params.hidden != Some(false),
-        hidden_only: params.hidden == Some(true),
+        visibility: Visibility::of(params.hidden),
     };
     let page = params.page.unwrap_or(1);
     let per_page = params.per_page.unwrap_or(20);

@@ -53,22 +53,18 @@ impl Connection {
         &self,
         target: &Target,
     ) -> Result<Option<Scope>, (ErrorCode, &'static str)> {
-        if let Target::Stock { sku } = target {
-            return match stock_level(&self.state.db, sku).await {
+        match target {
+            Target::Stock { sku } => match stock_level(&self.state.db, sku).await {
                 Ok(Some(_)) => Ok(None),
                 Ok(None) => Err((ErrorCode::NotFound, "no such SKU")),
                 Err(_) => Err((
                     ErrorCode::ServiceUnavailable,
                     "the stock could not be read just now; subscribe again",
                 )),
-            };
-        }
-        let caller = self.caller()?;
-        match target {
-            Target::Stock { .. } => Ok(None),
+            },
             Target::Order { order_id } => {
                 let order = contracts::OrderId(*order_id);
-                match recorded_order(&self.state, caller, order).await {
+                match recorded_order(&self.state, self.caller()?, order).await {
                     Ok(()) => Ok(Some(Scope::Order(*order_id))),
                     Err(problem) if problem.status() == StatusCode::NOT_FOUND => {
                         Err((ErrorCode::NotFound, "no such order"))
@@ -79,13 +75,14 @@ impl Connection {
                     )),
                 }
             }
-            Target::Topic { topic } if topic.staff_only() && !caller.is_staff() => {
-                Err((ErrorCode::Forbidden, "this topic needs the operator role"))
+            Target::Topic { topic } => {
+                let caller = self.caller()?;
+                if topic.staff_only() && !caller.is_staff() {
+                    return Err((ErrorCode::Forbidden, "this topic needs the operator role"));
+                }
+                let own = matches!(topic, Topic::MyOrders | Topic::Notifications);
+                Ok(own.then_some(Scope::Customer(caller.id.0)))
             }
-            Target::Topic {
-                topic: Topic::MyOrders | Topic::Notifications,
-            } => Ok(Some(Scope::Customer(caller.id.0))),
-            Target::Topic { .. } => Ok(None),
         }
     }
 
