@@ -10,7 +10,9 @@
 //!
 //! [`audit`] owns the append-only audit log; the others append to it through
 //! [`audit::record`], inside the transaction of the change they describe. [`feed`] owns the
-//! change feed live clients follow, appended to the same way ([`feed::append`]). [`reporting`]
+//! change feed live clients follow, appended to the same way ([`feed::append`]), and [`events`]
+//! the domain events the world outside hears, written to each owning service's outbox the same
+//! way ([`events::record`]) and relayed to NATS JetStream. [`reporting`]
 //! owns no tables: it reads the others through views of its own schema. [`support`], like
 //! [`catalog`] and [`customers`], has no worker: the API runs it.
 //!
@@ -19,6 +21,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod customers;
+pub mod events;
 mod failure;
 pub mod feed;
 pub mod inventory;

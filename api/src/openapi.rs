@@ -107,7 +107,7 @@ problem_responses! {
         (name = "shipping", description = "Parcels and carrier webhooks (FollowParcel)."),
         (name = "notifications", description = "Notification history and operator messages (SendNotification)."),
         (name = "support", description = "Conversations between a customer and the shop about an order (the support service); live on `GET /ws`."),
-        (name = "webhooks", description = "Payment-provider events."),
+        (name = "webhooks", description = "Inbound: payment-provider events. Outbound: the merchants' endpoints that receive the domain events, signed as Standard Webhooks."),
         (name = "reporting", description = "Sales reports and analytics (the reporting service)."),
         (name = "operations", description = "Health, readiness, metrics and the audit log."),
         (name = "events", description = "The versioned domain events published for the systems around the shop."),

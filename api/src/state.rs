@@ -23,6 +23,8 @@ pub struct AppState {
     pub feed: crate::feed::FeedHub,
     /// The links emailed to change credentials.
     pub links: AccountLinks,
+    /// Where merchant webhooks may go, and how a re-sent delivery is retried.
+    pub webhooks: activities::notifications::webhooks::WebhookPolicy,
     /// Cancelled when the instance starts shutting down: live streams and sockets end then
     /// (they would otherwise hold a graceful shutdown open forever).
     pub stopping: tokio_util::sync::CancellationToken,

@@ -11,6 +11,7 @@
 //! copies under `contracts/events/` hold every published schema to that rule
 //! (`tests/event_schemas.rs`).
 
+use crate::orders::OrderStatus;
 use crate::shipping::Location;
 use crate::{CustomerId, Money, OrderId, Sku, Uuid};
 use serde::{Deserialize, Serialize};
@@ -34,34 +35,47 @@ pub enum Aggregate {
     Stock,
 }
 
-/// Every event type, with its version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Every event type, with its version; named as it is published (`order.created`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum EventType {
     /// `order.created` v1: [`OrderCreated`].
+    #[serde(rename = "order.created")]
     OrderCreated,
     /// `order.confirmed` v1: [`OrderStatusEvent`].
+    #[serde(rename = "order.confirmed")]
     OrderConfirmed,
     /// `order.cancelled` v1: [`OrderStatusEvent`].
+    #[serde(rename = "order.cancelled")]
     OrderCancelled,
     /// `order.completed` v1: [`OrderStatusEvent`].
+    #[serde(rename = "order.completed")]
     OrderCompleted,
     /// `order.needs_attention` v1: [`OrderStatusEvent`].
+    #[serde(rename = "order.needs_attention")]
     OrderNeedsAttention,
     /// `payment.authorized` v1: [`PaymentEvent`].
+    #[serde(rename = "payment.authorized")]
     PaymentAuthorized,
     /// `payment.captured` v1: [`PaymentEvent`].
+    #[serde(rename = "payment.captured")]
     PaymentCaptured,
     /// `payment.failed` v1: [`PaymentFailed`].
+    #[serde(rename = "payment.failed")]
     PaymentFailed,
     /// `shipment.label_created` v1: [`ShipmentLabelCreated`].
+    #[serde(rename = "shipment.label_created")]
     ShipmentLabelCreated,
     /// `shipment.status_updated` v1: [`ShipmentStatusUpdated`] (the seeds' DeliveryStatusUpdated).
+    #[serde(rename = "shipment.status_updated")]
     ShipmentStatusUpdated,
     /// `refund.succeeded` v1: [`RefundEvent`].
+    #[serde(rename = "refund.succeeded")]
     RefundSucceeded,
     /// `refund.failed` v1: [`RefundEvent`].
+    #[serde(rename = "refund.failed")]
     RefundFailed,
     /// `stock.low` v1: [`StockLow`].
+    #[serde(rename = "stock.low")]
     StockLow,
 }
 
@@ -100,6 +114,33 @@ impl EventType {
             EventType::RefundFailed => "refund.failed",
             EventType::StockLow => "stock.low",
         }
+    }
+
+    /// The type named `name` (`order.created`), if there is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|event| event.name() == name)
+    }
+
+    /// What an order reaching `status` tells the world outside, if anything: every way an
+    /// order ends without being fulfilled (declined, rejected, failed, cancelled) is
+    /// `order.cancelled`, its `status` saying which.
+    pub const fn of_order_status(status: OrderStatus) -> Option<Self> {
+        match status {
+            OrderStatus::Confirmed => Some(EventType::OrderConfirmed),
+            OrderStatus::Completed => Some(EventType::OrderCompleted),
+            OrderStatus::NeedsAttention => Some(EventType::OrderNeedsAttention),
+            OrderStatus::Cancelled
+            | OrderStatus::Rejected
+            | OrderStatus::PaymentFailed
+            | OrderStatus::Failed => Some(EventType::OrderCancelled),
+            _ => None,
+        }
+    }
+
+    /// The NATS subject it is published on: `<prefix>.<aggregate>.<event>`
+    /// (`emporium.order.created`).
+    pub fn subject(self, prefix: &str) -> String {
+        format!("{prefix}.{}", self.name())
     }
 
     /// Its version: 1 for all of them so far.
@@ -164,6 +205,27 @@ pub struct Event<T> {
     pub aggregate_id: String,
     /// What happened.
     pub data: T,
+}
+
+impl<T> Event<T> {
+    /// A new event of type `event` about `aggregate_id`, which happened at `time` (RFC 3339).
+    pub fn new(
+        event: EventType,
+        id: Uuid,
+        time: String,
+        aggregate_id: impl Into<String>,
+        data: T,
+    ) -> Self {
+        Self {
+            id,
+            kind: event.name().to_owned(),
+            version: event.version(),
+            time,
+            aggregate: event.aggregate(),
+            aggregate_id: aggregate_id.into(),
+            data,
+        }
+    }
 }
 
 /// A line of a new order.

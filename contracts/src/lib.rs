@@ -20,6 +20,7 @@ pub mod payments;
 pub mod queues;
 pub mod reporting;
 pub mod shipping;
+pub mod webhooks;
 
 pub use ids::{CustomerId, OrderId, Sku};
 pub use money::{Currency, Money, MoneyError};

@@ -70,9 +70,15 @@ impl ReportingActivities {
     pub fn prepare_daily_report(request: PrepareDailyReport) -> Result<DailyReport, ActivityError> {
         unimplemented!()
     }
+
+    /// The admins' email addresses (whom the platform tells about itself). Reads only.
+    #[activity(name = "ListAdmins")]
+    pub fn admins() -> Result<Vec<String>, ActivityError> {
+        unimplemented!()
+    }
 }
 
 /// The activity markers, for implementations to name with `#[activity(definition = ...)]`.
 pub mod activities {
-    pub use super::reporting_activities::PrepareDailyReport;
+    pub use super::reporting_activities::{Admins, PrepareDailyReport};
 }

@@ -26,12 +26,16 @@ mod m20261130_000015_tracking_locations;
 mod m20261130_000016_support_and_live;
 mod m20261130_000017_stock_news;
 mod m20261130_000018_accounts_and_reviews;
+mod m20261130_000019_outbox_and_webhooks;
 
 pub use m20261125_000010_service_role::SERVICE_ROLE;
 pub use m20261130_000013_service_roles::{API_ROLE, DbRole, WORKER_ROLES};
 pub use m20261130_000014_feed::FEED_CHANNEL;
 pub use m20261130_000017_stock_news::STOCK_CHANNEL;
 pub use m20261130_000018_accounts_and_reviews::TOKENS_CHANNEL;
+pub use m20261130_000019_outbox_and_webhooks::{
+    DEFAULT_LOW_STOCK_THRESHOLD, OUTBOX_CHANNEL, OUTBOX_SCHEMAS,
+};
 
 /// Every schema a service owns, in the order the migrations create them.
 pub const SCHEMAS: [&str; 10] = [
@@ -72,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000016_support_and_live::Migration),
             Box::new(m20261130_000017_stock_news::Migration),
             Box::new(m20261130_000018_accounts_and_reviews::Migration),
+            Box::new(m20261130_000019_outbox_and_webhooks::Migration),
         ]
     }
 }

@@ -60,6 +60,57 @@ pub struct Settings {
     /// The daily sales report.
     #[serde(default)]
     pub reports: ReportSettings,
+    /// Domain events out to NATS JetStream.
+    #[serde(default)]
+    pub events: EventSettings,
+    /// Merchant webhooks.
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
+}
+
+/// Domain events: the outbox relays publish to NATS JetStream when `nats_url` is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventSettings {
+    /// The NATS server (`nats://127.0.0.1:4222`); publishing is off without one.
+    /// `emporium dev` sets it when NATS answers on the local default port.
+    #[serde(default)]
+    pub nats_url: Option<String>,
+    /// The JetStream stream events are kept in.
+    #[serde(default = "defaults::event_stream")]
+    pub stream: String,
+    /// The first token of every subject: events go to `<prefix>.<aggregate>.<event>`.
+    #[serde(default = "defaults::event_subject_prefix")]
+    pub subject_prefix: String,
+    /// How long the stream remembers an event id, dropping a second publication of it.
+    #[serde(default = "defaults::event_duplicate_window_secs")]
+    pub duplicate_window_secs: u64,
+    /// How long the stream keeps an event.
+    #[serde(default = "defaults::event_max_age_secs")]
+    pub max_age_secs: u64,
+}
+
+/// Merchant webhooks: how deliveries are retried, when an endpoint is disabled, where they may
+/// go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Waits between attempts, in seconds (`[5, 300, 1800, 7200, 18000, 36000, 36000]`: eight
+    /// attempts over about 28 hours).
+    #[serde(default = "defaults::webhook_retry_schedule_secs")]
+    pub retry_schedule_secs: Vec<u64>,
+    /// An endpoint whose every attempt failed for this long is disabled, and the admins are
+    /// told.
+    #[serde(default = "defaults::webhook_disable_after_secs")]
+    pub disable_after_secs: u64,
+    /// How long one attempt may take.
+    #[serde(default = "defaults::webhook_timeout_secs")]
+    pub timeout_secs: u64,
+    /// Hosts (names or IP addresses) endpoints may use although they resolve to private,
+    /// loopback or link-local addresses; empty by default, so webhooks reach only the
+    /// public internet.
+    #[serde(default)]
+    pub allowed_private_hosts: Vec<String>,
 }
 
 /// Worker process settings.
@@ -548,6 +599,27 @@ mod defaults {
     pub(super) fn stripe_api_base() -> String {
         "https://api.stripe.com/".to_owned()
     }
+    pub(super) fn event_stream() -> String {
+        "EMPORIUM_EVENTS".to_owned()
+    }
+    pub(super) fn event_subject_prefix() -> String {
+        "emporium".to_owned()
+    }
+    pub(super) fn event_duplicate_window_secs() -> u64 {
+        24 * 3600
+    }
+    pub(super) fn event_max_age_secs() -> u64 {
+        7 * 24 * 3600
+    }
+    pub(super) fn webhook_retry_schedule_secs() -> Vec<u64> {
+        contracts::webhooks::DEFAULT_RETRY_SCHEDULE_SECS.to_vec()
+    }
+    pub(super) fn webhook_disable_after_secs() -> u64 {
+        5 * 24 * 3600
+    }
+    pub(super) fn webhook_timeout_secs() -> u64 {
+        15
+    }
 }
 
 macro_rules! impl_default_from_serde {
@@ -576,7 +648,9 @@ impl_default_from_serde!(
     NotificationSettings,
     AuthSettings,
     CartSettings,
-    OrderSettings
+    OrderSettings,
+    EventSettings,
+    WebhookSettings
 );
 
 /// Settings could not be loaded.

@@ -3,7 +3,9 @@
 
 use crate::shopper::Shopper;
 use crate::{TestDb, temporal_address, temporal_client};
+use activities::events::relay::StreamConfig;
 use activities::inventory::queries::{StockLevel, create_stock, stock_level};
+use activities::notifications::webhooks::WebhookPolicy;
 use activities::notifications::{EmailSender, SmsGateway, SmtpConfig};
 use activities::payments::sandbox::SandboxGateway;
 use activities::payments::{PaymentGateway, RenewalSettings, RiskPolicy};
@@ -73,6 +75,11 @@ pub struct TestAppOptions {
     pub logins_per_account_per_minute: u32,
     /// Login attempts per client address per minute.
     pub logins_per_address_per_minute: u32,
+    /// Where the outbox relays publish domain events (off by default; see
+    /// [`crate::events::test_stream`]).
+    pub events: Option<StreamConfig>,
+    /// How merchant webhooks are delivered.
+    pub webhooks: WebhookPolicy,
 }
 
 impl Default for TestAppOptions {
@@ -108,6 +115,8 @@ impl Default for TestAppOptions {
             extra: None,
             logins_per_account_per_minute: 5,
             logins_per_address_per_minute: 1000,
+            events: None,
+            webhooks: WebhookPolicy::default(),
         }
     }
 }
@@ -209,6 +218,7 @@ impl TestApp {
                 ..api::AccountLinks::new(address.clone())
             },
             stopping: CancellationToken::new(),
+            webhooks: options.webhooks.clone(),
             db: api_db,
             temporal: temporal.clone(),
             queues: queues.clone(),
@@ -691,6 +701,8 @@ async fn spawn_workers(
                     email,
                     sms: options.sms,
                     extra: options.extra,
+                    events: options.events,
+                    webhooks: options.webhooks,
                     max_cached_workflows: 100,
                     shutdown_grace: Duration::from_secs(5),
                 };

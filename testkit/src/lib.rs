@@ -12,6 +12,8 @@
 //!   fakes of the outside services we cannot reach, for the real clients to run against.
 //! - [`shopper::Shopper`]: a customer of a running API over HTTP only (placing orders, waiting
 //!   for their statuses), for [`TestApp`] and for tests of separate processes alike.
+//! - [`events`]: a NATS JetStream stream per test, a tap that reads it, and a scripted local
+//!   webhook receiver.
 //! - [`smtp::smtp_server`]: a real SMTP server (aiosmtpd) per test binary, read back from its
 //!   Maildir.
 //!
@@ -19,6 +21,7 @@
 
 mod app;
 mod db;
+pub mod events;
 pub mod fake_carrier;
 pub mod fake_sms;
 pub mod fake_stripe;

@@ -6,10 +6,13 @@
 //! connects implementations to queues. [`history`] exports workflow histories and replays them
 //! through the same workflow code.
 
+pub mod events;
 pub mod history;
 pub mod ops;
 pub mod schedules;
 
+use activities::events::relay::StreamConfig;
+use activities::notifications::webhooks::{Destinations, WebhookActivities, WebhookPolicy};
 use activities::notifications::{EmailSender, SmsGateway, SmtpConfig};
 use activities::payments::stripe::StripeGateway;
 use activities::payments::{PaymentGateway, RenewalSettings, RiskPolicy, sandbox::SandboxGateway};
@@ -37,8 +40,8 @@ use temporalio_sdk::runtime::RuntimeOptions;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 use tokio_util::sync::CancellationToken;
 use workflows::{
-    AdjustStock, Cart, DailySalesReport, FollowParcel, FulfillShipment, PlaceOrder, RefundPayment,
-    SendNotification,
+    AdjustStock, Cart, DailySalesReport, DeliverWebhook, FollowParcel, FulfillShipment, PlaceOrder,
+    RefundPayment, SendNotification,
 };
 
 /// More workflows and activities to serve beside a service's own, for tools built into the
@@ -75,6 +78,11 @@ pub struct ServiceDeps {
     pub sms: Option<SmsGateway>,
     /// Anything else the workers serve (see [`ExtraRegistrations`]).
     pub extra: Option<ExtraRegistrations>,
+    /// Where domain events are published, if anywhere: the services' outbox relays and the
+    /// webhook reader run only then.
+    pub events: Option<StreamConfig>,
+    /// How merchant webhooks are delivered.
+    pub webhooks: WebhookPolicy,
     /// Workflow runs each worker keeps cached between their tasks.
     pub max_cached_workflows: usize,
     /// How long activities in flight may run on after shutdown begins.
@@ -143,6 +151,8 @@ impl ServiceDeps {
                 .as_ref()
                 .map(|sms| SmsGateway::new(&sms.base_url, sms.api_key.clone()))
                 .transpose()?,
+            events: stream_config(settings),
+            webhooks: webhook_policy(settings),
             max_cached_workflows: settings.worker.max_cached_workflows,
             shutdown_grace: Duration::from_secs(settings.worker.shutdown_grace_secs),
             extra: None,
@@ -157,6 +167,29 @@ impl ServiceDeps {
             .of(service)
             .cloned()
             .with_context(|| format!("no database pool for the {service} service"))
+    }
+}
+
+/// Where events go, when `events.nats_url` is set.
+pub fn stream_config(settings: &Settings) -> Option<StreamConfig> {
+    let events = &settings.events;
+    events.nats_url.as_ref().map(|url| StreamConfig {
+        url: url.clone(),
+        stream: events.stream.clone(),
+        subject_prefix: events.subject_prefix.clone(),
+        duplicate_window: Duration::from_secs(events.duplicate_window_secs),
+        max_age: Duration::from_secs(events.max_age_secs),
+    })
+}
+
+/// How webhooks are delivered, as the settings say.
+pub fn webhook_policy(settings: &Settings) -> WebhookPolicy {
+    let webhooks = &settings.webhooks;
+    WebhookPolicy {
+        destinations: Destinations::new(&webhooks.allowed_private_hosts),
+        timeout: Duration::from_secs(webhooks.timeout_secs.max(1)),
+        disable_after: Duration::from_secs(webhooks.disable_after_secs),
+        retry_schedule_secs: webhooks.retry_schedule_secs.clone(),
     }
 }
 
@@ -230,6 +263,9 @@ pub fn worker_options(
         Service::Notifications => builder
             .register_workflow::<SendNotification>()
             .context("registering SendNotification")?
+            .register_workflow::<DeliverWebhook>()
+            .context("registering DeliverWebhook")?
+            .register_activities(WebhookActivities::new(db.clone(), &deps.webhooks))
             .register_activities(NotificationsActivities::new(
                 db,
                 deps.email.clone(),
@@ -313,6 +349,7 @@ pub async fn run(
         })
         .transpose()
         .context("the simulated carrier's webhook client")?;
+    let relaying = relay_events(&client, services, queues, deps, &shutdown);
     let result = tokio::select! {
         result = &mut running => result,
         () = shutdown.cancelled() => {
@@ -323,12 +360,40 @@ pub async fn run(
             running.await
         }
     };
-    for task in [sweeping, posting].into_iter().flatten() {
+    for task in [sweeping, posting].into_iter().flatten().chain(relaying) {
         task.abort();
     }
     result.context("worker failed")?;
     tracing::info!("workers stopped");
     Ok(())
+}
+
+/// The outbox relays of `services`, and the webhook reader with the notifications service,
+/// when events are published.
+fn relay_events(
+    client: &Client,
+    services: &[Service],
+    queues: &TaskQueues,
+    deps: &ServiceDeps,
+    stop: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let Some(config) = &deps.events else {
+        return Vec::new();
+    };
+    let pools = services
+        .iter()
+        .filter_map(|&service| Some((service, deps.dbs.of(service)?.clone())));
+    let webhooks = services
+        .contains(&Service::Notifications)
+        .then(|| deps.dbs.of(Service::Notifications))
+        .flatten()
+        .map(|db| events::WebhookReader {
+            db: db.clone(),
+            client: client.clone(),
+            queues: queues.clone(),
+            retry_schedule_secs: deps.webhooks.retry_schedule_secs.clone(),
+        });
+    events::spawn(config, pools, webhooks, stop)
 }
 
 /// Reclaims expired reservations every `interval` until `stop`. Runs beside the inventory

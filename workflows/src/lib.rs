@@ -16,11 +16,14 @@
 //! - [`AdjustStock`] (`stock-adjustment-<id>`, queue `inventory`): an admin's stock change.
 //! - [`DailySalesReport`] (schedule `daily-sales-report`, queue `reporting`): yesterday's sales,
 //!   emailed to the admins.
+//! - [`DeliverWebhook`] (`webhook-<delivery id>`, queue `notifications`): one domain event to
+//!   one merchant endpoint, signed, retried over hours.
 
 pub mod adjust_stock;
 pub mod cart;
 mod clock;
 pub mod daily_sales_report;
+pub mod deliver_webhook;
 pub mod follow_parcel;
 pub mod fulfill_shipment;
 mod notify;
@@ -32,6 +35,7 @@ pub mod send_notification;
 pub use adjust_stock::AdjustStock;
 pub use cart::Cart;
 pub use daily_sales_report::DailySalesReport;
+pub use deliver_webhook::DeliverWebhook;
 pub use follow_parcel::FollowParcel;
 pub use fulfill_shipment::FulfillShipment;
 pub use place_order::PlaceOrder;

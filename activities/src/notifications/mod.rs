@@ -6,10 +6,13 @@
 //! row is checked before sending. (Between an SMTP server accepting a message and the row being
 //! written there is still a window no SMTP client can close; the Message-ID is derived from the
 //! notification id, so a duplicate is recognisable by mail clients.)
+//!
+//! [`webhooks`] delivers the domain events to the merchants' webhook endpoints.
 
 pub mod queries;
 pub mod senders;
 pub mod templates;
+pub mod webhooks;
 
 use crate::failure::{IntoActivityError, non_retryable, retryable};
 use crate::feed::{self, FeedKind};

@@ -14,10 +14,12 @@
 pub mod queries;
 
 use crate::audit;
+use crate::events;
 use crate::failure::{IntoActivityError, retryable};
 use crate::feed::{self, FeedKind};
-use contracts::OrderId;
+use contracts::events::{EventLine, EventType, OrderCreated, OrderStatusEvent};
 use contracts::orders::{OrderStatus, OrderTerms, PlaceOrderInput, StatusChange};
+use contracts::{OrderId, Service};
 use entities::orders::{order, order_line, status_history};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -156,6 +158,15 @@ impl OrdersActivities {
         feed::own(&txn, input.order_id.0, input.customer_id.0).await?;
         let pending = json!({"status": OrderStatus::Pending, "reason": null});
         feed::append(&txn, input.order_id.0, FeedKind::Status, pending).await?;
+        let id = input.order_id.to_string();
+        events::record(
+            &txn,
+            Service::Orders,
+            EventType::OrderCreated,
+            &id,
+            created(input),
+        )
+        .await?;
         txn.commit().await?;
         metrics::counter!(ORDERS_PLACED_TOTAL).increment(1);
         tracing::info!("order recorded");
@@ -210,6 +221,15 @@ impl OrdersActivities {
                 .await?;
             let body = json!({"status": change.status, "reason": change.reason, "from": before});
             feed::append(&txn, change.order_id.0, FeedKind::Status, body).await?;
+            if let Some(event) = EventType::of_order_status(change.status) {
+                let data = OrderStatusEvent {
+                    order_id: change.order_id,
+                    status: change.status.as_str().to_owned(),
+                    reason: change.reason.clone(),
+                };
+                let id = change.order_id.to_string();
+                events::record(&txn, Service::Orders, event, &id, data).await?;
+            }
         }
         txn.commit().await?;
         if inserted == 1 && change.status.is_terminal() {
@@ -264,6 +284,24 @@ fn line_rows(input: &PlaceOrderInput) -> Result<Vec<order_line::ActiveModel>, Or
             })
         })
         .collect()
+}
+
+/// `order.created`: what the order holds and costs.
+fn created(input: &PlaceOrderInput) -> OrderCreated {
+    OrderCreated {
+        order_id: input.order_id,
+        customer_id: input.customer_id,
+        lines: input
+            .lines
+            .iter()
+            .map(|line| EventLine {
+                sku: line.sku.clone(),
+                quantity: line.quantity,
+                unit_price: line.unit_price.clone(),
+            })
+            .collect(),
+        total: input.total.clone(),
+    }
 }
 
 /// The audit entry of a placed order, made by its customer.

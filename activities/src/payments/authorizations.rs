@@ -9,7 +9,9 @@ use super::{
     PAYMENTS_TOTAL, PaymentsActivities, PaymentsError, attempt_i32, currency, entry, status_move,
     stmt,
 };
+use crate::events::Outgoing;
 use crate::payments::{AuthorizeRequest, GatewayError};
+use contracts::events::{EventType, PaymentEvent, PaymentFailed};
 use contracts::payments::{AuthorizePayment, PaymentAuthorization, PaymentStatus, SettlePayment};
 use contracts::{Money, OrderId};
 use entities::payments::payment;
@@ -185,7 +187,12 @@ impl PaymentsActivities {
                 let after =
                     json!({"status": to, "amount": request.amount, "provider": row.provider});
                 let audit = entry("payment.authorized", order_id, subject, pending, after);
-                self.transition(update, audit, (PAYMENTS_TOTAL, to.as_str()))
+                let data = PaymentEvent {
+                    order_id,
+                    amount: request.amount.clone(),
+                };
+                let event = Outgoing::new(EventType::PaymentAuthorized, order_id, data);
+                self.transition(update, audit, (PAYMENTS_TOTAL, to.as_str()), Some(event))
                     .await?;
                 tracing::info!(amount = %request.amount, "payment authorised");
                 self.authorization(&self.find(order_id, request.attempt).await?)
@@ -202,7 +209,8 @@ impl PaymentsActivities {
                 );
                 let after = json!({"status": to, "amount": request.amount, "decline_code": code});
                 let audit = entry("payment.declined", order_id, subject, pending, after);
-                self.transition(update, audit, (PAYMENTS_TOTAL, to.as_str()))
+                let event = failed(order_id, code.clone());
+                self.transition(update, audit, (PAYMENTS_TOTAL, to.as_str()), Some(event))
                     .await?;
                 tracing::info!(code = %code, "payment declined");
                 Err(PaymentsError::Declined { code, message })
@@ -218,7 +226,8 @@ impl PaymentsActivities {
                 );
                 let after = json!({"status": to, "reason": reason});
                 let audit = entry("payment.failed", order_id, subject, pending, after);
-                self.transition(update, audit, (PAYMENTS_TOTAL, to.as_str()))
+                let event = failed(order_id, reason.clone());
+                self.transition(update, audit, (PAYMENTS_TOTAL, to.as_str()), Some(event))
                     .await?;
                 tracing::warn!(%reason, "payment refused by the provider");
                 Err(PaymentsError::Rejected(GatewayError::Rejected(reason)))
@@ -269,8 +278,11 @@ impl PaymentsActivities {
         let subject = format!("payment:{}", row.id);
         let order_id = request.authorization.order_id;
         let audit = entry("payment.captured", order_id, subject, Some(before), after);
-        self.transition(update, audit, (PAYMENTS_TOTAL, to.as_str()))
+        let data = PaymentEvent { order_id, amount };
+        let event = Outgoing::new(EventType::PaymentCaptured, order_id, &data);
+        self.transition(update, audit, (PAYMENTS_TOTAL, to.as_str()), Some(event))
             .await?;
+        let amount = data.amount;
         tracing::info!(amount = %amount, "payment captured");
         Ok(())
     }
@@ -298,9 +310,18 @@ impl PaymentsActivities {
             before,
             json!({"status": to}),
         );
-        self.transition(update, audit, (PAYMENTS_TOTAL, to.as_str()))
+        self.transition(update, audit, (PAYMENTS_TOTAL, to.as_str()), None)
             .await?;
         tracing::info!("payment voided");
         Ok(())
     }
+}
+
+/// `payment.failed`: declined (the provider's code) or refused (its reason).
+fn failed(order_id: OrderId, reason: String) -> Outgoing {
+    Outgoing::new(
+        EventType::PaymentFailed,
+        order_id,
+        PaymentFailed { order_id, reason },
+    )
 }

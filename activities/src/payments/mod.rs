@@ -15,13 +15,14 @@ pub mod sandbox;
 pub mod stripe;
 
 use crate::audit;
+use crate::events::{self, Outgoing};
 use crate::failure::{IntoActivityError, non_retryable, refusal, retryable};
 use contracts::payments::{
     AuthorizePayment, IssueRefund, OrderAuthorization, PAYMENT_DECLINED, PaymentAuthorization,
     PaymentDeclined, REFUND_EXCEEDS_CAPTURED, Refunded, RenewalPolicy, RiskAssessment, RiskCheck,
     SettlePayment,
 };
-use contracts::{Currency, Money, OrderId};
+use contracts::{Currency, Money, OrderId, Service};
 pub use gateway::{AuthorizeRequest, GatewayError, PaymentGateway};
 use sea_orm::TransactionTrait as _;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
@@ -330,13 +331,16 @@ impl PaymentsActivities {
     /// Runs a status-changing `UPDATE`; when it changed the row, appends `entry` to the audit
     /// log in the same transaction and counts the outcome. Returns whether it changed the row
     /// (a retry that finds the change made changes nothing and records nothing).
+    /// `event`, when given, goes to the payments outbox in the same transaction.
     async fn transition(
         &self,
         update: Statement,
         entry: audit::Entry,
         counter: (&'static str, &'static str),
+        event: Option<Outgoing>,
     ) -> Result<bool, PaymentsError> {
-        self.transition_reported(update, entry, counter, None).await
+        self.transition_reported(update, entry, counter, None, event)
+            .await
     }
 
     /// [`Self::transition`], also appending `report` to the order's change feed (for the
@@ -347,10 +351,14 @@ impl PaymentsActivities {
         entry: audit::Entry,
         counter: (&'static str, &'static str),
         report: Option<(crate::feed::FeedKind, serde_json::Value)>,
+        event: Option<Outgoing>,
     ) -> Result<bool, PaymentsError> {
         let txn = self.db.begin().await?;
         let changed = txn.execute(update).await?.rows_affected() == 1;
         if changed {
+            if let Some(event) = event {
+                events::record_outgoing(&txn, Service::Payments, event).await?;
+            }
             if let (Some(order_id), Some((kind, body))) = (entry.order_id, report) {
                 crate::feed::append(&txn, order_id, kind, body).await?;
             }

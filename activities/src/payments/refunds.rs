@@ -10,7 +10,9 @@ use super::{
     status_move, stmt,
 };
 use crate::audit;
+use crate::events::Outgoing;
 use crate::payments::GatewayError;
+use contracts::events::{EventType, RefundEvent};
 use contracts::payments::{IssueRefund, PaymentStatus, RefundStatus, Refunded};
 use contracts::{Money, OrderId};
 use sea_orm::{
@@ -117,8 +119,10 @@ impl PaymentsActivities {
                 let audit = entry("refund.succeeded", order_id, subject, Some(before), after);
                 let report = json!({"refund_id": refund_id, "amount": amount});
                 let report = Some((crate::feed::FeedKind::Refund, report));
+                let event = refund_event(request, amount.clone(), None);
+                let counter = (REFUNDS_TOTAL, to.as_str());
                 if self
-                    .transition_reported(update, audit, (REFUNDS_TOTAL, to.as_str()), report)
+                    .transition_reported(update, audit, counter, report, Some(event))
                     .await?
                 {
                     let minor = u64::try_from(amount.amount_minor).unwrap_or_default();
@@ -140,12 +144,28 @@ impl PaymentsActivities {
                 let update = refund_move(refund_id, from, to, "", []);
                 let after = json!({"status": to, "reason": refused.to_string()});
                 let audit = entry("refund.failed", order_id, subject, Some(before), after);
-                self.transition(update, audit, (REFUNDS_TOTAL, to.as_str()))
+                let event = refund_event(request, amount, Some(refused.to_string()));
+                self.transition(update, audit, (REFUNDS_TOTAL, to.as_str()), Some(event))
                     .await?;
                 Err(PaymentsError::Rejected(refused))
             }
         }
     }
+}
+
+/// `refund.succeeded`, or `refund.failed` with its reason.
+fn refund_event(request: &IssueRefund, amount: Money, reason: Option<String>) -> Outgoing {
+    let event = match reason {
+        None => EventType::RefundSucceeded,
+        Some(_) => EventType::RefundFailed,
+    };
+    let data = RefundEvent {
+        refund_id: request.refund_id,
+        order_id: request.order_id,
+        amount,
+        reason,
+    };
+    Outgoing::new(event, request.refund_id, data)
 }
 
 /// What a refund recorded before stands for: its answer if it ended, else the call to make

@@ -585,6 +585,16 @@ impl ReportingActivities {
             .await
             .map_err(IntoActivityError::into_activity_error)
     }
+
+    #[activity(definition = contracts::reporting::activities::Admins)]
+    pub async fn admins(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+    ) -> Result<Vec<String>, ActivityError> {
+        admin_emails(&self.db)
+            .await
+            .map_err(|err| ReportingError::from(err).into_activity_error())
+    }
 }
 
 impl ReportingActivities {

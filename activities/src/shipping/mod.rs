@@ -11,13 +11,15 @@ pub mod queries;
 pub mod simulated;
 pub mod simulated_webhooks;
 
+use crate::events;
 use crate::failure::{IntoActivityError, non_retryable, retryable};
 pub use carrier::{BoughtLabel, Carrier, CarrierError, Carriers};
-use contracts::OrderId;
+use contracts::events::{EventType, ShipmentLabelCreated, ShipmentStatusUpdated};
 use contracts::shipping::{
     BuyLabel, Label, Rate, RecordTracking, ShipOrder, ShipmentRequest, ShipmentStatus, TrackParcel,
     TrackingEvent,
 };
+use contracts::{OrderId, Service};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
     TransactionTrait, Value,
@@ -314,6 +316,20 @@ impl ShippingActivities {
             ],
         ))
         .await?;
+        let data = ShipmentLabelCreated {
+            order_id,
+            carrier: request.rate.carrier.clone(),
+            tracking_number: bought.tracking_number.clone(),
+        };
+        let id = order_id.to_string();
+        events::record(
+            &txn,
+            Service::Shipping,
+            EventType::ShipmentLabelCreated,
+            &id,
+            data,
+        )
+        .await?;
         let row = txn
             .query_one(stmt(select, [order_id.0.into()]))
             .await?
@@ -371,6 +387,18 @@ impl ShippingActivities {
                 body,
             )
             .await?;
+            let data = ShipmentStatusUpdated {
+                order_id: record.order_id,
+                status: record.event.status.as_str().to_owned(),
+                description: record.event.description.clone(),
+                location: record.event.location.clone(),
+                occurred_at: record.event.occurred_at.clone(),
+            };
+            let (event, id) = (
+                EventType::ShipmentStatusUpdated,
+                record.order_id.to_string(),
+            );
+            events::record(&txn, Service::Shipping, event, &id, data).await?;
         }
         txn.commit().await?;
         Ok(())

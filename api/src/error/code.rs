@@ -106,6 +106,13 @@ pub enum ErrorCode {
     WrongPassword,
     /// 409: a saved address named is not one of the customer's.
     UnknownAddress,
+    /// 409: the webhook URL's host does not resolve, or resolves to a private, loopback or
+    /// link-local address (an allowlist setting may name it).
+    DestinationRefused,
+    /// 409: the delivery is being attempted now; wait for it to end before re-sending.
+    DeliveryInProgress,
+    /// 409: the endpoint is disabled; enable it before re-sending to it.
+    EndpointDisabled,
     // 413, 415, 426
     /// 413: the body is larger than the endpoint accepts.
     PayloadTooLarge,

@@ -20,6 +20,7 @@ mod reviews;
 mod shipping;
 mod specs;
 mod support;
+mod webhook_endpoints;
 mod webhooks;
 mod ws;
 
@@ -92,4 +93,12 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reports::sales))
         .routes(routes!(reports::overview))
         .routes(routes!(domain_events::schemas))
+        .routes(routes!(webhook_endpoints::create, webhook_endpoints::list))
+        .routes(routes!(
+            webhook_endpoints::get,
+            webhook_endpoints::update,
+            webhook_endpoints::delete
+        ))
+        .routes(routes!(webhook_endpoints::deliveries))
+        .routes(routes!(webhook_endpoints::resend))
 }

@@ -13,6 +13,7 @@ mod cart;
 mod catalog;
 mod concurrency;
 mod contract;
+mod domain_events;
 mod events;
 mod fulfilment;
 mod histories;

@@ -100,6 +100,7 @@ pub(crate) fn api_parts(
             ),
         },
         stopping: tokio_util::sync::CancellationToken::new(),
+        webhooks: workers::webhook_policy(settings),
         db,
         temporal,
         queues: contracts::TaskQueues::with_prefix(settings.temporal.task_queue_prefix.clone()),

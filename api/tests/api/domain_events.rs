@@ -1,0 +1,382 @@
+//! Domain events out, against the machine's real NATS JetStream and a local webhook receiver:
+//! the outbox relays publish each event of an order once, in order, as its schema says; a
+//! rolled-back change emits nothing; merchant webhooks arrive signed as Standard Webhooks
+//! (verified with the specification's own library), are retried, disable an endpoint that
+//! never answers, and refuse private addresses.
+
+use activities::events::relay::Relay;
+use activities::notifications::webhooks::{Destinations, WebhookPolicy};
+use contracts::Service;
+use contracts::events::EventType;
+use serde_json::{Value, json};
+use std::time::Duration;
+use testkit::events::{EventTap, WebhookReceiver, test_stream};
+use testkit::{TestApp, TestAppOptions};
+
+/// Publishing on, to a stream of the test's own; webhooks may go to this machine, and retry
+/// every second.
+fn with_events(disable_after: Duration) -> TestAppOptions {
+    TestAppOptions {
+        events: Some(test_stream()),
+        webhooks: WebhookPolicy {
+            destinations: Destinations::new(&["127.0.0.1".to_owned()]),
+            timeout: Duration::from_secs(5),
+            disable_after,
+            retry_schedule_secs: vec![1; 6],
+        },
+        ..TestAppOptions::default()
+    }
+}
+
+fn types(events: &[(String, Value)]) -> Vec<String> {
+    events
+        .iter()
+        .map(|(_, envelope)| envelope["type"].as_str().unwrap_or("?").to_owned())
+        .collect()
+}
+
+/// One order, from `order.created` to `order.completed`: each of its events arrives once, in
+/// order, on `<prefix>.<aggregate>.<event>`, and each envelope's `data` is valid against the
+/// schema `GET /events/schemas` publishes. Relaying the outbox again (as a relay that died
+/// before marking what it published would) adds nothing to the stream.
+#[tokio::test]
+async fn an_order_publishes_each_event_once_in_order_as_its_schema_says() {
+    let options = with_events(Duration::from_secs(3600));
+    let stream = options.events.clone().expect("events on");
+    let app = TestApp::spawn_with(options).await;
+    let mut tap = EventTap::open(&stream).await;
+    app.seed_product("MUG", 1250, 10).await;
+    let order_id = app.place_order("MUG", 2, "pm_card_visa").await;
+    let order = app.wait_for_final_order(&order_id).await;
+    assert_eq!(order["status"], "completed");
+
+    let mut seen = Vec::new();
+    while let Some(event) = tap.next(Duration::from_secs(3)).await {
+        seen.push(event);
+    }
+    let about_order: Vec<_> = seen
+        .iter()
+        .filter(|(_, e)| e["data"]["order_id"] == order_id.as_str())
+        .cloned()
+        .collect();
+    let order_events: Vec<String> = types(&about_order)
+        .into_iter()
+        .filter(|t| t.starts_with("order."))
+        .collect();
+    assert_eq!(
+        order_events,
+        ["order.created", "order.confirmed", "order.completed"]
+    );
+    let all = types(&about_order);
+    for expected in [
+        "payment.authorized",
+        "payment.captured",
+        "shipment.label_created",
+        "shipment.status_updated",
+    ] {
+        assert!(all.contains(&expected.to_owned()), "{expected} in {all:?}");
+    }
+    let position = |t: &str| all.iter().position(|seen| seen == t).expect(t);
+    assert!(position("payment.authorized") < position("payment.captured"));
+    assert!(position("shipment.label_created") < position("shipment.status_updated"));
+
+    let (_, schemas) = app.get_json("/events/schemas").await;
+    let mut ids = std::collections::HashSet::new();
+    for (subject, envelope) in &seen {
+        let name = envelope["type"].as_str().expect("a type");
+        assert_eq!(subject, &format!("{}.{name}", stream.subject_prefix));
+        assert!(ids.insert(envelope["id"].clone()), "{name} arrived twice");
+        assert_eq!(envelope["version"], 1);
+        let schema = &schemas[name]["schema"];
+        let validator = jsonschema::draft202012::new(schema).expect("a valid JSON Schema");
+        let errors: Vec<String> = validator
+            .iter_errors(&envelope["data"])
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{name}: {errors:?} in {}",
+            envelope["data"]
+        );
+    }
+    // The stock went from 10 to 8: above the threshold (5), so no `stock.low`.
+    assert!(!all.contains(&"stock.low".to_owned()));
+
+    let republished = republish_everything(&app, &stream).await;
+    assert!(republished > 0, "the outbox had events to publish again");
+    assert_eq!(
+        tap.next(Duration::from_secs(2))
+            .await
+            .map(|(_, e)| e["type"].clone()),
+        None,
+        "the stream drops what it was sent again"
+    );
+}
+
+/// Marks every event of the orders and payments outboxes unpublished and relays them again.
+async fn republish_everything(
+    app: &TestApp,
+    stream: &activities::events::relay::StreamConfig,
+) -> usize {
+    use sea_orm::ConnectionTrait as _;
+    let mut total = 0;
+    for service in [Service::Orders, Service::Payments] {
+        app.db
+            .execute_unprepared(&format!("UPDATE {service}.outbox SET published_at = NULL"))
+            .await
+            .expect("forgetting what was published");
+        let jetstream = activities::events::relay::connect(stream)
+            .await
+            .expect("NATS");
+        let db = app
+            .test_db
+            .connect_as(platform::db::service_role(service))
+            .await;
+        let relay = Relay::new(db, service, jetstream, &stream.subject_prefix);
+        total += relay.publish_pending().await.expect("a relay pass");
+    }
+    total
+}
+
+/// A change that rolls back leaves no event behind; the same change committed leaves one.
+#[tokio::test]
+async fn a_rolled_back_change_emits_nothing() {
+    use sea_orm::TransactionTrait as _;
+    let app = TestApp::spawn_with(TestAppOptions {
+        services: vec![],
+        ..TestAppOptions::default()
+    })
+    .await;
+    let orders = app
+        .test_db
+        .connect_as(platform::db::service_role(Service::Orders))
+        .await;
+    let data = json!({"order_id": uuid::Uuid::now_v7(), "status": "confirmed", "reason": null});
+    let txn = orders.begin().await.expect("a transaction");
+    activities::events::record(&txn, Service::Orders, EventType::OrderConfirmed, "x", &data)
+        .await
+        .expect("recorded in the transaction");
+    txn.rollback().await.expect("rolled back");
+    assert_eq!(outbox_rows(&app).await, 0);
+
+    let txn = orders.begin().await.expect("a transaction");
+    activities::events::record(&txn, Service::Orders, EventType::OrderConfirmed, "x", &data)
+        .await
+        .expect("recorded in the transaction");
+    txn.commit().await.expect("committed");
+    assert_eq!(outbox_rows(&app).await, 1);
+}
+
+async fn outbox_rows(app: &TestApp) -> i64 {
+    use sea_orm::{ConnectionTrait as _, Statement};
+    app.db
+        .query_one(Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) AS n FROM orders.outbox",
+        ))
+        .await
+        .expect("counting")
+        .expect("a row")
+        .try_get::<i64>("", "n")
+        .expect("a count")
+}
+
+/// Registers an endpoint for `types` as the admin; answers its id and secret.
+async fn register(app: &TestApp, url: &str, types: &[&str]) -> (String, String) {
+    let body = json!({"url": url, "event_types": types, "description": "the ERP"});
+    let (status, endpoint) = app
+        .post_json_as(Some(&app.admin_token), "/webhooks/endpoints", &body)
+        .await;
+    assert_eq!(status, 201, "{endpoint}");
+    assert_eq!(endpoint["enabled"], true);
+    let secret = endpoint["secret"]
+        .as_str()
+        .expect("the secret, once")
+        .to_owned();
+    (endpoint["id"].as_str().expect("an id").to_owned(), secret)
+}
+
+/// Verifies a request as a receiver's Standard Webhooks library does; answers the envelope.
+fn verified(secret: &str, received: &testkit::events::Received) -> Value {
+    let webhook = standardwebhooks::Webhook::new(secret).expect("a Standard Webhooks secret");
+    let mut headers = http::HeaderMap::new();
+    for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+        let value = received
+            .headers
+            .get(name)
+            .expect(name)
+            .to_str()
+            .expect("ASCII");
+        headers.insert(name, value.parse().expect("a header value"));
+    }
+    webhook
+        .verify(&received.body, &headers)
+        .expect("the signature verifies");
+    serde_json::from_slice(&received.body).expect("the envelope")
+}
+
+/// A receiver that answers 500 three times gets the event on the fourth attempt, each one
+/// signed and verifiable, all with the event's id as `webhook-id`; the delivery lists its four
+/// attempts, and a re-send delivers it once more.
+#[tokio::test]
+async fn a_webhook_is_retried_until_accepted_and_every_attempt_verifies() {
+    let app = TestApp::spawn_with(with_events(Duration::from_secs(3600))).await;
+    let receiver = WebhookReceiver::start(&[500, 500, 500], 200).await;
+    let (endpoint_id, secret) = register(&app, &receiver.url, &["order.created"]).await;
+    app.seed_product("MUG", 1250, 10).await;
+    let order_id = app.place_order("MUG", 1, "pm_card_visa").await;
+
+    let received = receiver.wait_for(4, Duration::from_secs(60)).await;
+    let envelopes: Vec<Value> = received.iter().map(|r| verified(&secret, r)).collect();
+    let first = &envelopes[0];
+    assert_eq!(first["type"], "order.created");
+    assert_eq!(first["data"]["order_id"], order_id.as_str());
+    for (request, envelope) in received.iter().zip(&envelopes) {
+        assert_eq!(envelope, first, "every attempt carries the same event");
+        assert_eq!(
+            request.headers["webhook-id"],
+            first["id"].as_str().expect("an id")
+        );
+    }
+
+    let deliveries = wait_for_delivery(&app, &endpoint_id, "delivered").await;
+    let attempts: Vec<Value> = deliveries["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| a["status_code"].clone())
+        .collect();
+    assert_eq!(attempts, [json!(500), json!(500), json!(500), json!(200)]);
+
+    let delivery_id = deliveries["id"].as_str().expect("an id");
+    let (status, body) = app
+        .post_json_as(
+            Some(&app.admin_token),
+            &format!("/webhooks/deliveries/{delivery_id}/resend"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let again = receiver.wait_for(5, Duration::from_secs(30)).await;
+    assert_eq!(verified(&secret, &again[4]), *first);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        receiver.received().len(),
+        5,
+        "order.created only, once per send"
+    );
+}
+
+/// Waits until the endpoint's first delivery has `status`; answers it.
+async fn wait_for_delivery(app: &TestApp, endpoint_id: &str, status: &str) -> Value {
+    let path = format!("/webhooks/endpoints/{endpoint_id}/deliveries");
+    for _ in 0..300 {
+        let (code, list) = app.get_json_as(Some(&app.admin_token), &path).await;
+        assert_eq!(code, 200, "{list}");
+        if let Some(delivery) = list["items"].as_array().and_then(|items| items.first()) {
+            if delivery["status"] == status {
+                return delivery.clone();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("no delivery became {status}");
+}
+
+/// An endpoint that fails every attempt for longer than allowed is disabled, its delivery
+/// abandoned, and every admin is told by email.
+#[tokio::test]
+async fn an_endpoint_that_always_fails_is_disabled_and_the_admins_are_told() {
+    let app = TestApp::spawn_with(with_events(Duration::from_secs(2))).await;
+    let receiver = WebhookReceiver::start(&[], 503).await;
+    let (endpoint_id, _) = register(&app, &receiver.url, &["order.created"]).await;
+    app.seed_product("MUG", 1250, 10).await;
+    app.place_order("MUG", 1, "pm_card_visa").await;
+
+    wait_for_delivery(&app, &endpoint_id, "abandoned").await;
+    let (_, endpoint) = app
+        .get_json_as(
+            Some(&app.admin_token),
+            &format!("/webhooks/endpoints/{endpoint_id}"),
+        )
+        .await;
+    assert_eq!(endpoint["enabled"], false, "{endpoint}");
+    assert!(
+        endpoint["disabled_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("failed"))
+    );
+    let attempts = receiver.received().len();
+    assert!(attempts >= 2, "it was tried more than once ({attempts})");
+
+    let tag = app.queues.prefix().trim_end_matches('-').to_owned();
+    let admin = format!("admin+{tag}@example.com");
+    let mut told = Vec::new();
+    for _ in 0..100 {
+        told = testkit::smtp::smtp_server().messages_to(&admin);
+        if !told.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(told.len(), 1, "the admin is told once");
+    assert_eq!(told[0].subject, "A webhook endpoint was disabled");
+
+    let (status, _) = app
+        .send_json_as(
+            reqwest::Method::PATCH,
+            Some(&app.admin_token),
+            &format!("/webhooks/endpoints/{endpoint_id}"),
+            &json!({"enabled": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, endpoint) = app
+        .get_json_as(
+            Some(&app.admin_token),
+            &format!("/webhooks/endpoints/{endpoint_id}"),
+        )
+        .await;
+    assert_eq!(endpoint["enabled"], true);
+    assert_eq!(endpoint["disabled_reason"], Value::Null);
+}
+
+/// URLs on private, loopback or link-local addresses are refused (unless allowed by name),
+/// naming the field; nothing is registered; customers may not register at all.
+#[tokio::test]
+async fn private_destinations_are_refused_and_only_admins_register() {
+    let app = TestApp::spawn_with(TestAppOptions {
+        services: vec![],
+        ..TestAppOptions::default()
+    })
+    .await;
+    for url in [
+        "http://127.0.0.1:9/hooks",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.7/hooks",
+        "http://[::1]/hooks",
+        "http://localhost/hooks",
+    ] {
+        let body = json!({"url": url, "event_types": ["order.created"]});
+        let (status, problem) = app
+            .post_json_as(Some(&app.admin_token), "/webhooks/endpoints", &body)
+            .await;
+        assert_eq!(status, 409, "{url}: {problem}");
+        assert_eq!(problem["code"], "destination_refused");
+        assert_eq!(problem["errors"][0]["field"], "url");
+    }
+    let body = json!({"url": "https://example.com/hooks", "event_types": ["order.shipped"]});
+    let (status, problem) = app
+        .post_json_as(Some(&app.admin_token), "/webhooks/endpoints", &body)
+        .await;
+    assert_eq!(status, 422, "an unknown event type: {problem}");
+    let body = json!({"url": "https://example.com/hooks", "event_types": ["order.created"]});
+    let (status, _) = app
+        .post_json_as(Some(&app.token), "/webhooks/endpoints", &body)
+        .await;
+    assert_eq!(status, 403);
+    let (_, list) = app
+        .get_json_as(Some(&app.admin_token), "/webhooks/endpoints")
+        .await;
+    assert_eq!(list["items"], json!([]));
+}
