@@ -68,6 +68,28 @@ pub enum Command {
         #[command(subcommand)]
         command: HistoryCommand,
     },
+    /// Read the domain events published to NATS JetStream.
+    Events {
+        /// What to do.
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+/// `emporium events` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Print the event stream as it grows, one `<subject> <event JSON>` per line (from
+    /// `EMPORIUM_EVENTS__NATS_URL`, else the local NATS server).
+    Tail {
+        /// Start from the stream's first event instead of the next one.
+        #[arg(long)]
+        from_start: bool,
+        /// Only subjects matching this filter after the prefix, such as `order.>` or
+        /// `payment.failed`.
+        #[arg(long)]
+        filter: Option<String>,
+    },
 }
 
 /// `emporium history` subcommands.
@@ -117,6 +139,12 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::History {
             command: HistoryCommand::Replay { files },
         } => commands::history::replay(&files).await,
+        Command::Events {
+            command: EventsCommand::Tail { from_start, filter },
+        } => {
+            let tail = commands::events::Tail { from_start, filter };
+            commands::events::tail(&settings, tail).await
+        }
         #[cfg(feature = "bench")]
         Command::Bench(options) => commands::bench::run(&settings, &options).await,
         Command::Openapi => {

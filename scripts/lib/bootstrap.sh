@@ -140,6 +140,30 @@ ensure_postgres() {
   die "PostgreSQL does not answer on 127.0.0.1:5432"
 }
 
+nats_answers() {
+  (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null
+}
+
+# NATS with JetStream on 127.0.0.1:4222, where domain events go. `emporium dev` publishes only
+# when it answers, so the platform's bootstrap starts it if it is installed; the tests need it
+# (NATS_REQUIRED=1) and install Debian's nats-server if it is missing.
+ensure_nats() {
+  nats_answers && return
+  if ! [ -x /usr/sbin/nats-server ] && ! command -v nats-server >/dev/null 2>&1; then
+    [ "${NATS_REQUIRED:-0}" = 1 ] || return 0
+    apt_install nats-server
+  fi
+  local server
+  server="$(command -v nats-server || echo /usr/sbin/nats-server)"
+  say "starting NATS (JetStream) on 127.0.0.1:4222"
+  as_root mkdir -p /var/lib/nats-server
+  as_root start-stop-daemon --start --oknodo --background --exec "$server" -- \
+    -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log || true
+  for _ in $(seq 1 30); do nats_answers && return; sleep 1; done
+  [ "${NATS_REQUIRED:-0}" = 1 ] && die "NATS does not answer on 127.0.0.1:4222"
+  say "NATS did not start; domain events stay in the outboxes until it does"
+}
+
 ensure_web() {
   command -v npm >/dev/null 2>&1 || apt_install nodejs npm
   local web="$REPO/web"
@@ -164,11 +188,13 @@ bootstrap() {
   ensure_protoc
   ensure_temporal_cli
   ensure_postgres
+  ensure_nats
   ensure_web
 }
 
 # What the tests need on top.
 bootstrap_tests() {
+  NATS_REQUIRED=1 ensure_nats
   bootstrap
   ensure_aiosmtpd
   ensure_temporal_test_server

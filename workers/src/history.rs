@@ -20,8 +20,8 @@ use temporalio_sdk::workflow_replayer::{
     WorkflowReplayError, WorkflowReplayer, WorkflowReplayerOptions,
 };
 use workflows::{
-    AdjustStock, Cart, DailySalesReport, FollowParcel, FulfillShipment, PlaceOrder, RefundPayment,
-    SendNotification,
+    AdjustStock, Cart, DailySalesReport, DeliverWebhook, FollowParcel, FulfillShipment, PlaceOrder,
+    RefundPayment, SendNotification,
 };
 
 /// Why a history did not replay.
@@ -141,6 +141,8 @@ pub fn options(task_queue: &str) -> Result<WorkflowReplayerOptions, ReplayError>
         .register_workflow::<DailySalesReport>()
         .map_err(registration)?
         .register_workflow::<AdjustStock>()
+        .map_err(registration)?
+        .register_workflow::<DeliverWebhook>()
         .map_err(registration)?
         .build())
 }

@@ -62,6 +62,9 @@ const PATHS: &[&str] = &[
     "daily_sales_report/scheduled",
     "adjust_stock/adjusted",
     "adjust_stock/below_reserved",
+    "deliver_webhook/retried_then_delivered",
+    "deliver_webhook/rejected",
+    "deliver_webhook/endpoint_disabled",
     // From before the weeks-long patch: orders, shipments, carts and refunds of that time.
     "place_order/before_weeks_long_orders/completed",
     "place_order/before_weeks_long_orders/shipment_exception_refunded",

@@ -15,7 +15,7 @@ use testkit::{TestApp, TestAppOptions};
 
 /// Publishing on, to a stream of the test's own; webhooks may go to this machine, and retry
 /// every second.
-fn with_events(disable_after: Duration) -> TestAppOptions {
+pub(crate) fn with_events(disable_after: Duration) -> TestAppOptions {
     TestAppOptions {
         events: Some(test_stream()),
         webhooks: WebhookPolicy {
@@ -182,7 +182,7 @@ async fn outbox_rows(app: &TestApp) -> i64 {
 }
 
 /// Registers an endpoint for `types` as the admin; answers its id and secret.
-async fn register(app: &TestApp, url: &str, types: &[&str]) -> (String, String) {
+pub(crate) async fn register(app: &TestApp, url: &str, types: &[&str]) -> (String, String) {
     let body = json!({"url": url, "event_types": types, "description": "the ERP"});
     let (status, endpoint) = app
         .post_json_as(Some(&app.admin_token), "/webhooks/endpoints", &body)
@@ -268,7 +268,7 @@ async fn a_webhook_is_retried_until_accepted_and_every_attempt_verifies() {
 }
 
 /// Waits until the endpoint's first delivery has `status`; answers it.
-async fn wait_for_delivery(app: &TestApp, endpoint_id: &str, status: &str) -> Value {
+pub(crate) async fn wait_for_delivery(app: &TestApp, endpoint_id: &str, status: &str) -> Value {
     let path = format!("/webhooks/endpoints/{endpoint_id}/deliveries");
     for _ in 0..300 {
         let (code, list) = app.get_json_as(Some(&app.admin_token), &path).await;

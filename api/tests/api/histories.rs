@@ -726,6 +726,39 @@ async fn adjust_stock_paths() {
     record(&app, &refused, "adjust_stock/below_reserved", false).await;
 }
 
+/// Webhook deliveries: accepted after a 500, refused for good (410), and abandoned when the
+/// endpoint is disabled for failing too long (the admins told).
+async fn webhook_paths() {
+    use crate::domain_events::{register, wait_for_delivery, with_events};
+    use testkit::events::WebhookReceiver;
+    let delivery = |delivery: Value| format!("webhook-{}", delivery["id"].as_str().expect("id"));
+    let app = TestApp::spawn_with(with_events(Duration::from_secs(3600))).await;
+    let retried = WebhookReceiver::start(&[500], 200).await;
+    let refused = WebhookReceiver::start(&[], 410).await;
+    let (retried, _) = register(&app, &retried.url, &["order.created"]).await;
+    let (refused, _) = register(&app, &refused.url, &["order.created"]).await;
+    app.seed_product("MUG", 1250, 10).await;
+    app.place_order("MUG", 1, "pm_card_visa").await;
+    let accepted = delivery(wait_for_delivery(&app, &retried, "delivered").await);
+    record(
+        &app,
+        &accepted,
+        "deliver_webhook/retried_then_delivered",
+        false,
+    )
+    .await;
+    let rejected = delivery(wait_for_delivery(&app, &refused, "failed").await);
+    record(&app, &rejected, "deliver_webhook/rejected", false).await;
+
+    let app = TestApp::spawn_with(with_events(Duration::from_secs(2))).await;
+    let failing = WebhookReceiver::start(&[], 503).await;
+    let (failing, _) = register(&app, &failing.url, &["order.created"]).await;
+    app.seed_product("MUG", 1250, 10).await;
+    app.place_order("MUG", 1, "pm_card_visa").await;
+    let abandoned = delivery(wait_for_delivery(&app, &failing, "abandoned").await);
+    record(&app, &abandoned, "deliver_webhook/endpoint_disabled", false).await;
+}
+
 /// Whether to record the histories of `workflow` (every workflow unless
 /// `EMPORIUM_RECORD_ONLY` names others, comma-separated, such as `daily_sales_report`).
 fn wanted(workflow: &str) -> bool {
@@ -765,5 +798,6 @@ async fn record_workflow_histories() {
         when(wanted("daily_sales_report"), daily_report_path()),
         when(wanted("adjust_stock"), adjust_stock_paths()),
         when(wanted("cart_checkout"), cart_checkout_paths()),
+        when(wanted("deliver_webhook"), webhook_paths()),
     );
 }

@@ -27,6 +27,10 @@ pub(crate) async fn run(mut settings: Settings) -> anyhow::Result<()> {
             secret: local_secret(&settings.data_dir.join("carrier-webhook-secret"))?,
         });
     }
+    // Domain events go to the local NATS server when one answers, as they would in production.
+    if settings.events.nats_url.is_none() && local_nats_answers().await {
+        settings.events.nats_url = Some(LOCAL_NATS.to_owned());
+    }
     let owner = super::migrate::database(&settings).await?;
     crate::demo::seed(&owner).await?;
     let _ = owner.close().await;
@@ -171,6 +175,18 @@ fn local_secret(path: &std::path::Path) -> anyhow::Result<SecretString> {
     Ok(SecretString::from(secret))
 }
 
+/// Where `emporium dev` looks for NATS.
+const LOCAL_NATS: &str = "nats://127.0.0.1:4222";
+
+/// Whether a NATS server answers on the local default port.
+async fn local_nats_answers() -> bool {
+    let connecting = async_nats::connect(LOCAL_NATS);
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), connecting).await,
+        Ok(Ok(_))
+    )
+}
+
 fn print_banner(settings: &Settings, own_server: bool, admin_password: &str) {
     let port = settings.api.bind.port();
     let ui = if own_server {
@@ -178,12 +194,20 @@ fn print_banner(settings: &Settings, own_server: bool, admin_password: &str) {
     } else {
         format!("the Web UI of {}", settings.temporal.address)
     };
+    let events = match &settings.events.nats_url {
+        Some(url) => format!(
+            "{url}, subjects {}.>   (emporium events tail)",
+            settings.events.subject_prefix
+        ),
+        None => "off (no NATS answered on 127.0.0.1:4222)".to_owned(),
+    };
     println!(
         "\n  Emporium is running.\n\
          \n  Storefront   http://localhost:{port}/\
          \n  Console      http://localhost:{port}/console   (operators and admins)\
          \n  API          http://localhost:{port}   (reference: http://localhost:{port}/docs)\
          \n  Temporal UI  {ui}\
+         \n  Events       {events}\
          \n\n  Try:\
          \n    curl -s localhost:{port}/auth/register -H 'content-type: application/json' \\\
          \n      -d '{{\"email\":\"ada@example.com\",\"name\":\"Ada\",\"password\":\"correct horse battery\"}}'\

@@ -4,6 +4,7 @@ pub(crate) mod api;
 #[cfg(feature = "bench")]
 pub(crate) mod bench;
 pub(crate) mod dev;
+pub(crate) mod events;
 pub(crate) mod history;
 pub(crate) mod migrate;
 pub(crate) mod seed;
