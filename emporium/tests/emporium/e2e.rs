@@ -20,6 +20,8 @@ struct Platform {
     queue_prefix: String,
     api_port: u16,
     logs: PathBuf,
+    /// The test's own event stream on the machine's NATS.
+    events: activities::events::relay::StreamConfig,
 }
 
 impl Platform {
@@ -46,6 +48,14 @@ impl Platform {
             .env("RUST_LOG", "info,temporalio_sdk_core=warn")
             .env("EMPORIUM_LOG__JSON", "true")
             .env("JWT_SECRET", JWT_SECRET)
+            .env("EMPORIUM_EVENTS__NATS_URL", &self.events.url)
+            .env("EMPORIUM_EVENTS__STREAM", &self.events.stream)
+            .env(
+                "EMPORIUM_EVENTS__SUBJECT_PREFIX",
+                &self.events.subject_prefix,
+            )
+            .env("EMPORIUM_EVENTS__MAX_AGE_SECS", "3600")
+            .env("EMPORIUM_EVENTS__DUPLICATE_WINDOW_SECS", "600")
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(log)
@@ -92,6 +102,7 @@ async fn get(http: &reqwest::Client, url: &str) -> Option<(u16, Value)> {
 struct Processes {
     _api: Child,
     _others: Vec<Child>,
+    orders: Child,
     orders_ops: u16,
     payments_ops: u16,
     inventory: Child,
@@ -104,10 +115,8 @@ impl Processes {
         let (orders_ops, payments_ops) = (free_port(), free_port());
         Self {
             _api: platform.spawn(&["api"], "api"),
-            _others: vec![
-                platform.spawn_worker("orders", orders_ops, "worker-orders"),
-                platform.spawn_worker("payments", payments_ops, "worker-payments"),
-            ],
+            _others: vec![platform.spawn_worker("payments", payments_ops, "worker-payments")],
+            orders: platform.spawn_worker("orders", orders_ops, "worker-orders"),
             orders_ops,
             payments_ops,
             inventory: platform.spawn_worker("inventory", free_port(), "worker-inventory"),
@@ -153,11 +162,17 @@ impl Journey {
         }
     }
 
-    /// The happy path, with the shipping and notifications workers killed in the middle of
-    /// the order and brought back: the parcel is followed to the door.
+    /// The happy path, with the orders (and its outbox relay), shipping and notifications
+    /// workers killed in the middle of the order and brought back: the parcel is followed to
+    /// the door.
     async fn completes_through_worker_restarts(&self, processes: &mut Processes) -> String {
         let id = self.shopper.place_order(MUG, 2, "pm_card_visa").await;
         self.shopper.wait_for_status(&id, "label_created").await;
+        processes
+            .orders
+            .kill()
+            .await
+            .expect("orders worker stopped");
         processes
             .shipping
             .kill()
@@ -169,6 +184,9 @@ impl Journey {
             .await
             .expect("notifications worker stopped");
         tokio::time::sleep(Duration::from_secs(3)).await;
+        processes.orders =
+            self.platform
+                .spawn_worker("orders", processes.orders_ops, "worker-orders-2");
         processes.shipping =
             self.platform
                 .spawn_worker("shipping", free_port(), "worker-shipping-2");
@@ -244,6 +262,32 @@ impl Journey {
         assert_eq!(subjects, testkit::smtp::delivered_order_subjects(id));
     }
 
+    /// The order's events reached the stream once each and in order, though the orders
+    /// worker, which relays its outbox, was killed in the middle and started again.
+    async fn its_events_arrive_once_in_order(&self, id: &str) {
+        let mut tap = testkit::events::EventTap::open(&self.platform.events).await;
+        let mut seen = Vec::new();
+        while let Some((_, envelope)) = tap.next(Duration::from_secs(5)).await {
+            seen.push(envelope);
+        }
+        let ids: std::collections::HashSet<_> = seen.iter().map(|e| e["id"].clone()).collect();
+        assert_eq!(ids.len(), seen.len(), "no event arrived twice");
+        let of_order: Vec<&str> = seen
+            .iter()
+            .filter(|e| e["aggregate_id"] == id && e["aggregate"] == "order")
+            .map(|e| e["type"].as_str().unwrap_or("?"))
+            .collect();
+        assert_eq!(
+            of_order,
+            ["order.created", "order.confirmed", "order.completed"]
+        );
+        let tracking = seen
+            .iter()
+            .filter(|e| e["aggregate_id"] == id && e["type"] == "shipment.status_updated")
+            .count();
+        assert!(tracking >= 3, "the parcel's news went out too ({tracking})");
+    }
+
     /// A declined card gives the stock back.
     async fn a_declined_card_gives_the_stock_back(&self) {
         let id = self
@@ -302,9 +346,11 @@ impl Journey {
                 "{ready}"
             );
         }
+        // The orders worker was started again after the first order was placed: it counted
+        // the two placed since, and the two it saw complete.
         let orders_metrics = self.metrics_of(processes.orders_ops).await;
         assert!(
-            orders_metrics.contains("emporium_orders_placed_total 3"),
+            orders_metrics.contains("emporium_orders_placed_total 2"),
             "the orders worker counted its orders:\n{orders_metrics}"
         );
         assert!(orders_metrics.contains(r#"emporium_orders_finished_total{status="completed"} 2"#));
@@ -349,6 +395,7 @@ async fn separate_api_and_worker_processes_carry_orders_through_over_http_only()
         queue_prefix: format!("e2e{}-", &uuid::Uuid::new_v4().simple().to_string()[..8]),
         api_port: free_port(),
         logs: PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-logs"),
+        events: testkit::events::test_stream(),
     };
     let _ = std::fs::remove_dir_all(&platform.logs);
     std::fs::create_dir_all(&platform.logs).expect("log folder");
@@ -364,6 +411,7 @@ async fn separate_api_and_worker_processes_carry_orders_through_over_http_only()
         .completes_through_worker_restarts(&mut processes)
         .await;
     journey.its_history_exports_and_replays(&id).await;
+    journey.its_events_arrive_once_in_order(&id).await;
     journey.each_message_arrives_once(&id).await;
     journey.a_declined_card_gives_the_stock_back().await;
     journey
