@@ -707,6 +707,13 @@ impl Settings {
                 self.payments.renew_before_lapse_secs,
             )));
         }
+        if self.events.duplicate_window_secs > self.events.max_age_secs {
+            return Err(SettingsError::Inconsistent(format!(
+                "events.duplicate_window_secs ({}) may not exceed events.max_age_secs ({}): \
+                 JetStream refuses such a stream",
+                self.events.duplicate_window_secs, self.events.max_age_secs
+            )));
+        }
         if self.inventory.reservation_ttl_secs <= longest_hold {
             return Err(SettingsError::Inconsistent(format!(
                 "inventory.reservation_ttl_secs ({}) must exceed the review timeout plus 15 \

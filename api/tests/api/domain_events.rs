@@ -99,8 +99,29 @@ async fn an_order_publishes_each_event_once_in_order_as_its_schema_says() {
             envelope["data"]
         );
     }
-    // The stock went from 10 to 8: above the threshold (5), so no `stock.low`.
-    assert!(!all.contains(&"stock.low".to_owned()));
+    // The stock went from 10 to 8: above the threshold (5), so no `stock.low` yet.
+    assert!(!seen.iter().any(|(_, e)| e["type"] == "stock.low"));
+
+    // Three more leave 5 available: at the threshold, `stock.low` (once, not again below).
+    let second = app.place_order("MUG", 3, "pm_card_visa").await;
+    let third = app.place_order("MUG", 1, "pm_card_visa").await;
+    app.wait_for_final_order(&second).await;
+    app.wait_for_final_order(&third).await;
+    let mut low = Vec::new();
+    while let Some((subject, envelope)) = tap.next(Duration::from_secs(3)).await {
+        if envelope["type"] == "stock.low" {
+            low.push((subject, envelope));
+        }
+    }
+    assert_eq!(low.len(), 1, "{low:?}");
+    let (subject, envelope) = &low[0];
+    assert_eq!(subject, &format!("{}.stock.low", stream.subject_prefix));
+    assert_eq!(envelope["aggregate_id"], "MUG");
+    assert_eq!(envelope["data"]["threshold"], 5);
+    assert!(envelope["data"]["available"].as_i64().is_some_and(|n| n <= 5));
+    let validator = jsonschema::draft202012::new(&schemas["stock.low"]["schema"]).expect("schema");
+    assert!(validator.is_valid(&envelope["data"]), "{}", envelope["data"]);
+    assert!(envelope["time"].as_str().is_some_and(|t| t.ends_with('Z')));
 
     let republished = republish_everything(&app, &stream).await;
     assert!(republished > 0, "the outbox had events to publish again");
