@@ -313,9 +313,11 @@ fn add_common_errors(path: &str, operation: &mut Operation) {
     let mut common: Vec<(&str, &str)> = Vec::new();
     if has_json_body {
         common.extend([("400", "BadRequest"), ("413", "PayloadTooLarge")]);
-        // Webhook bodies are read raw, whatever their declared type, to verify a signature
-        // before they are parsed; their annotations name what parsing can refuse.
-        if !path.starts_with("/webhooks/") {
+        // Inbound webhook bodies are read raw, whatever their declared type, to verify a
+        // signature before they are parsed; their annotations name what parsing can refuse.
+        // (The admins' `/webhooks/endpoints` are ordinary JSON operations.)
+        let inbound = path == "/webhooks/stripe" || path.starts_with("/webhooks/carrier/");
+        if !inbound {
             common.extend([("415", "UnsupportedMediaType"), ("422", "InvalidInput")]);
         }
     }
