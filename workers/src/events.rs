@@ -54,10 +54,10 @@ pub fn spawn(
         let (config, stop) = (config.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             while !stop.is_cancelled() {
-                if let Some(context) = connected(&config, &stop).await {
-                    if let Err(err) = reader.read(&context, &config.stream, &stop).await {
-                        tracing::warn!(error = %format!("{err:#}"), "webhook reader stopped; reconnecting");
-                    }
+                if let Some(context) = connected(&config, &stop).await
+                    && let Err(err) = reader.read(&context, &config.stream, &stop).await
+                {
+                    tracing::warn!(error = %format!("{err:#}"), "webhook reader stopped; reconnecting");
                 }
                 pause(&stop).await;
             }

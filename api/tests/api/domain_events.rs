@@ -118,9 +118,17 @@ async fn an_order_publishes_each_event_once_in_order_as_its_schema_says() {
     assert_eq!(subject, &format!("{}.stock.low", stream.subject_prefix));
     assert_eq!(envelope["aggregate_id"], "MUG");
     assert_eq!(envelope["data"]["threshold"], 5);
-    assert!(envelope["data"]["available"].as_i64().is_some_and(|n| n <= 5));
+    assert!(
+        envelope["data"]["available"]
+            .as_i64()
+            .is_some_and(|n| n <= 5)
+    );
     let validator = jsonschema::draft202012::new(&schemas["stock.low"]["schema"]).expect("schema");
-    assert!(validator.is_valid(&envelope["data"]), "{}", envelope["data"]);
+    assert!(
+        validator.is_valid(&envelope["data"]),
+        "{}",
+        envelope["data"]
+    );
     assert!(envelope["time"].as_str().is_some_and(|t| t.ends_with('Z')));
 
     let republished = republish_everything(&app, &stream).await;
@@ -294,10 +302,10 @@ pub(crate) async fn wait_for_delivery(app: &TestApp, endpoint_id: &str, status: 
     for _ in 0..300 {
         let (code, list) = app.get_json_as(Some(&app.admin_token), &path).await;
         assert_eq!(code, 200, "{list}");
-        if let Some(delivery) = list["items"].as_array().and_then(|items| items.first()) {
-            if delivery["status"] == status {
-                return delivery.clone();
-            }
+        if let Some(delivery) = list["items"].as_array().and_then(|items| items.first())
+            && delivery["status"] == status
+        {
+            return delivery.clone();
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
