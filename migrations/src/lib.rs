@@ -34,7 +34,7 @@ pub use m20261130_000014_feed::FEED_CHANNEL;
 pub use m20261130_000017_stock_news::STOCK_CHANNEL;
 pub use m20261130_000018_accounts_and_reviews::TOKENS_CHANNEL;
 pub use m20261130_000019_outbox_and_webhooks::{
-    DEFAULT_LOW_STOCK_THRESHOLD, OUTBOX_CHANNEL, OUTBOX_SCHEMAS,
+    API_ALSO_WRITES, DEFAULT_LOW_STOCK_THRESHOLD, OUTBOX_CHANNEL, OUTBOX_SCHEMAS,
 };
 
 /// Every schema a service owns, in the order the migrations create them.
