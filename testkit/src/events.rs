@@ -69,28 +69,6 @@ impl EventTap {
         let envelope = serde_json::from_slice(&message.payload).expect("events are JSON");
         Some((message.subject.to_string(), envelope))
     }
-
-    /// Every event about `aggregate_id` until one of type `last` (inclusive) or until
-    /// `patience` passes without any event at all.
-    pub async fn about_until(
-        &mut self,
-        aggregate_id: &str,
-        last: &str,
-        patience: Duration,
-    ) -> Vec<(String, Value)> {
-        let mut events = Vec::new();
-        while let Some((subject, envelope)) = self.next(patience).await {
-            if envelope["aggregate_id"] != aggregate_id {
-                continue;
-            }
-            let done = envelope["type"] == last;
-            events.push((subject, envelope));
-            if done {
-                break;
-            }
-        }
-        events
-    }
 }
 
 /// A request the receiver got.

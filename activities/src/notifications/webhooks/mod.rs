@@ -227,10 +227,12 @@ impl WebhookActivities {
         let txn = self.db.begin().await?;
         let disabled = self.note(&txn, request, &target, &answer, verdict).await?;
         txn.commit().await?;
+        // A refusal that disabled the endpoint is reported as the failure that disabled it,
+        // so that the admins are told.
         Ok(match (verdict, disabled) {
             (Verdict::Accepted, _) => AttemptOutcome::Delivered,
-            (Verdict::Refused, _) => AttemptOutcome::Rejected,
-            (Verdict::Failed, disabled) => AttemptOutcome::Failed { disabled },
+            (Verdict::Refused, None) => AttemptOutcome::Rejected,
+            (_, disabled) => AttemptOutcome::Failed { disabled },
         })
     }
 
