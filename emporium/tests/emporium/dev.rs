@@ -1,13 +1,16 @@
 //! `emporium dev`, the first command a newcomer runs, as they run it: from an empty data folder
 //! it starts its own Temporal dev server, takes an order over HTTP to `completed`, and stops on
 //! Ctrl-C with its Temporal; started again on the same folder it keeps its history, its order,
-//! its demo admin and its secrets.
+//! its demo admin and its secrets. With NATS up, it publishes the order's events from
+//! `order.created` to `order.completed`, and a webhook endpoint gets them signed after an
+//! outage of its own.
 
 use super::free_port;
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use testkit::events::WebhookReceiver;
 use tokio::process::{Child, Command};
 
 /// One `emporium dev` set-up: its folder, database and ports.
@@ -18,6 +21,9 @@ struct Dev {
     ui_port: u16,
     api_port: u16,
     ops_port: u16,
+    /// Its stream's name and subjects (its own, so that it shares nothing on the machine's
+    /// NATS); the URL it finds by itself.
+    events: activities::events::relay::StreamConfig,
 }
 
 impl Dev {
@@ -44,6 +50,16 @@ impl Dev {
                 format!("127.0.0.1:{}", self.ops_port),
             )
             .env("EMPORIUM_SHIPPING__SIMULATED_STEP_SECS", "1")
+            .env("EMPORIUM_EVENTS__STREAM", &self.events.stream)
+            .env(
+                "EMPORIUM_EVENTS__SUBJECT_PREFIX",
+                &self.events.subject_prefix,
+            )
+            .env(
+                "EMPORIUM_WEBHOOKS__ALLOWED_PRIVATE_HOSTS",
+                r#"["127.0.0.1"]"#,
+            )
+            .env("EMPORIUM_WEBHOOKS__RETRY_SCHEDULE_SECS", "[1,1,1,1,1,1]")
             .env("RUST_LOG", "info,temporalio_sdk_core=warn")
             .stdout(log.try_clone().expect("the log"))
             .stderr(log)
@@ -141,6 +157,65 @@ async fn place_and_complete(http: &reqwest::Client, dev: &Dev, token: &str) -> S
     }
 }
 
+/// The three order events an ERP wants, at `url`; answers the endpoint's secret.
+async fn register_endpoint(http: &reqwest::Client, dev: &Dev, admin: &str, url: &str) -> String {
+    let types = ["order.created", "order.confirmed", "order.completed"];
+    let (status, endpoint) = send(
+        http.post(dev.url("/webhooks/endpoints"))
+            .bearer_auth(admin)
+            .json(&json!({"url": url, "event_types": types})),
+    )
+    .await;
+    assert_eq!(status, 201, "{endpoint}");
+    endpoint["secret"].as_str().expect("the secret").to_owned()
+}
+
+/// The order's events reached NATS once each and in order, and the endpoint, down for its
+/// first three requests, got each of them signed and verifiable.
+async fn its_events_went_out(dev: &Dev, order: &str, receiver: &WebhookReceiver, secret: &str) {
+    let mut tap = testkit::events::EventTap::open(&dev.events).await;
+    let mut published = Vec::new();
+    while let Some((_, envelope)) = tap.next(Duration::from_secs(3)).await {
+        if envelope["aggregate"] == "order" && envelope["aggregate_id"] == order {
+            published.push(envelope);
+        }
+    }
+    let types: Vec<&str> = published
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert_eq!(
+        types,
+        ["order.created", "order.confirmed", "order.completed"]
+    );
+
+    let received = receiver.wait_for(6, Duration::from_secs(60)).await;
+    let webhook = standardwebhooks::Webhook::new(secret).expect("a Standard Webhooks secret");
+    let mut accepted = std::collections::BTreeSet::new();
+    for (n, request) in received.iter().enumerate() {
+        let mut headers = http::HeaderMap::new();
+        for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+            headers.insert(name, request.headers[name].clone());
+        }
+        webhook
+            .verify(&request.body, &headers)
+            .expect("every delivery verifies");
+        if n >= 3 {
+            accepted.insert(
+                request.headers["webhook-id"]
+                    .to_str()
+                    .expect("ASCII")
+                    .to_owned(),
+            );
+        }
+    }
+    let ids: std::collections::BTreeSet<String> = published
+        .iter()
+        .map(|e| e["id"].as_str().expect("an id").to_owned())
+        .collect();
+    assert_eq!(accepted, ids, "each event arrived after the outage");
+}
+
 fn empty_folder(name: &str) -> PathBuf {
     let folder = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&folder);
@@ -158,6 +233,7 @@ async fn emporium_dev_starts_from_nothing_completes_an_order_and_stops_then_star
         ui_port: free_port(),
         api_port: free_port(),
         ops_port: free_port(),
+        events: testkit::events::test_stream(),
     };
     let http = reqwest::Client::new();
 
@@ -186,7 +262,10 @@ async fn emporium_dev_starts_from_nothing_completes_an_order_and_stops_then_star
         "a long enough password",
     )
     .await;
+    let receiver = WebhookReceiver::start(&[503, 503, 503], 200).await;
+    let secret = register_endpoint(&http, &dev, &admin, &receiver.url).await;
     let order = place_and_complete(&http, &dev, &customer).await;
+    its_events_went_out(&dev, &order, &receiver, &secret).await;
 
     let stopped = interrupt(&mut first, Duration::from_secs(45)).await;
     assert!(stopped.success(), "Ctrl-C is a clean stop: {stopped:?}");
