@@ -2,6 +2,8 @@
 // part of it; and every console page passes axe.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { createHmac } from 'node:crypto'
+import { createServer } from 'node:http'
 import { launch, openPage, assertAccessible, screenshot, call, login, ADMIN, unique, signIn } from './browser.mjs'
 
 let browser
@@ -9,13 +11,16 @@ before(async () => (browser = await launch()))
 after(() => browser?.close())
 
 /** A customer's order above the review threshold (scripts/browser sets it to 50.00). */
-async function bigOrder() {
+const bigOrder = () => orderOf(6)
+
+/** A new customer's order of `quantity` mugs; answers its id. */
+async function orderOf(quantity) {
   const email = `${unique('big')}@example.com`
   await call('POST', '/auth/register', { email, name: 'Big Spender', password: 'correct horse battery' })
   const { access_token } = await login(email, 'correct horse battery')
   const placed = await call('POST', '/orders', {
     shipping_address: { name: 'Big Spender', line1: '1 Main St', city: 'London', postal_code: 'N1 9GU', country: 'GB' },
-    lines: [{ sku: 'MUG-CLASSIC', quantity: 6 }],
+    lines: [{ sku: 'MUG-CLASSIC', quantity }],
     payment_method: 'pm_card_visa',
   }, access_token)
   assert.equal(placed.status, 202, JSON.stringify(placed.body))
@@ -105,4 +110,82 @@ test('an admin puts a new product on sale, adjusts its stock, and finds both in 
   await page.getByRole('cell', { name: `stock:${sku}` }).waitFor()
   await assertAccessible(page, 'audit log')
   assert.deepEqual(page.errors.filter((e) => !/status of 422/.test(e)), [], 'no errors but the refused SKU')
+})
+
+/** A receiver of webhooks on this machine that answers `answers` in turn, then 200. */
+async function receiver(answers) {
+  const received = []
+  const server = createServer((request, response) => {
+    const chunks = []
+    request.on('data', (chunk) => chunks.push(chunk))
+    request.on('end', () => {
+      received.push({ headers: request.headers, body: Buffer.concat(chunks) })
+      response.statusCode = answers.shift() ?? 200
+      response.end()
+    })
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { url: `http://127.0.0.1:${server.address().port}/hooks`, received, close: () => server.close() }
+}
+
+/** The Standard Webhooks check, written here from the specification: HMAC-SHA256 over
+ * `id.timestamp.body`, keyed with the base64 after `whsec_`. */
+function verify(secret, { headers, body }) {
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64')
+  const signed = Buffer.concat([Buffer.from(`${headers['webhook-id']}.${headers['webhook-timestamp']}.`), body])
+  const expected = `v1,${createHmac('sha256', key).update(signed).digest('base64')}`
+  assert.ok(headers['webhook-signature'].split(' ').includes(expected), 'the signature verifies')
+  return JSON.parse(body)
+}
+
+async function until(check, what, timeout = 60_000) {
+  const deadline = Date.now() + timeout
+  while (!(await check())) {
+    assert.ok(Date.now() < deadline, `waited too long for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+}
+
+test('an admin registers a webhook endpoint, watches a delivery retried and accepted, and sends it again', async () => {
+  const endpoint = await receiver([500])
+  const page = await openPage(browser)
+  await signIn(page, ADMIN.email, ADMIN.password)
+  await page.getByRole('link', { name: 'Webhooks' }).click()
+  await page.getByRole('heading', { name: 'A new endpoint' }).waitFor()
+  await page.getByLabel('URL').fill(endpoint.url)
+  await page.getByRole('button', { name: 'Register' }).click()
+  await page.locator('#endpoint-types-error').waitFor()
+  await page.getByLabel('order.created', { exact: true }).check()
+  await page.getByRole('button', { name: 'Register' }).click()
+  const secret = (await page.locator('[data-secret]').textContent()).trim()
+  assert.match(secret, /^whsec_/)
+  await assertAccessible(page, 'webhooks')
+
+  const id = await orderOf(1)
+  await until(() => endpoint.received.length >= 2, 'a failed attempt, then an accepted one')
+  const [failed, accepted] = endpoint.received.map((request) => verify(secret, request))
+  assert.deepEqual(failed, accepted, 'the retry carries the same event')
+  assert.equal(accepted.type, 'order.created')
+  assert.equal(accepted.data.order_id, id)
+
+  const row = page.getByRole('row').filter({ hasText: endpoint.url })
+  await row.getByRole('button', { name: 'Deliveries' }).click()
+  const delivery = page.locator('tr[data-delivery]').filter({ hasText: accepted.id })
+  await until(async () => {
+    await page.getByRole('button', { name: 'Refresh' }).click()
+    return (await delivery.getByText('Delivered').count()) > 0
+  }, 'the delivery to show as delivered')
+  await delivery.getByText('#1 500').waitFor()
+  await delivery.getByText('#2 200').waitFor()
+  await screenshot(page, 'console-webhooks')
+  await assertAccessible(page, 'webhook deliveries')
+  await delivery.getByRole('button', { name: 'Send again' }).click()
+  await until(() => endpoint.received.length >= 3, 'the delivery sent again')
+  assert.equal(verify(secret, endpoint.received[2]).id, accepted.id)
+  assert.equal(endpoint.received[2].headers['webhook-id'], accepted.id)
+  page.once('dialog', (dialog) => dialog.accept())
+  await row.getByRole('button', { name: 'Delete' }).click()
+  await row.waitFor({ state: 'detached' })
+  endpoint.close()
+  assert.deepEqual(page.errors.filter((e) => !/status of 422/.test(e)), [], 'no errors but the refused form')
 })

@@ -23,6 +23,7 @@ export const router = createRouter({
     { path: '/console/reviews', name: 'reviews', component: () => import('./pages/console/Reviews.vue'), meta: { staff: true } },
     { path: '/console/catalog', name: 'catalog-admin', component: () => import('./pages/console/Catalog.vue'), meta: { admin: true } },
     { path: '/console/audit', name: 'audit', component: () => import('./pages/console/Audit.vue'), meta: { admin: true } },
+    { path: '/console/webhooks', name: 'webhooks', component: () => import('./pages/console/Webhooks.vue'), meta: { admin: true } },
     { path: '/:path(.*)*', name: 'missing', component: () => import('./pages/Missing.vue') },
   ],
 })
