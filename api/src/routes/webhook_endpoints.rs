@@ -11,7 +11,7 @@
 use crate::auth::Admin;
 use crate::error::ErrorCode;
 use crate::extract::{ValidJson, ValidQuery};
-use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized};
+use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound};
 use crate::{ApiError, AppState};
 use activities::notifications::webhooks::endpoints::{
     self, Delivery, Endpoint, EndpointChange, NewEndpoint,
@@ -36,6 +36,10 @@ impl From<WebhookError> for ApiError {
             WebhookError::Corrupt(_) => ApiError::internal(err),
         }
     }
+}
+
+fn no_endpoint(id: Uuid) -> ApiError {
+    ApiError::not_found(format!("no webhook endpoint with id {id}"))
 }
 
 fn parse_id(id: &str, what: &str) -> Result<Uuid, ApiError> {
@@ -92,8 +96,6 @@ async fn check_destination(state: &AppState, url: &str) -> Result<(), ApiError> 
     request_body = NewEndpointBody,
     responses(
         (status = 201, description = "The endpoint, with its secret.", body = CreatedEndpoint),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 409, response = Conflict),
     ),
@@ -138,7 +140,6 @@ pub(crate) struct DeliveryList {
     get, path = "/webhooks/endpoints", operation_id = "listWebhookEndpoints", tag = "webhooks",
     responses(
         (status = 200, description = "The endpoints.", body = EndpointList),
-        (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
     ),
     security(("bearer" = [])),
@@ -159,7 +160,6 @@ pub(crate) async fn list(
     responses(
         (status = 200, description = "The endpoint.", body = Endpoint),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
     ),
@@ -174,7 +174,7 @@ pub(crate) async fn get(
     endpoints::get(&state.db, id)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no webhook endpoint with id {id}")))
+        .ok_or_else(|| no_endpoint(id))
 }
 
 /// The body of `PATCH /webhooks/endpoints/{id}`: what to change.
@@ -206,8 +206,6 @@ pub(crate) struct EndpointPatch {
     request_body = EndpointPatch,
     responses(
         (status = 200, description = "The endpoint as it is now.", body = Endpoint),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),
@@ -236,7 +234,7 @@ pub(crate) async fn update(
     endpoints::update(&state.db, id, change, &caller.email)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no webhook endpoint with id {id}")))
+        .ok_or_else(|| no_endpoint(id))
 }
 
 /// Removes an endpoint and its deliveries (admin).
@@ -247,7 +245,6 @@ pub(crate) async fn update(
     responses(
         (status = 204, description = "Removed."),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
     ),
@@ -288,7 +285,6 @@ pub(crate) struct DeliveryQuery {
     responses(
         (status = 200, description = "The deliveries.", body = DeliveryList),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
     ),
@@ -328,7 +324,6 @@ pub(crate) struct ResendAccepted {
     responses(
         (status = 202, description = "The re-send started.", body = ResendAccepted),
         (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
         (status = 409, response = Conflict),

@@ -251,8 +251,8 @@ pub struct Delivery {
     pub created_at: String,
 }
 
-/// One attempt to post a delivery.
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+/// One attempt to post a delivery (read straight from the row's JSON).
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Attempt {
     /// 1, 2, 3… across every run of the delivery.
     pub number: i32,
@@ -277,21 +277,12 @@ struct DeliveryRow {
     attempts: serde_json::Value,
 }
 
-#[derive(serde::Deserialize)]
-struct AttemptRow {
-    number: i32,
-    at: chrono::DateTime<chrono::FixedOffset>,
-    status_code: Option<i32>,
-    error: Option<String>,
-    duration_ms: i32,
-}
-
 impl TryFrom<DeliveryRow> for Delivery {
     type Error = WebhookError;
 
     fn try_from(row: DeliveryRow) -> Result<Self, WebhookError> {
         let corrupt = |what: String| WebhookError::Corrupt(what);
-        let attempts: Vec<AttemptRow> =
+        let attempts: Vec<Attempt> =
             serde_json::from_value(row.attempts).map_err(|e| corrupt(e.to_string()))?;
         Ok(Delivery {
             id: row.id,
@@ -300,16 +291,7 @@ impl TryFrom<DeliveryRow> for Delivery {
             event_type: EventType::from_name(&row.event_type)
                 .ok_or_else(|| corrupt(format!("event type `{}`", row.event_type)))?,
             status: row.status.parse().map_err(corrupt)?,
-            attempts: attempts
-                .into_iter()
-                .map(|a| Attempt {
-                    number: a.number,
-                    at: a.at.to_rfc3339(),
-                    status_code: a.status_code,
-                    error: a.error,
-                    duration_ms: a.duration_ms,
-                })
-                .collect(),
+            attempts,
             created_at: row.created_at.to_rfc3339(),
         })
     }
