@@ -9,6 +9,9 @@
 //! them again, which the stream drops as duplicates within its duplicate window. A relay wakes
 //! on the outbox's `NOTIFY` and polls besides, in case a notification is lost.
 //!
+//! Published events are deleted from the outbox a day later (hourly), so it holds what waits
+//! and the day's history, not everything ever published.
+//!
 //! Metrics: `emporium_outbox_lag_seconds{service}`, the age of the oldest unpublished event
 //! (0 when none waits), and `emporium_events_published_total{service}`.
 
@@ -26,6 +29,11 @@ use uuid::Uuid;
 
 /// Most events one pass publishes.
 const BATCH: usize = 200;
+/// How often a relay deletes what it published long ago.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// How long a published event stays in the outbox (the stream keeps it longer), for a look
+/// at what went out.
+const KEEP_PUBLISHED_HOURS: i64 = 24;
 
 /// Where events are published.
 #[derive(Clone, Debug)]
@@ -114,7 +122,14 @@ impl Relay {
     pub async fn run(self, stop: CancellationToken) {
         let mut listener = self.listen().await;
         tracing::info!(service = %self.owner, "outbox relay started");
+        let mut pruned: Option<tokio::time::Instant> = None;
         loop {
+            if pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                pruned = Some(tokio::time::Instant::now());
+                if let Err(err) = self.prune().await {
+                    tracing::warn!(service = %self.owner, %err, "pruning the outbox failed");
+                }
+            }
             let published = match self.publish_pending().await {
                 Ok(published) => published,
                 Err(err) => {
@@ -220,6 +235,23 @@ impl Relay {
             acknowledged += 1;
         }
         acknowledged
+    }
+
+    /// Deletes the events published more than a day ago.
+    pub async fn prune(&self) -> Result<u64, DbErr> {
+        let owner = self.owner;
+        let deleted = self
+            .db
+            .execute(Statement::from_string(
+                DbBackend::Postgres,
+                format!(
+                    "DELETE FROM {owner}.outbox WHERE published_at < now() - \
+                     make_interval(hours => {KEEP_PUBLISHED_HOURS})"
+                ),
+            ))
+            .await?
+            .rows_affected();
+        Ok(deleted)
     }
 
     /// Seconds since the oldest unpublished event was recorded.

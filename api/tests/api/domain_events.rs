@@ -194,6 +194,25 @@ async fn a_rolled_back_change_emits_nothing() {
         .expect("recorded in the transaction");
     txn.commit().await.expect("committed");
     assert_eq!(outbox_rows(&app).await, 1);
+
+    // Published events leave the outbox a day later; what waits stays whatever its age.
+    use sea_orm::ConnectionTrait as _;
+    let stream = test_stream();
+    let jetstream = activities::events::relay::connect(&stream)
+        .await
+        .expect("NATS");
+    let relay = Relay::new(orders, Service::Orders, jetstream, &stream.subject_prefix);
+    app.db
+        .execute_unprepared("UPDATE orders.outbox SET recorded_at = now() - interval '3 days'")
+        .await
+        .expect("an old event");
+    assert_eq!(relay.prune().await.expect("pruned"), 0, "not published yet");
+    app.db
+        .execute_unprepared("UPDATE orders.outbox SET published_at = now() - interval '2 days'")
+        .await
+        .expect("published long ago");
+    assert_eq!(relay.prune().await.expect("pruned"), 1);
+    assert_eq!(outbox_rows(&app).await, 0);
 }
 
 async fn outbox_rows(app: &TestApp) -> i64 {
