@@ -107,10 +107,12 @@ struct Target {
     enabled: bool,
 }
 
-/// What the endpoint answered.
+/// What the endpoint answered, or why it was not asked.
 struct Answer {
     status_code: Option<u16>,
     error: Option<String>,
+    /// Not sent: the destination is not allowed (which waiting does not change).
+    not_allowed: bool,
     took: Duration,
 }
 
@@ -120,20 +122,11 @@ impl Answer {
             Some(code) if (200..300).contains(&code) => Verdict::Accepted,
             Some(408 | 429) => Verdict::Failed,
             Some(code) if (400..500).contains(&code) => Verdict::Refused,
-            _ if self
-                .error
-                .as_deref()
-                .is_some_and(|e| e.starts_with(REFUSED)) =>
-            {
-                Verdict::Refused
-            }
+            _ if self.not_allowed => Verdict::Refused,
             _ => Verdict::Failed,
         }
     }
 }
-
-/// Prefix of the error of an attempt not made because the destination is not allowed.
-const REFUSED: &str = "destination refused: ";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Verdict {
@@ -239,21 +232,23 @@ impl WebhookActivities {
     /// Signs and posts the event to the addresses its URL resolves to, if they are allowed.
     async fn post(&self, target: &Target) -> Result<Answer, WebhookError> {
         let started = Instant::now();
-        let answer = |status_code, error| Answer {
+        let answer = |status_code, error: Option<String>, not_allowed| Answer {
             status_code,
             error,
+            not_allowed,
             took: started.elapsed(),
+        };
+        let refused = |err: DestinationError| {
+            let not_allowed = !matches!(err, DestinationError::Unresolvable(_));
+            Ok(answer(None, Some(format!("not sent: {err}")), not_allowed))
         };
         let url = match Destinations::parse(&target.url) {
             Ok(url) => url,
-            Err(err) => return Ok(answer(None, Some(format!("{REFUSED}{err}")))),
+            Err(err) => return refused(err),
         };
         let addresses = match self.destinations.resolve(&url).await {
             Ok(addresses) => addresses,
-            Err(err @ DestinationError::Unresolvable(_)) => {
-                return Ok(answer(None, Some(err.to_string())));
-            }
-            Err(err) => return Ok(answer(None, Some(format!("{REFUSED}{err}")))),
+            Err(err) => return refused(err),
         };
         let body = target.envelope.to_string();
         let timestamp = chrono::Utc::now().timestamp();
@@ -277,8 +272,8 @@ impl WebhookActivities {
             .send()
             .await;
         Ok(match sent {
-            Ok(response) => answer(Some(response.status().as_u16()), None),
-            Err(err) => answer(None, Some(without_url(&err))),
+            Ok(response) => answer(Some(response.status().as_u16()), None, false),
+            Err(err) => answer(None, Some(without_url(&err)), false),
         })
     }
 
