@@ -315,6 +315,29 @@ async fn a_webhook_is_retried_until_accepted_and_every_attempt_verifies() {
     );
 }
 
+/// A 429 (or 408) is retried like a 5xx; any other 4xx is a refusal, not tried again.
+#[tokio::test]
+async fn too_many_requests_is_retried_and_gone_is_not() {
+    let app = TestApp::spawn_with(with_events(Duration::from_secs(3600))).await;
+    let busy = WebhookReceiver::start(&[429], 200).await;
+    let gone = WebhookReceiver::start(&[], 410).await;
+    let (busy_id, _) = register(&app, &busy.url, &["order.created"]).await;
+    let (gone_id, _) = register(&app, &gone.url, &["order.created"]).await;
+    app.seed_product("MUG", 1250, 10).await;
+    app.place_order("MUG", 1, "pm_card_visa").await;
+
+    let delivered = wait_for_delivery(&app, &busy_id, "delivered").await;
+    let codes = |delivery: &Value| -> Vec<Value> {
+        let attempts = delivery["attempts"].as_array().expect("attempts");
+        attempts.iter().map(|a| a["status_code"].clone()).collect()
+    };
+    assert_eq!(codes(&delivered), [json!(429), json!(200)]);
+    let refused = wait_for_delivery(&app, &gone_id, "failed").await;
+    assert_eq!(codes(&refused), [json!(410)]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(gone.received().len(), 1, "a refusal is not retried");
+}
+
 /// Waits until the endpoint's first delivery has `status`; answers it.
 pub(crate) async fn wait_for_delivery(app: &TestApp, endpoint_id: &str, status: &str) -> Value {
     let path = format!("/webhooks/endpoints/{endpoint_id}/deliveries");

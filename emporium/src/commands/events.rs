@@ -45,10 +45,7 @@ pub(crate) async fn tail(settings: &Settings, options: Tail) -> anyhow::Result<(
         })
         .await
         .context("a consumer of the stream")?;
-    eprintln!(
-        "following {} on {} (Ctrl-C stops)",
-        config.stream, config.url
-    );
+    tracing::info!(stream = %config.stream, url = %config.url, "following the events (Ctrl-C stops)");
     let mut messages = consumer.messages().await.context("reading the stream")?;
     while let Some(message) = messages.next().await {
         let message = message.context("reading an event")?;

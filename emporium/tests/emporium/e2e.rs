@@ -286,6 +286,31 @@ impl Journey {
             .filter(|e| e["aggregate_id"] == id && e["type"] == "shipment.status_updated")
             .count();
         assert!(tracking >= 3, "the parcel's news went out too ({tracking})");
+
+        // `emporium events tail` prints them, one `<subject> <event>` per line.
+        let mut tail = self.platform.spawn(
+            &["events", "tail", "--from-start", "--filter", "order.>"],
+            "events-tail",
+        );
+        let out = self.platform.logs.join("events-tail.out");
+        let completed = format!("{}.order.completed ", self.platform.events.subject_prefix);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let printed = loop {
+            let printed = std::fs::read_to_string(&out).unwrap_or_default();
+            if printed
+                .lines()
+                .any(|l| l.starts_with(&completed) && l.contains(id))
+            {
+                break printed;
+            }
+            assert!(Instant::now() < deadline, "events tail printed:\n{printed}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        tail.kill().await.expect("the tail stops");
+        assert!(
+            printed.lines().all(|l| l.contains(".order.")),
+            "only order events"
+        );
     }
 
     /// A declined card gives the stock back.
