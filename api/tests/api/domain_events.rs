@@ -451,3 +451,31 @@ async fn private_destinations_are_refused_and_only_admins_register() {
         .await;
     assert_eq!(list["items"], json!([]));
 }
+
+/// An endpoint receives what happens after it is registered, never older events (which a
+/// newly created consumer of the stream would otherwise hand it).
+#[tokio::test]
+async fn an_endpoint_receives_only_events_after_its_registration() {
+    use activities::notifications::webhooks::record_deliveries;
+    let app = TestApp::spawn_with(TestAppOptions {
+        services: vec![],
+        webhooks: with_events(Duration::from_secs(3600)).webhooks,
+        ..TestAppOptions::default()
+    })
+    .await;
+    register(&app, "http://127.0.0.1:9/hooks", &["order.created"]).await;
+    let notifications = app
+        .test_db
+        .connect_as(platform::db::service_role(Service::Notifications))
+        .await;
+    let event = |time: &str| {
+        json!({"id": uuid::Uuid::now_v7(), "type": "order.created", "version": 1, "time": time,
+               "aggregate": "order", "aggregate_id": "x", "data": {}})
+    };
+    let an_hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let older = record_deliveries(&notifications, &event(&an_hour_ago)).await;
+    assert_eq!(older.expect("recorded").len(), 0);
+    let now = chrono::Utc::now().to_rfc3339();
+    let newer = record_deliveries(&notifications, &event(&now)).await;
+    assert_eq!(newer.expect("recorded").len(), 1);
+}

@@ -57,7 +57,7 @@ fn stmt(sql: &str, values: impl IntoIterator<Item = Value>) -> Statement {
 }
 
 /// Records a delivery of the event `envelope` (as published) to each enabled endpoint that
-/// wants its type, once per endpoint, and returns the deliveries not carried out yet (new
+/// wants its type and was registered before it happened, once per endpoint, and returns the deliveries not carried out yet (new
 /// ones, and ones recorded before whose workflow may not have started).
 pub async fn record_deliveries(
     db: &DatabaseConnection,
@@ -70,6 +70,7 @@ pub async fn record_deliveries(
             .ok_or_else(|| WebhookError::Corrupt(format!("an event without `{name}`")))
     };
     let event_type = field("type")?;
+    let time = field("time")?;
     let event_id: Uuid = field("id")?
         .parse()
         .map_err(|_| WebhookError::Corrupt("an event id that is no UUID".to_owned()))?;
@@ -78,9 +79,14 @@ pub async fn record_deliveries(
              (id, endpoint_id, event_id, event_type, envelope, status)
          SELECT gen_random_uuid(), e.id, $1, $2, $3, 'pending'
            FROM notifications.webhook_endpoints e
-          WHERE e.enabled AND $2 = ANY (e.event_types)
+          WHERE e.enabled AND $2 = ANY (e.event_types) AND e.created_at <= $4::timestamptz
          ON CONFLICT (endpoint_id, event_id) DO NOTHING",
-        [event_id.into(), event_type.into(), envelope.clone().into()],
+        [
+            event_id.into(),
+            event_type.into(),
+            envelope.clone().into(),
+            time.into(),
+        ],
     ))
     .await?;
     let rows = db
