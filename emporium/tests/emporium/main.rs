@@ -3,12 +3,13 @@
 //! - [`bench`]: `emporium bench` against a running platform, with a handful of orders.
 //! - [`dev`]: `emporium dev` from an empty folder to a completed order, Ctrl-C and a restart.
 //! - [`e2e`]: the API and each service's worker as separate processes, driven over HTTP only.
-//! - [`deployment`]: docker-compose.yml, the Kubernetes manifests and the Grafana dashboard
-//!   name only real subcommands, settings, ports and metrics.
+//!
+//! The deployment files are checked by a test binary of their own (`tests/deployment`): it
+//! loads settings from their variables by setting the process's environment, which would race
+//! with the tests here that read it (the database URL, the `PATH`).
 
 #[cfg(feature = "bench")]
 mod bench;
-mod deployment;
 mod dev;
 mod e2e;
 
