@@ -4,11 +4,14 @@
 //! must load into `Settings` (which refuses unknown keys), every port must be the one the
 //! settings use, and every metric the Grafana dashboard charts must be one the code records.
 
+#[path = "../common/dashboard.rs"]
+mod dashboard;
+
 use clap::Parser as _;
 use contracts::Service;
+use dashboard::dashboard_metrics;
 use emporium::{Cli, Command};
 use platform::Settings;
-use serde_json::Value as Json;
 use serde_norway::Value as Yaml;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -348,30 +351,6 @@ fn the_kubernetes_manifests_run_each_worker_as_its_own_deployment_on_the_configu
 }
 
 /// Every metric name an expression mentions, without a histogram's `_bucket`.
-fn metric_names(expr: &str) -> BTreeSet<String> {
-    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .filter(|word| {
-            ["emporium_", "http_", "temporal_"]
-                .iter()
-                .any(|prefix| word.starts_with(prefix))
-        })
-        .map(|word| word.strip_suffix("_bucket").unwrap_or(word).to_owned())
-        .collect()
-}
-
-/// The metric names the Grafana dashboard charts.
-pub(crate) fn dashboard_metrics() -> BTreeSet<String> {
-    let dashboard: Json =
-        serde_json::from_str(&read("deploy/grafana/dashboards/emporium.json")).expect("JSON");
-    dashboard["panels"]
-        .as_array()
-        .expect("panels")
-        .iter()
-        .flat_map(|panel| panel["targets"].as_array().cloned().unwrap_or_default())
-        .flat_map(|target| metric_names(target["expr"].as_str().expect("an expression")))
-        .collect()
-}
-
 fn rust_sources(dir: &Path, into: &mut String) {
     for entry in std::fs::read_dir(dir).expect("a folder").flatten() {
         let path = entry.path();

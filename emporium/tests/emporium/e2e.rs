@@ -385,7 +385,7 @@ impl Journey {
         );
         let payments_metrics = self.metrics_of(processes.payments_ops).await;
         assert!(payments_metrics.contains(r#"emporium_payments_total{outcome="declined"} 1"#));
-        for name in crate::deployment::dashboard_metrics() {
+        for name in crate::dashboard::dashboard_metrics() {
             if name.starts_with("temporal_") {
                 assert!(
                     orders_metrics.contains(&name) || payments_metrics.contains(&name),

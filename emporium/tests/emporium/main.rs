@@ -10,6 +10,8 @@
 
 #[cfg(feature = "bench")]
 mod bench;
+#[path = "../common/dashboard.rs"]
+mod dashboard;
 mod dev;
 mod e2e;
 
