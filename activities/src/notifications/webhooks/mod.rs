@@ -176,7 +176,7 @@ pub struct WebhookActivities {
 #[activities]
 impl WebhookActivities {
     #[activity(definition = contracts::webhooks::activities::Attempt)]
-    #[tracing::instrument(skip_all, fields(delivery.id = %request.delivery_id))]
+    #[tracing::instrument(skip_all, fields(delivery.id = %request.delivery_id, attempt = request.attempt))]
     pub async fn attempt_webhook(
         self: Arc<Self>,
         _ctx: ActivityContext,
