@@ -1,7 +1,8 @@
 //! Domain events beside the workers: each service's outbox relay, and the notifications
 //! service's reader of the event stream that turns events into webhook deliveries.
 //!
-//! Both run only when `events.nats_url` is set. A process relays the outbox of each service
+//! Both run only when `events.nats_url` is set; without it, each outbox's day-old events are
+//! discarded hourly instead (nobody will publish them). A process relays the outbox of each service
 //! it runs a worker for (several processes of one service take turns; see
 //! `activities::events::relay`). The webhook reader is a durable JetStream consumer
 //! (`webhooks`) shared by every notifications worker: each event is handed to one of them,
@@ -64,6 +65,32 @@ pub fn spawn(
         }));
     }
     tasks
+}
+
+/// Without publishing, deletes each outbox's day-old events every hour until `stop`.
+pub fn spawn_discarding(
+    pools: impl IntoIterator<Item = (Service, DatabaseConnection)>,
+    stop: &CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    pools
+        .into_iter()
+        .filter(|(service, _)| activities::events::OWNERS.contains(service))
+        .map(|(service, db)| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        _ = hourly.tick() => {}
+                    }
+                    if let Err(err) = activities::events::discard_stale(&db, service).await {
+                        tracing::warn!(%service, %err, "discarding day-old events failed");
+                    }
+                }
+            })
+        })
+        .collect()
 }
 
 /// A JetStream context with the stream in place, retrying every few seconds until `stop`.

@@ -369,7 +369,7 @@ pub async fn run(
 }
 
 /// The outbox relays of `services`, and the webhook reader with the notifications service,
-/// when events are published.
+/// when events are published; else what keeps the outboxes from only growing.
 fn relay_events(
     client: &Client,
     services: &[Service],
@@ -377,12 +377,12 @@ fn relay_events(
     deps: &ServiceDeps,
     stop: &CancellationToken,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let Some(config) = &deps.events else {
-        return Vec::new();
-    };
     let pools = services
         .iter()
         .filter_map(|&service| Some((service, deps.dbs.of(service)?.clone())));
+    let Some(config) = &deps.events else {
+        return events::spawn_discarding(pools, stop);
+    };
     let webhooks = services
         .contains(&Service::Notifications)
         .then(|| deps.dbs.of(Service::Notifications))

@@ -99,3 +99,14 @@ pub async fn record_outgoing(
     )
     .await
 }
+
+/// Deletes the events of `owner`'s outbox recorded more than a day ago, published or not: for
+/// a deployment that does not publish (no `events.nats_url`), whose outboxes would otherwise
+/// only grow. Publishing turned on later starts from the last day's events.
+pub async fn discard_stale(db: &impl ConnectionTrait, owner: Service) -> Result<u64, DbErr> {
+    let sql = format!("DELETE FROM {owner}.outbox WHERE recorded_at < now() - interval '1 day'");
+    Ok(db
+        .execute(Statement::from_string(DbBackend::Postgres, sql))
+        .await?
+        .rows_affected())
+}

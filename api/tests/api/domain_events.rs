@@ -213,6 +213,33 @@ async fn a_rolled_back_change_emits_nothing() {
         .expect("published long ago");
     assert_eq!(relay.prune().await.expect("pruned"), 1);
     assert_eq!(outbox_rows(&app).await, 0);
+
+    // A deployment that does not publish discards day-old events, published or not.
+    let orders = app
+        .test_db
+        .connect_as(platform::db::service_role(Service::Orders))
+        .await;
+    for _ in 0..2 {
+        activities::events::record(
+            &orders,
+            Service::Orders,
+            EventType::OrderConfirmed,
+            "x",
+            &data,
+        )
+        .await
+        .expect("recorded");
+    }
+    app.db
+        .execute_unprepared(
+            "UPDATE orders.outbox SET recorded_at = now() - interval '2 days'
+              WHERE seq = (SELECT min(seq) FROM orders.outbox)",
+        )
+        .await
+        .expect("one old event");
+    let discarded = activities::events::discard_stale(&orders, Service::Orders).await;
+    assert_eq!(discarded.expect("discarded"), 1);
+    assert_eq!(outbox_rows(&app).await, 1, "the recent one stays");
 }
 
 async fn outbox_rows(app: &TestApp) -> i64 {
