@@ -8,7 +8,12 @@
 use contracts::Service;
 pub use migrations::{API_ROLE, DbRole};
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, Statement};
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sea_orm::sqlx::{self, ConnectOptions as _, Connection as _};
+use sea_orm::{
+    ConnectionTrait, Database, DatabaseConnection, DbErr, RuntimeErr, SqlxPostgresConnector,
+    Statement,
+};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 use url::Url;
@@ -90,8 +95,7 @@ pub async fn connect(
     url: &SecretString,
     max_connections: u32,
 ) -> Result<DatabaseConnection, DbSetupError> {
-    parse(url)?;
-    Ok(Database::connect(pool_options(url, max_connections)).await?)
+    pool(url, None, max_connections).await
 }
 
 /// Connects a pool whose every connection works as `role` (set at connection start-up). The
@@ -102,10 +106,7 @@ pub async fn connect_as(
     role: DbRole,
     max_connections: u32,
 ) -> Result<DatabaseConnection, DbSetupError> {
-    parse(url)?;
-    let mut options = pool_options(url, max_connections);
-    options.map_sqlx_postgres_opts(move |pg| pg.options([("role", role.name)]));
-    Ok(Database::connect(options).await?)
+    pool(url, Some(role), max_connections).await
 }
 
 /// The role `service`'s worker works as.
@@ -163,15 +164,44 @@ impl ServicePools {
     }
 }
 
-fn pool_options(url: &SecretString, max_connections: u32) -> ConnectOptions {
-    let mut options = ConnectOptions::new(url.expose_secret().to_owned());
-    options
+/// How long a connection may sit idle in a pool before it is checked with a round trip when
+/// it is next taken. sqlx checks every connection as it goes back to the pool, and by default
+/// again every time it is taken: for a connection used a moment ago that second check is one
+/// more round trip, and one more wake-up of the server process, before each query.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(30);
+
+/// A pool of at most `max_connections`, each working as `role` when given.
+async fn pool(
+    url: &SecretString,
+    role: Option<DbRole>,
+    max_connections: u32,
+) -> Result<DatabaseConnection, DbSetupError> {
+    parse(url)?;
+    let mut connect: PgConnectOptions = url
+        .expose_secret()
+        .parse()
+        .map_err(|err: sqlx::Error| DbSetupError::InvalidUrl(err.to_string()))?;
+    connect = connect.disable_statement_logging();
+    if let Some(role) = role {
+        connect = connect.options([("role", role.name)]);
+    }
+    let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
-        .sqlx_logging(false);
-    options
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IDLE_AFTER {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+        .connect_with(connect)
+        .await
+        .map_err(|err| DbErr::Conn(RuntimeErr::SqlxError(err)))?;
+    Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
 }
 
 /// Brings every schema up to date.

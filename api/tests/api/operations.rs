@@ -353,6 +353,60 @@ async fn the_database_roles_can_append_to_the_audit_log_but_never_rewrite_it() {
     assert_eq!(count(app.db.clone()).await, entries, "nothing was lost");
 }
 
+/// The backend serving `db`'s next query, and whom it works as.
+async fn backend(db: &sea_orm::DatabaseConnection) -> Result<(i32, String), sea_orm::DbErr> {
+    use sea_orm::ConnectionTrait as _;
+    let row = db
+        .query_one(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_backend_pid() AS pid, current_user::text AS role",
+        ))
+        .await?
+        .expect("a row");
+    Ok((row.try_get("", "pid")?, row.try_get("", "role")?))
+}
+
+#[tokio::test]
+async fn a_connection_used_a_moment_ago_is_taken_unchecked_so_a_closed_one_costs_one_query() {
+    // A connection used a moment ago is not checked again when it is taken (platform::db):
+    // no round trip before each query. If the server closed it meanwhile, the one query
+    // that finds it fails, the connection is dropped, and the next query gets a new one,
+    // still working as the pool's role.
+    use sea_orm::ConnectionTrait as _;
+    let test_db = testkit::TestDb::create().await;
+    let pool = test_db.connect_as(platform::db::API_ROLE).await;
+    let (first, role) = backend(&pool).await.expect("a first query");
+    assert_eq!(role, platform::db::API_ROLE.name);
+    test_db
+        .db
+        .execute(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_terminate_backend($1, 5000)",
+            [first.into()],
+        ))
+        .await
+        .expect("terminating the pool's backend");
+
+    let mut failed = 0;
+    let mut served = None;
+    for _ in 0..3 {
+        match backend(&pool).await {
+            Ok(found) => {
+                served = Some(found);
+                break;
+            }
+            Err(_) => failed += 1,
+        }
+    }
+    assert!(
+        failed <= 1,
+        "{failed} queries failed after one closed connection"
+    );
+    let (next, role) = served.expect("the pool serves again");
+    assert_ne!(next, first, "a new backend");
+    assert_eq!(role, platform::db::API_ROLE.name);
+}
+
 #[tokio::test]
 async fn sales_reports_and_analytics_count_captured_money_per_day_and_product() {
     let app = TestApp::spawn().await;
