@@ -298,7 +298,7 @@ async fn wait_for_deliveries(
         )
         .unwrap_or(usize::MAX);
         progress.set_position(done as u64);
-        sampler.lock().await.sample();
+        load::sample(sampler).await;
         if done >= confirmed || Instant::now() >= deadline {
             progress.finish_and_clear();
             return Ok(done.min(confirmed));

@@ -324,7 +324,7 @@ where
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(250)).await;
-                sampler.lock().await.sample();
+                sample(&sampler).await;
             }
         })
     };
@@ -359,6 +359,14 @@ where
     progress.finish_and_clear();
     results.sort_by_key(|(n, _)| *n);
     (results.into_iter().map(|(_, r)| r).collect(), elapsed)
+}
+
+/// Takes one sample on a blocking thread: reading `/proc` for every process takes a
+/// millisecond or two, which on a runtime thread would delay the clients' responses and so
+/// show up in the very latencies the bench measures.
+pub(crate) async fn sample(sampler: &Arc<Mutex<Sampler>>) {
+    let mut sampler = sampler.clone().lock_owned().await;
+    let _ = tokio::task::spawn_blocking(move || sampler.sample()).await;
 }
 
 pub(crate) async fn completed_count(api: &Api, admin: &str) -> anyhow::Result<u64> {

@@ -56,5 +56,11 @@ fn platform_under_test(settings: &Settings, options: &BenchOptions) -> anyhow::R
         api_port: api.port_or_known_default().unwrap_or(80),
         temporal_port: temporal.port().unwrap_or(7233),
         database: database.path().trim_start_matches('/').to_owned(),
+        events_port: settings.events.nats_url.as_deref().map(|nats| {
+            url::Url::parse(nats)
+                .ok()
+                .and_then(|url| url.port())
+                .unwrap_or(4222)
+        }),
     })
 }
