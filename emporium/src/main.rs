@@ -8,6 +8,7 @@ use std::process::ExitCode;
 /// mimalloc rather than glibc's malloc: glibc raises its mmap threshold after the first large
 /// free, then keeps every later argon2 buffer (19 MiB per password hash) in per-thread arenas,
 /// so an API that had served a burst of logins held hundreds of MiB it no longer used.
+#[cfg(not(feature = "system-allocator"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
