@@ -295,12 +295,35 @@ impl ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
+        if connection_lost(&err) {
+            return ApiError::unavailable(err);
+        }
         match err {
             sea_orm::DbErr::Conn(_) | sea_orm::DbErr::ConnectionAcquire(_) => {
                 ApiError::unavailable(err)
             }
             _ => ApiError::internal(err),
         }
+    }
+}
+
+/// Whether a statement failed because its connection was lost: the socket broke, or the
+/// server said it was closing the connection (SQLSTATE class 08, connection exception, or
+/// 57P01–57P03: shut down, crashed, or not accepting connections yet). The database is
+/// unavailable for the moment, not the request wrong; the pool replaces the connection.
+fn connection_lost(err: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    let (DbErr::Query(RuntimeErr::SqlxError(cause)) | DbErr::Exec(RuntimeErr::SqlxError(cause))) =
+        err
+    else {
+        return false;
+    };
+    match cause {
+        sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
     }
 }
 
