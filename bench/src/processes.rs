@@ -4,9 +4,9 @@
 //! process listening on the API's port, the one listening on the Temporal frontend's port, the
 //! `emporium` processes connected to that frontend (the workers; with `emporium dev`, the API
 //! is one of them), the NATS server the events go to (when they are published), and the
-//! Postgres backends of the platform's database. Sockets and their
-//! owners come from `/proc` through `procfs`. Memory is `VmRSS`, and `RssAnon`, the part not
-//! shared with other processes, sampled during the run; CPU is `utime + stime` of every thread.
+//! Postgres backends of the platform's database. Sockets and their owners come from `/proc`
+//! through `procfs`. Memory is `VmRSS`, and `RssAnon`, the part not shared with other
+//! processes, sampled during the run; CPU is `utime + stime` of every thread.
 
 use procfs::net::TcpState;
 use procfs::process::{FDTarget, Process as ProcProcess};
