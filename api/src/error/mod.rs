@@ -295,28 +295,26 @@ impl ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(err: sea_orm::DbErr) -> Self {
-        if connection_lost(&err) {
-            return ApiError::unavailable(err);
-        }
-        match err {
-            sea_orm::DbErr::Conn(_) | sea_orm::DbErr::ConnectionAcquire(_) => {
-                ApiError::unavailable(err)
-            }
-            _ => ApiError::internal(err),
+        if database_unavailable(&err) {
+            ApiError::unavailable(err)
+        } else {
+            ApiError::internal(err)
         }
     }
 }
 
-/// Whether a statement failed because its connection was lost: the socket broke, or the
-/// server said it was closing the connection (SQLSTATE class 08, connection exception, or
-/// 57P01–57P03: shut down, crashed, or not accepting connections yet). The database is
-/// unavailable for the moment, not the request wrong; the pool replaces the connection.
-fn connection_lost(err: &sea_orm::DbErr) -> bool {
+/// Whether the database is unavailable for the moment, not the request wrong: no connection
+/// could be had, or a statement lost its connection (the socket broke, or the server said it
+/// was closing it: SQLSTATE class 08, connection exception, or 57P01–57P03, shut down,
+/// crashed, or not accepting connections yet). The pool replaces a lost connection.
+fn database_unavailable(err: &sea_orm::DbErr) -> bool {
     use sea_orm::{DbErr, RuntimeErr, sqlx};
-    let (DbErr::Query(RuntimeErr::SqlxError(cause)) | DbErr::Exec(RuntimeErr::SqlxError(cause))) =
-        err
-    else {
-        return false;
+    let cause = match err {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Query(RuntimeErr::SqlxError(cause)) | DbErr::Exec(RuntimeErr::SqlxError(cause)) => {
+            cause
+        }
+        _ => return false,
     };
     match cause {
         sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => true,
