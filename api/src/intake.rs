@@ -10,6 +10,7 @@
 
 use crate::auth::Caller;
 use crate::error::ErrorCode;
+use crate::recent::PlacedOrder;
 use crate::{ApiError, AppState};
 use activities::catalog::{self, QuoteError, Requested};
 use contracts::cart::Coupon;
@@ -116,7 +117,7 @@ pub(crate) async fn place(
         customer_email: caller.email.clone(),
         customer_phone: order.customer_phone,
         shipping_address: order.shipping_address,
-        lines: priced.lines,
+        lines: priced.lines.clone(),
         discount: priced.discount,
         total: priced.total.clone(),
         payment_method: order.payment_method,
@@ -128,6 +129,13 @@ pub(crate) async fn place(
     {
         Ok(_) => {
             tracing::info!(total = %priced.total, "order placed");
+            let placed = PlacedOrder {
+                customer_id: caller.id,
+                customer_email: caller.email.clone(),
+                lines: priced.lines,
+                total: priced.total.clone(),
+            };
+            state.recent.placed(order_id, placed);
             Ok(Placed {
                 order_id,
                 total: priced.total,

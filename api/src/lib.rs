@@ -12,6 +12,7 @@ mod extract;
 pub mod feed;
 mod intake;
 mod openapi;
+pub mod recent;
 mod routes;
 mod state;
 mod validate;
@@ -26,6 +27,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use recent::RecentOrders;
 pub use state::{AccountLinks, ApiConfig, AppState};
 
 /// The API's router with all its middleware, `/openapi.json`, and the web app with `/docs`

@@ -25,6 +25,8 @@ pub struct AppState {
     pub links: AccountLinks,
     /// Where merchant webhooks may go, and how a re-sent delivery is retried.
     pub webhooks: activities::notifications::webhooks::WebhookPolicy,
+    /// The orders this instance placed a moment ago, shown until the read model has them.
+    pub recent: crate::recent::RecentOrders,
     /// Cancelled when the instance starts shutting down: live streams and sockets end then
     /// (they would otherwise hold a graceful shutdown open forever).
     pub stopping: tokio_util::sync::CancellationToken,

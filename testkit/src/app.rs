@@ -218,6 +218,7 @@ impl TestApp {
                 ..api::AccountLinks::new(address.clone())
             },
             stopping: CancellationToken::new(),
+            recent: api::RecentOrders::default(),
             webhooks: options.webhooks.clone(),
             db: api_db,
             temporal: temporal.clone(),
@@ -297,6 +298,7 @@ impl TestApp {
             auth: state.auth.separate(),
             db,
             stopping: CancellationToken::new(),
+            recent: api::RecentOrders::default(),
             ..state
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -7,6 +7,7 @@ use crate::error::ErrorCode;
 use crate::extract::{ValidJson, ValidQuery};
 use crate::intake::{self, Identity, Line, NewOrder, Placed};
 use crate::openapi::{BadRequest, Conflict, Forbidden, NotFound};
+use crate::recent::PlacedOrder;
 use crate::{ApiError, AppState, validate};
 use activities::orders::queries::{
     OrderFilter, OrderPage, OrderView, StatusView, get_order, list_orders,
@@ -318,12 +319,16 @@ pub(crate) async fn get(
 ) -> Result<Json<OrderResponse>, ApiError> {
     let order_id = validate::order_id(&id)?;
     if let Some(view) = get_order(&state.db, order_id).await? {
+        state.recent.recorded(order_id);
         if !caller.may_see(view.customer_id) {
             return Err(ApiError::not_found(format!("no order with id {order_id}")));
         }
         return Ok(Json(OrderResponse::Stored(Box::new(view))));
     }
-    let live = live_order(&state, order_id).await?;
+    let live = match state.recent.get(order_id) {
+        Some(placed) => Live::placed(order_id, placed),
+        None => live_order(&state, order_id).await?,
+    };
     if !caller.may_see(Some(live.customer_id)) {
         return Err(ApiError::not_found(format!("no order with id {order_id}")));
     }
@@ -357,6 +362,25 @@ fn described(
 struct Live {
     customer_id: contracts::CustomerId,
     order: LiveOrder,
+}
+
+impl Live {
+    /// An order this instance placed: `pending` until the read model has it, since writing
+    /// the order's row is its workflow's first step.
+    fn placed(order_id: OrderId, placed: PlacedOrder) -> Self {
+        Self {
+            customer_id: placed.customer_id,
+            order: LiveOrder {
+                id: order_id,
+                customer_email: placed.customer_email,
+                status: OrderStatus::Pending.as_str().to_owned(),
+                reason: None,
+                lines: placed.lines,
+                total: placed.total,
+                history: Vec::new(),
+            },
+        }
+    }
 }
 
 /// The order as its workflow's description shows it (memo and search attributes: no worker

@@ -692,16 +692,83 @@ async fn app_wait_for_subject(
     }
 }
 
+/// `GET /orders/{id}` with `token`, of the API instance at `api`.
+async fn get_from(app: &TestApp, api: &str, token: &str, id: &str) -> (u16, Value) {
+    let response = app
+        .http
+        .get(format!("{api}/orders/{id}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("GET /orders/{id}");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+/// Deletes an order's workflow from Temporal, as an operator can.
+async fn delete_workflow(app: &TestApp, id: &str) {
+    use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
+    use temporalio_common::protos::temporal::api::workflowservice::v1::DeleteWorkflowExecutionRequest;
+    let request = DeleteWorkflowExecutionRequest {
+        namespace: temporalio_client::NamespacedClient::namespace(&app.temporal),
+        workflow_execution: Some(WorkflowExecution {
+            workflow_id: format!("{}{id}", contracts::orders::WORKFLOW_ID_PREFIX),
+            run_id: String::new(),
+        }),
+    };
+    app.temporal
+        .connection()
+        .workflow_service()
+        .delete_workflow_execution(temporalio_client::tonic::Request::new(request))
+        .await
+        .expect("the workflow deleted");
+}
+
+#[tokio::test]
+async fn an_order_placed_here_is_shown_from_memory_without_asking_temporal() {
+    // No worker, so the read model never has the order. Its workflow is deleted: only the
+    // instance that placed it can still show it, from what it placed, with no call to Temporal.
+    let app = api_only().await;
+    app.seed_product("MUG", 1250, 10).await;
+    let id = app.place_order("MUG", 2, "pm_card_visa").await;
+    let other = app.another_api().await;
+    let (status, _) = get_from(&app, &other, &app.token, &id).await;
+    assert_eq!(status, 200, "the other instance first finds the workflow");
+
+    delete_workflow(&app, &id).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get_from(&app, &other, &app.token, &id).await.0 != 404 {
+        assert!(Instant::now() < deadline, "the deleted workflow is gone");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let (status, order) = app.get_json(&format!("/orders/{id}")).await;
+    assert_eq!(status, 200, "{order}");
+    assert_eq!(order["status"], "pending");
+    assert_eq!(order["customer_email"], app.customer_email);
+    assert_eq!(order["total"]["amount_minor"], 2500);
+    assert_eq!(order["lines"][0]["sku"], "MUG");
+    assert_eq!(order["history"], json!([]));
+
+    let (_, stranger) = app.another_customer("Mallory").await;
+    let (status, _) = app
+        .get_json_as(Some(&stranger), &format!("/orders/{id}"))
+        .await;
+    assert_eq!(status, 404, "only its customer sees it, from memory too");
+}
+
 #[tokio::test]
 async fn an_order_shows_from_its_workflow_before_any_worker_ran_it() {
     // No worker: the order's workflow has not run a single task, so only its description
     // (memo and search attributes) knows it; a query would wait for a worker.
+    // Asked of another API instance: the one that placed it answers from its memory.
     let app = api_only().await;
     app.seed_product("MUG", 1250, 10).await;
     let id = app.place_order("MUG", 2, "pm_card_visa").await;
+    let other = app.another_api().await;
 
     let asked = Instant::now();
-    let (status, order) = app.get_json(&format!("/orders/{id}")).await;
+    let (status, order) = get_from(&app, &other, &app.token, &id).await;
     assert_eq!(status, 200, "{order}");
     assert!(
         asked.elapsed() < Duration::from_secs(2),
@@ -714,9 +781,7 @@ async fn an_order_shows_from_its_workflow_before_any_worker_ran_it() {
     assert_eq!(order["history"], json!([]));
 
     let (_, stranger) = app.another_customer("Mallory").await;
-    let (status, problem) = app
-        .get_json_as(Some(&stranger), &format!("/orders/{id}"))
-        .await;
+    let (status, problem) = get_from(&app, &other, &stranger, &id).await;
     assert_eq!(
         status, 404,
         "another customer's order is not found: {problem}"

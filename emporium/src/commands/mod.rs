@@ -101,6 +101,7 @@ pub(crate) fn api_parts(
             ),
         },
         stopping: tokio_util::sync::CancellationToken::new(),
+        recent: ::api::RecentOrders::default(),
         webhooks: workers::webhook_policy(settings),
         db,
         temporal,
