@@ -315,8 +315,55 @@ pub(crate) struct ResendAccepted {
     workflow_id: String,
 }
 
+/// A re-send refused while the delivery is being attempted.
+fn delivery_in_progress() -> ApiError {
+    ApiError::conflict(
+        ErrorCode::DeliveryInProgress,
+        "the delivery is being attempted now",
+    )
+}
+
+/// How long a re-send waits for the run that recorded a delivery's outcome to close.
+const CLOSING_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Starts DeliverWebhook for a delivery. When its outcome is `finished` (recorded) but the run
+/// that recorded it has not closed yet, waits up to [`CLOSING_WAIT`] for it to close and starts
+/// again; a run still attempting the delivery answers `409`.
+async fn start_delivery(
+    state: &AppState,
+    input: DeliverWebhookInput,
+    workflow_id: &str,
+    finished: bool,
+) -> Result<(), ApiError> {
+    let options = WorkflowStartOptions::new(
+        state.queues.of(Service::Notifications),
+        workflow_id.to_owned(),
+    )
+    .build();
+    let start = || {
+        state
+            .temporal
+            .start_workflow(DeliverWebhook::run, input.clone(), options.clone())
+    };
+    match start().await {
+        Ok(_) => return Ok(()),
+        Err(WorkflowStartError::AlreadyStarted { .. }) if finished => {}
+        Err(WorkflowStartError::AlreadyStarted { .. }) => return Err(delivery_in_progress()),
+        Err(err) => return Err(ApiError::unavailable(err)),
+    }
+    let closing = state
+        .temporal
+        .get_workflow_handle::<DeliverWebhook>(workflow_id.to_owned());
+    let _ = tokio::time::timeout(CLOSING_WAIT, closing.get_result(Default::default())).await;
+    match start().await {
+        Ok(_) => Ok(()),
+        Err(WorkflowStartError::AlreadyStarted { .. }) => Err(delivery_in_progress()),
+        Err(err) => Err(ApiError::unavailable(err)),
+    }
+}
+
 /// Delivers an event to its endpoint again (admin), whatever became of it before: its
-/// attempts go on being listed with the delivery.
+/// attempts go on being listed with the delivery. `409` while an attempt is under way.
 #[utoipa::path(
     post, path = "/webhooks/deliveries/{id}/resend", operation_id = "resendWebhookDelivery",
     tag = "webhooks",
@@ -349,32 +396,16 @@ pub(crate) async fn resend(
             "the endpoint is disabled: enable it first",
         ));
     }
-    let in_progress = || {
-        ApiError::conflict(
-            ErrorCode::DeliveryInProgress,
-            "the delivery is being attempted now",
-        )
-    };
     if delivery.status == DeliveryStatus::Pending && !delivery.attempts.is_empty() {
-        return Err(in_progress());
+        return Err(delivery_in_progress());
     }
     let input = DeliverWebhookInput {
         delivery_id: id,
         retry_schedule_secs: state.webhooks.retry_schedule_secs.clone(),
     };
     let workflow_id = workflow_id(id);
-    let options =
-        WorkflowStartOptions::new(state.queues.of(Service::Notifications), workflow_id.clone())
-            .build();
-    match state
-        .temporal
-        .start_workflow(DeliverWebhook::run, input, options)
-        .await
-    {
-        Ok(_) => {}
-        Err(WorkflowStartError::AlreadyStarted { .. }) => return Err(in_progress()),
-        Err(err) => return Err(ApiError::unavailable(err)),
-    }
+    let finished = delivery.status != DeliveryStatus::Pending;
+    start_delivery(&state, input, &workflow_id, finished).await?;
     tracing::info!("webhook delivery re-sent");
     Ok((
         StatusCode::ACCEPTED,

@@ -506,3 +506,62 @@ async fn an_endpoint_receives_only_events_after_its_registration() {
     let newer = record_deliveries(&notifications, &event(&now)).await;
     assert_eq!(newer.expect("recorded").len(), 1);
 }
+
+/// A re-send in the moment after a delivery's outcome is recorded, while the run that recorded
+/// it is still closing, waits for that run to close instead of answering that the delivery is
+/// being attempted. The closing run is stood in for by one no worker polls, ended after 1 s.
+#[tokio::test]
+async fn a_resend_waits_for_the_run_that_recorded_the_outcome_to_close() {
+    use temporalio_client::{WorkflowStartOptions, WorkflowTerminateOptions};
+    let app = TestApp::spawn_with(with_events(Duration::from_secs(3600))).await;
+    let receiver = WebhookReceiver::start(&[], 200).await;
+    let (endpoint_id, _) = register(&app, &receiver.url, &["order.created"]).await;
+    app.seed_product("MUG", 1250, 10).await;
+    app.place_order("MUG", 1, "pm_card_visa").await;
+    let delivery = wait_for_delivery(&app, &endpoint_id, "delivered").await;
+    let delivery_id: uuid::Uuid = delivery["id"]
+        .as_str()
+        .expect("an id")
+        .parse()
+        .expect("a uuid");
+    let workflow_id = contracts::webhooks::workflow_id(delivery_id);
+    let first = app
+        .temporal
+        .get_workflow_handle::<workflows::DeliverWebhook>(workflow_id.clone());
+    first
+        .get_result(Default::default())
+        .await
+        .expect("the first run ends");
+
+    let input = contracts::webhooks::DeliverWebhookInput {
+        delivery_id,
+        retry_schedule_secs: vec![1],
+    };
+    let unpolled = WorkflowStartOptions::new(format!("nobody-{delivery_id}"), workflow_id).build();
+    let closing = app
+        .temporal
+        .start_workflow(workflows::DeliverWebhook::run, input, unpolled)
+        .await
+        .expect("a run that has not closed");
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let reason = "test: the run closes".to_owned();
+        let terminate = WorkflowTerminateOptions::builder().reason(reason).build();
+        closing.terminate(terminate).await.expect("terminated");
+    });
+
+    let asked = std::time::Instant::now();
+    let (status, body) = app
+        .post_json_as(
+            Some(&app.admin_token),
+            &format!("/webhooks/deliveries/{delivery_id}/resend"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert!(
+        asked.elapsed() >= Duration::from_millis(900),
+        "it waited for the run to close"
+    );
+    receiver.wait_for(2, Duration::from_secs(30)).await;
+}
