@@ -271,6 +271,22 @@ pub(crate) async fn register(app: &TestApp, url: &str, types: &[&str]) -> (Strin
     (endpoint["id"].as_str().expect("an id").to_owned(), secret)
 }
 
+/// An app that disables an endpoint after `disable_after` of failures, a receiver that answers
+/// `answers` and then `otherwise`, an endpoint there for `order.created`, and one order placed:
+/// the app, the receiver, the endpoint's id and secret, and the order's id.
+async fn an_order_for_an_endpoint(
+    disable_after: Duration,
+    answers: &[u16],
+    otherwise: u16,
+) -> (TestApp, WebhookReceiver, (String, String), String) {
+    let app = TestApp::spawn_with(with_events(disable_after)).await;
+    let receiver = WebhookReceiver::start(answers, otherwise).await;
+    let endpoint = register(&app, &receiver.url, &["order.created"]).await;
+    app.seed_product("MUG", 1250, 10).await;
+    let order_id = app.place_order("MUG", 1, "pm_card_visa").await;
+    (app, receiver, endpoint, order_id)
+}
+
 /// Verifies a request as a receiver's Standard Webhooks library does; answers the envelope.
 fn verified(secret: &str, received: &testkit::events::Received) -> Value {
     let webhook = standardwebhooks::Webhook::new(secret).expect("a Standard Webhooks secret");
@@ -295,11 +311,8 @@ fn verified(secret: &str, received: &testkit::events::Received) -> Value {
 /// attempts, and a re-send delivers it once more.
 #[tokio::test]
 async fn a_webhook_is_retried_until_accepted_and_every_attempt_verifies() {
-    let app = TestApp::spawn_with(with_events(Duration::from_secs(3600))).await;
-    let receiver = WebhookReceiver::start(&[500, 500, 500], 200).await;
-    let (endpoint_id, secret) = register(&app, &receiver.url, &["order.created"]).await;
-    app.seed_product("MUG", 1250, 10).await;
-    let order_id = app.place_order("MUG", 1, "pm_card_visa").await;
+    let (app, receiver, (endpoint_id, secret), order_id) =
+        an_order_for_an_endpoint(Duration::from_secs(3600), &[500, 500, 500], 200).await;
 
     let received = receiver.wait_for(4, Duration::from_secs(60)).await;
     let envelopes: Vec<Value> = received.iter().map(|r| verified(&secret, r)).collect();
@@ -385,11 +398,8 @@ pub(crate) async fn wait_for_delivery(app: &TestApp, endpoint_id: &str, status: 
 /// abandoned, and every admin is told by email.
 #[tokio::test]
 async fn an_endpoint_that_always_fails_is_disabled_and_the_admins_are_told() {
-    let app = TestApp::spawn_with(with_events(Duration::from_secs(2))).await;
-    let receiver = WebhookReceiver::start(&[], 503).await;
-    let (endpoint_id, _) = register(&app, &receiver.url, &["order.created"]).await;
-    app.seed_product("MUG", 1250, 10).await;
-    app.place_order("MUG", 1, "pm_card_visa").await;
+    let (app, receiver, (endpoint_id, _), _) =
+        an_order_for_an_endpoint(Duration::from_secs(2), &[], 503).await;
 
     wait_for_delivery(&app, &endpoint_id, "abandoned").await;
     let (_, endpoint) = app
@@ -513,11 +523,8 @@ async fn an_endpoint_receives_only_events_after_its_registration() {
 #[tokio::test]
 async fn a_resend_waits_for_the_run_that_recorded_the_outcome_to_close() {
     use temporalio_client::{WorkflowStartOptions, WorkflowTerminateOptions};
-    let app = TestApp::spawn_with(with_events(Duration::from_secs(3600))).await;
-    let receiver = WebhookReceiver::start(&[], 200).await;
-    let (endpoint_id, _) = register(&app, &receiver.url, &["order.created"]).await;
-    app.seed_product("MUG", 1250, 10).await;
-    app.place_order("MUG", 1, "pm_card_visa").await;
+    let (app, receiver, (endpoint_id, _), _) =
+        an_order_for_an_endpoint(Duration::from_secs(3600), &[], 200).await;
     let delivery = wait_for_delivery(&app, &endpoint_id, "delivered").await;
     let delivery_id: uuid::Uuid = delivery["id"]
         .as_str()
