@@ -287,6 +287,16 @@ async fn an_order_for_an_endpoint(
     (app, receiver, endpoint, order_id)
 }
 
+/// `POST /webhooks/deliveries/{id}/resend` as an admin.
+async fn resend(app: &TestApp, delivery_id: impl std::fmt::Display) -> (u16, Value) {
+    app.post_json_as(
+        Some(&app.admin_token),
+        &format!("/webhooks/deliveries/{delivery_id}/resend"),
+        &json!({}),
+    )
+    .await
+}
+
 /// Verifies a request as a receiver's Standard Webhooks library does; answers the envelope.
 fn verified(secret: &str, received: &testkit::events::Received) -> Value {
     let webhook = standardwebhooks::Webhook::new(secret).expect("a Standard Webhooks secret");
@@ -337,13 +347,7 @@ async fn a_webhook_is_retried_until_accepted_and_every_attempt_verifies() {
     assert_eq!(attempts, [json!(500), json!(500), json!(500), json!(200)]);
 
     let delivery_id = deliveries["id"].as_str().expect("an id");
-    let (status, body) = app
-        .post_json_as(
-            Some(&app.admin_token),
-            &format!("/webhooks/deliveries/{delivery_id}/resend"),
-            &json!({}),
-        )
-        .await;
+    let (status, body) = resend(&app, delivery_id).await;
     assert_eq!(status, 202, "{body}");
     let again = receiver.wait_for(5, Duration::from_secs(30)).await;
     assert_eq!(verified(&secret, &again[4]), *first);
@@ -558,13 +562,7 @@ async fn a_resend_waits_for_the_run_that_recorded_the_outcome_to_close() {
     });
 
     let asked = std::time::Instant::now();
-    let (status, body) = app
-        .post_json_as(
-            Some(&app.admin_token),
-            &format!("/webhooks/deliveries/{delivery_id}/resend"),
-            &json!({}),
-        )
-        .await;
+    let (status, body) = resend(&app, delivery_id).await;
     assert_eq!(status, 202, "{body}");
     assert!(
         asked.elapsed() >= Duration::from_millis(900),
