@@ -1,4 +1,4 @@
-//! Orders this API instance placed a moment ago, held in memory until the read model has them.
+//! Orders this API instance placed a moment ago, held in memory for a minute.
 //!
 //! An order's row appears in the read model with PlaceOrder's first workflow task. Until then
 //! `GET /orders/{id}` used to ask Temporal for the workflow's description (its memo and search
@@ -8,8 +8,9 @@
 //! the row is the workflow's first step, before any status change.
 //!
 //! So each instance keeps what it placed for [`KEPT_FOR`], at most [`CAPACITY`] orders, least
-//! recently placed out first. Another instance, or this one after a restart, an eviction or
-//! that minute, asks the description as before. The minute is far longer than a first workflow
+//! recently placed out first; it is asked only when the read model does not have the order, so
+//! an entry whose row has landed is never read and simply ages out. Another instance, or this
+//! one after a restart, an eviction or that minute, asks the description as before. The minute is far longer than a first workflow
 //! task takes at any load the platform sustains, and short enough that an order whose workflow
 //! never ran (terminated, or its worker gone) is soon shown as Temporal has it.
 
@@ -87,23 +88,6 @@ impl RecentOrders {
         }
     }
 
-    /// Forgets an order the read model now has.
-    pub fn recorded(&self, order_id: OrderId) {
-        self.lock().pop(&order_id);
-    }
-
-    /// How many orders are held.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether none is.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<OrderId, (Instant, PlacedOrder)>> {
         // The cache holds no invariant a panicking holder could break.
         self.orders.lock().unwrap_or_else(PoisonError::into_inner)
@@ -126,14 +110,16 @@ mod tests {
     }
 
     #[test]
-    fn an_order_is_held_until_the_read_model_has_it() {
+    fn an_order_is_answered_as_it_was_placed() {
         let recent = RecentOrders::default();
         let (id, placed) = (OrderId::new(), order(1250));
         recent.placed(id, placed.clone());
         assert_eq!(recent.get(id), Some(placed));
-        recent.recorded(id);
-        assert_eq!(recent.get(id), None);
-        assert!(recent.is_empty());
+        assert_eq!(
+            recent.get(OrderId::new()),
+            None,
+            "only what was placed here"
+        );
     }
 
     #[test]
@@ -146,7 +132,7 @@ mod tests {
         assert_eq!(recent.get(first), None);
         assert_eq!(recent.get(second).map(|o| o.total.amount_minor), Some(2));
         assert_eq!(recent.get(third).map(|o| o.total.amount_minor), Some(3));
-        assert_eq!(recent.len(), 2);
+        assert_eq!(recent.lock().len(), 2);
     }
 
     #[test]
@@ -158,6 +144,9 @@ mod tests {
             .expect("an instant a minute ago");
         recent.lock().put(id, (long_ago, order(1250)));
         assert_eq!(recent.get(id), None);
-        assert!(recent.is_empty(), "an expired order is dropped when found");
+        assert!(
+            recent.lock().is_empty(),
+            "an expired order is dropped when found"
+        );
     }
 }
