@@ -80,6 +80,9 @@ pub struct TestAppOptions {
     pub events: Option<StreamConfig>,
     /// How merchant webhooks are delivered.
     pub webhooks: WebhookPolicy,
+    /// Workflow runs each worker keeps cached (sticky); fewer than the runs in flight makes
+    /// the workers evict and replay them.
+    pub max_cached_workflows: usize,
 }
 
 impl Default for TestAppOptions {
@@ -117,6 +120,7 @@ impl Default for TestAppOptions {
             logins_per_address_per_minute: 1000,
             events: None,
             webhooks: WebhookPolicy::default(),
+            max_cached_workflows: 100,
         }
     }
 }
@@ -705,7 +709,7 @@ async fn spawn_workers(
                     extra: options.extra,
                     events: options.events,
                     webhooks: options.webhooks,
-                    max_cached_workflows: 100,
+                    max_cached_workflows: options.max_cached_workflows,
                     shutdown_grace: Duration::from_secs(5),
                 };
                 let _ = ready_tx.send(());
