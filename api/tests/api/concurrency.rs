@@ -1,5 +1,5 @@
 //! No overselling under load: many customers race for the last units over HTTP, with the
-//! workers' caches holding all the orders in flight or far fewer.
+//! workers caching the tests' usual 100 runs each, or only two.
 
 use std::time::{Duration, Instant};
 
