@@ -10,9 +10,10 @@
 //! So each instance keeps what it placed for [`KEPT_FOR`], at most [`CAPACITY`] orders, least
 //! recently placed out first; it is asked only when the read model does not have the order, so
 //! an entry whose row has landed is never read and simply ages out. Another instance, or this
-//! one after a restart, an eviction or that minute, asks the description as before. The minute is far longer than a first workflow
-//! task takes at any load the platform sustains, and short enough that an order whose workflow
-//! never ran (terminated, or its worker gone) is soon shown as Temporal has it.
+//! one after a restart, an eviction or that minute, asks the description as before. The
+//! minute is far longer than a first workflow task takes at any load the platform sustains,
+//! and short enough that an order whose workflow never ran (terminated, or its worker gone) is
+//! soon shown as Temporal has it.
 
 use contracts::orders::OrderLine;
 use contracts::{CustomerId, Money, OrderId};
