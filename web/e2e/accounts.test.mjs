@@ -15,6 +15,9 @@ test('a shopper who forgot the password sets a new one from the email, then save
 
   await page.goto('/shop/account')
   await page.getByRole('link', { name: 'Forgot your password?' }).click()
+  // The sign-in form has an Email field too: fill only once the lazily loaded page replaced it,
+  // or the text lands in the old form and the new one's empty required field blocks the submit.
+  await page.getByRole('heading', { name: 'Forgot your password?' }).waitFor()
   await page.getByLabel('Email').fill(email)
   await page.getByRole('button', { name: 'Email me a link' }).click()
   await page.getByRole('status').filter({ hasText: 'a link to set a new password is on its way' }).waitFor()
