@@ -785,19 +785,26 @@ async fn record_workflow_histories() {
     ]
     .iter()
     .any(|workflow| wanted(workflow));
-    tokio::join!(
-        when(core, ordinary_paths()),
-        when(core, review_paths()),
-        when(core, review_timeout_path()),
-        when(core, notification_paths()),
-        when(core, abandoned_cart_path()),
-        when(core, attention_paths()),
-        when(core, renewal_paths()),
-        when(core, long_shipment_paths()),
-        when(core, expired_cart_path()),
-        when(wanted("daily_sales_report"), daily_report_path()),
-        when(wanted("adjust_stock"), adjust_stock_paths()),
-        when(wanted("cart_checkout"), cart_checkout_paths()),
-        when(wanted("deliver_webhook"), webhook_paths()),
-    );
+    use futures::StreamExt as _;
+    let scenarios: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>> = vec![
+        Box::pin(when(core, ordinary_paths())),
+        Box::pin(when(core, review_paths())),
+        Box::pin(when(core, review_timeout_path())),
+        Box::pin(when(core, notification_paths())),
+        Box::pin(when(core, abandoned_cart_path())),
+        Box::pin(when(core, attention_paths())),
+        Box::pin(when(core, renewal_paths())),
+        Box::pin(when(core, long_shipment_paths())),
+        Box::pin(when(core, expired_cart_path())),
+        Box::pin(when(wanted("daily_sales_report"), daily_report_path())),
+        Box::pin(when(wanted("adjust_stock"), adjust_stock_paths())),
+        Box::pin(when(wanted("cart_checkout"), cart_checkout_paths())),
+        Box::pin(when(wanted("deliver_webhook"), webhook_paths())),
+    ];
+    // A few at a time: each scenario's TestApp holds pools of its own, and all thirteen at once
+    // ask Postgres for more than its 100 connections.
+    futures::stream::iter(scenarios)
+        .buffer_unordered(3)
+        .collect::<Vec<()>>()
+        .await;
 }
