@@ -4,7 +4,8 @@
 //! It prices the lines from the catalog (a repeated SKU is one line; a coupon's discount is
 //! taken off), fixes the order's id (fresh, derived from an idempotency key, or reserved by a
 //! cart), puts what a replay and a not-yet-recorded order need in the memo, and starts
-//! PlaceOrder, which alone sets its search attributes. Starting an id that already runs
+//! PlaceOrder with its first search attributes (`pending`, the customer, the total; the
+//! workflow keeps them current from there). Starting an id that already runs
 //! answers the order placed first: the same key with the same body, or the same cart checkout
 //! tried again. Handlers authenticate and parse; the intake decides.
 
@@ -14,7 +15,7 @@ use crate::recent::PlacedOrder;
 use crate::{ApiError, AppState};
 use activities::catalog::{self, QuoteError, Requested};
 use contracts::cart::Coupon;
-use contracts::orders::{OrderLine, PlaceOrderInput, memo, workflow_id};
+use contracts::orders::{OrderLine, PlaceOrderInput, memo, search, workflow_id};
 use contracts::payments::PaymentMethod;
 use contracts::shipping::Address;
 use contracts::{CustomerId, Money, OrderId, Service};
@@ -106,11 +107,7 @@ pub(crate) async fn place(
     let order_id = order.identity.order_id(caller.id);
     tracing::Span::current().record("order.id", tracing::field::display(order_id));
     let priced = price(state, &order.lines, order.coupon.as_ref()).await?;
-    let options =
-        WorkflowStartOptions::new(state.queues.of(Service::Orders), workflow_id(order_id))
-            .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
-            .memo(order_memo(caller, &priced, &order.identity))
-            .build();
+    let memo = order_memo(caller, &priced, &order.identity);
     let input = PlaceOrderInput {
         order_id,
         customer_id: caller.id,
@@ -122,6 +119,12 @@ pub(crate) async fn place(
         total: priced.total.clone(),
         payment_method: order.payment_method,
     };
+    let options =
+        WorkflowStartOptions::new(state.queues.of(Service::Orders), workflow_id(order_id))
+            .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
+            .memo(memo)
+            .search_attributes(search::at_start(&input))
+            .build();
     match state
         .temporal
         .start_workflow(PlaceOrder::run, input, options)

@@ -43,7 +43,10 @@ pub mod memo {
 /// (`OrderStatus="awaiting_review"`). They must be registered on the namespace before use;
 /// `emporium migrate` and `emporium dev` do it.
 pub mod search {
-    use temporalio_common::search_attributes::SearchAttributeKey;
+    use super::{OrderStatus, PlaceOrderInput};
+    use temporalio_common::search_attributes::{
+        SearchAttributeKey, SearchAttributeUpdate, SearchAttributes,
+    };
 
     /// The order's status (snake_case), kept current by the workflow.
     pub const ORDER_STATUS: SearchAttributeKey<String> = SearchAttributeKey::keyword("OrderStatus");
@@ -66,6 +69,22 @@ pub mod search {
         ("OrderTotalCents", "Int"),
         ("TrackingNumber", "Keyword"),
     ];
+
+    /// A new order's attributes: `pending`, whose, how much.
+    pub fn initial(order: &PlaceOrderInput) -> [SearchAttributeUpdate; 3] {
+        [
+            ORDER_STATUS.value_set(OrderStatus::Pending.as_str().to_owned()),
+            CUSTOMER_ID.value_set(order.customer_id.to_string()),
+            ORDER_TOTAL_CENTS.value_set(order.total.amount_minor),
+        ]
+    }
+
+    /// The same, for whoever starts the order: set at its start, an order is found in the Web
+    /// UI (by customer, by total) from its first moment, even before a worker picks it up,
+    /// and the workflow need not upsert them.
+    pub fn at_start(order: &PlaceOrderInput) -> SearchAttributes {
+        SearchAttributes::new(initial(order))
+    }
 }
 
 /// What every order's workflow id starts with, before the order's id.

@@ -92,13 +92,15 @@ pub fn smtp_server() -> &'static SmtpServer {
     })
 }
 
+/// How many messages a delivered order sends its customer.
+pub const MESSAGES_PER_DELIVERED_ORDER: usize = 4;
+
 /// The subjects of the messages a delivered order sends its customer, sorted: confirmed,
-/// being packed, shipped, out for delivery, delivered.
+/// shipped, out for delivery, delivered (the bought label is no message of its own).
 pub fn delivered_order_subjects(order_id: &str) -> Vec<String> {
     let short = order_id.rsplit('-').next().unwrap_or_default();
     let mut subjects = vec![
         format!("Order {short} has shipped"),
-        format!("Order {short} is being packed"),
         format!("Order {short} is out for delivery"),
         format!("Order {short} was delivered"),
         format!("Your order {short} is confirmed"),

@@ -68,6 +68,10 @@ const PATHS: &[&str] = &[
     // From before the weeks-long patch: orders, shipments, carts and refunds of that time.
     "place_order/before_weeks_long_orders/completed",
     "place_order/before_weeks_long_orders/shipment_exception_refunded",
+    // Orders that announced their label in a message of its own, before the leaner orders.
+    "place_order/before_leaner_orders/completed",
+    "place_order/before_leaner_orders/cancelled_after_label",
+    "place_order/before_leaner_orders/needs_attention_retried",
     "cart/before_carts_expire/abandoned",
     "refund_payment/before_notifications_as_activities/full",
     // A cart checked out in one step, its PlaceOrder a child, before the order intake.
@@ -377,7 +381,7 @@ async fn workflows_from_before_and_after_each_patch_both_replay() {
             6,
         ),
         (
-            "place_order/completed",
+            "place_order/before_leaner_orders/completed",
             place_order::patches::WEEKS_LONG_ORDERS,
             true,
             1,
@@ -436,6 +440,94 @@ async fn workflows_from_before_and_after_each_patch_both_replay() {
             "{path}: marker"
         );
         assert_eq!(children(&recorded), started, "{path}: child workflows");
+        history::replay_with(
+            recorded,
+            history::options(&info.task_queue).expect("options"),
+        )
+        .await
+        .unwrap_or_else(|err| panic!("{path} replays: {err}"));
+    }
+}
+
+/// The customer messages a history sent as `NotifyCustomer` activities, by template.
+fn customer_messages(recorded: &History) -> usize {
+    recorded
+        .events
+        .iter()
+        .filter(|event| match &event.attributes {
+            Some(Attributes::ActivityTaskScheduledEventAttributes(scheduled)) => scheduled
+                .activity_type
+                .as_ref()
+                .is_some_and(|kind| kind.name == "NotifyCustomer"),
+            _ => false,
+        })
+        .count()
+}
+
+/// The patch markers a history recorded.
+fn patch_markers(recorded: &History) -> usize {
+    recorded
+        .events
+        .iter()
+        .filter(|event| {
+            matches!(
+                &event.attributes,
+                Some(Attributes::MarkerRecordedEventAttributes(marker))
+                    if marker.marker_name == "core_patch"
+            )
+        })
+        .count()
+}
+
+/// The upserts of a history that set `CustomerId` (the order's first search attributes).
+fn initial_upserts(recorded: &History) -> usize {
+    recorded
+        .events
+        .iter()
+        .filter(|event| match &event.attributes {
+            Some(Attributes::UpsertWorkflowSearchAttributesEventAttributes(upsert)) => upsert
+                .search_attributes
+                .as_ref()
+                .is_some_and(|s| s.indexed_fields.contains_key("CustomerId")),
+            _ => false,
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn orders_from_before_the_leaner_orders_patch_announce_their_label_and_newer_do_not() {
+    use workflows::place_order::patches::{LEANER_ORDERS, WEEKS_LONG_ORDERS};
+    // (path, (weeks-long marker, leaner-orders marker), customer messages, initial upserts)
+    for (path, markers, messages, upserts) in [
+        (
+            "place_order/before_leaner_orders/completed",
+            (true, false),
+            5,
+            1,
+        ),
+        // Started by the intake with its search attributes: no upsert of its own.
+        ("place_order/completed", (false, true), 4, 0),
+    ] {
+        let (recorded, info) = history::parse(&read(path)).expect("a history");
+        assert_eq!(
+            (
+                patch_and_upsert(&recorded, WEEKS_LONG_ORDERS).0,
+                patch_and_upsert(&recorded, LEANER_ORDERS).0
+            ),
+            markers,
+            "{path}: markers"
+        );
+        assert_eq!(
+            patch_markers(&recorded),
+            1,
+            "{path}: one patch marker per order"
+        );
+        assert_eq!(customer_messages(&recorded), messages, "{path}: messages");
+        assert_eq!(
+            initial_upserts(&recorded),
+            upserts,
+            "{path}: first attributes upserted"
+        );
         history::replay_with(
             recorded,
             history::options(&info.task_queue).expect("options"),

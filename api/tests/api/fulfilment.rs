@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use testkit::fake_carrier::FakeCarrier;
 use testkit::fake_sms::FakeSms;
+use testkit::smtp::MESSAGES_PER_DELIVERED_ORDER;
 use testkit::{TestApp, TestAppOptions};
 
 fn subjects(app: &TestApp) -> Vec<String> {
@@ -35,7 +36,7 @@ async fn a_delivered_order_tells_the_customer_each_step_exactly_once() {
 
     let id = app.place_order("MUG", 2, "pm_card_visa").await;
     let order = app.wait_for_final_order(&id).await;
-    wait_for_mail(&app, 5).await;
+    wait_for_mail(&app, MESSAGES_PER_DELIVERED_ORDER).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     assert_eq!(order["status"], "completed");
@@ -76,7 +77,7 @@ async fn a_delivered_order_tells_the_customer_each_step_exactly_once() {
         .await;
     assert_eq!(status, 200);
     let history = history.as_array().expect("a list");
-    assert_eq!(history.len(), 5);
+    assert_eq!(history.len(), MESSAGES_PER_DELIVERED_ORDER);
     assert!(
         history
             .iter()
@@ -128,7 +129,8 @@ async fn a_lost_parcel_is_refunded_in_full_and_the_customer_told() {
         8,
         "a lost parcel is not restocked"
     );
-    wait_for_mail(&app, 5).await;
+    // Confirmed, shipped, the problem, the refund.
+    wait_for_mail(&app, 4).await;
     let mail = subjects(&app);
     assert!(
         mail.iter()
@@ -303,7 +305,8 @@ async fn cancelling_before_pickup_cancels_the_label_and_undoes_everything() {
         .await
         .expect("rows");
     assert_eq!(payments[0].status.as_str(), "voided");
-    wait_for_mail(&app, 3).await;
+    // Confirmed, cancelled.
+    wait_for_mail(&app, 2).await;
     assert!(subjects(&app).iter().any(|s| s.ends_with("is cancelled")));
 }
 
@@ -341,7 +344,7 @@ async fn a_partial_refund_with_restock_is_recorded_and_never_exceeds_the_capture
     app.seed_product("MUG", 1250, 10).await;
     let id = app.place_order("MUG", 2, "pm_card_visa").await;
     app.wait_for_final_order(&id).await;
-    wait_for_mail(&app, 5).await;
+    wait_for_mail(&app, MESSAGES_PER_DELIVERED_ORDER).await;
 
     let (status, accepted) = app.post_json_as(Some(&app.admin_token), &format!("/orders/{id}/refunds"),
             &json!({"amount_minor": 1250, "reason": "one mug arrived broken", "restock": [{"sku": "MUG", "quantity": 1}]}),
@@ -360,7 +363,7 @@ async fn a_partial_refund_with_restock_is_recorded_and_never_exceeds_the_capture
         app.stock("MUG").await.on_hand == 9
     })
     .await;
-    wait_for_mail(&app, 6).await;
+    wait_for_mail(&app, MESSAGES_PER_DELIVERED_ORDER + 1).await;
     assert!(
         subjects(&app)
             .iter()

@@ -6,6 +6,7 @@ use futures::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use std::time::Duration;
 use testkit::TestApp;
+use testkit::smtp::MESSAGES_PER_DELIVERED_ORDER;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
@@ -329,8 +330,9 @@ async fn a_customer_follows_all_their_orders_and_messages_by_one_sequence() {
     app.wait_for_final_order(&first).await;
     app.wait_for_final_order(&second).await;
     // Every email sent means every entry committed (the entry is written after the send).
+    let expected = 2 * MESSAGES_PER_DELIVERED_ORDER;
     testkit::smtp::smtp_server()
-        .wait_for(&app.customer_email, 10)
+        .wait_for(&app.customer_email, expected)
         .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let all = feed::after(&app.db, Scope::Customer(app.customer.id.0), 0)
@@ -339,10 +341,14 @@ async fn a_customer_follows_all_their_orders_and_messages_by_one_sequence() {
     let sent = all
         .iter()
         .filter(|entry| entry.kind == feed::FeedKind::Notification);
-    assert_eq!(sent.count(), 10, "five messages per delivered order");
+    assert_eq!(
+        sent.count(),
+        expected,
+        "every message of both delivered orders"
+    );
 
     // Half of what was sent live, then a reconnect for the rest of each topic.
-    let (orders, notifications) = events_by_topic(&mut live, (all.len() + 10) / 2).await;
+    let (orders, notifications) = events_by_topic(&mut live, (all.len() + expected) / 2).await;
     drop(live);
     let mut live = Live::ready(&app.address, &app.token).await;
     let last = customer_seqs(&orders).last().copied().unwrap_or(0);
@@ -355,7 +361,7 @@ async fn a_customer_follows_all_their_orders_and_messages_by_one_sequence() {
     live.subscribe(json!({"topic": "notifications"}), last)
         .await;
     let mut messages = notifications;
-    while messages.len() < 10 {
+    while messages.len() < expected {
         messages.push(live.event_of("topic", &json!("notifications")).await);
     }
 

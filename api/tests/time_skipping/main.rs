@@ -179,7 +179,11 @@ async fn a_parcel_delivered_after_ten_days_completes_the_order() {
             .is_some_and(|(_, end)| end.contains("Completed"))
     );
     let mail = testkit::smtp::smtp_server().messages_to(&app.customer_email);
-    assert_eq!(mail.len(), 5, "every step told once");
+    assert_eq!(
+        mail.len(),
+        testkit::smtp::MESSAGES_PER_DELIVERED_ORDER,
+        "every step told once"
+    );
 }
 
 #[tokio::test]

@@ -239,7 +239,8 @@ impl Journey {
     /// window): the repeat carries the same Message-ID, so a mail client shows it once.
     async fn each_message_arrives_once(&self, id: &str) {
         let smtp = testkit::smtp::smtp_server();
-        smtp.wait_for(&self.customer, 5).await;
+        smtp.wait_for(&self.customer, testkit::smtp::MESSAGES_PER_DELIVERED_ORDER)
+            .await;
         tokio::time::sleep(Duration::from_secs(2)).await;
         let mut by_message_id: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         for mail in smtp.messages_to(&self.customer) {
