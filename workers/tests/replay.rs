@@ -97,6 +97,16 @@ fn json_files(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
+/// Replays a recorded history of `path` against today's workflows; panics on nondeterminism.
+async fn replays(path: &str, recorded: History, info: &history::HistoryInfo) {
+    history::replay_with(
+        recorded,
+        history::options(&info.task_queue).expect("options"),
+    )
+    .await
+    .unwrap_or_else(|err| panic!("{path} replays: {err}"));
+}
+
 fn read(path: &str) -> Vec<u8> {
     let file = histories_dir().join(format!("{path}.json"));
     std::fs::read(&file).unwrap_or_else(|err| panic!("{}: {err}", file.display()))
@@ -262,12 +272,7 @@ async fn orders_from_before_and_after_the_tracking_number_patch_both_replay() {
             expected,
             "{path}: (patch marker, TrackingNumber upsert)"
         );
-        history::replay_with(
-            recorded,
-            history::options(&info.task_queue).expect("options"),
-        )
-        .await
-        .unwrap_or_else(|err| panic!("{path} replays: {err}"));
+        replays(path, recorded, &info).await;
     }
 }
 
@@ -319,12 +324,7 @@ async fn orders_from_before_and_after_the_local_read_model_writes_patch_both_rep
             remote,
             "{path}: read-model writes are local after the patch, remote before"
         );
-        history::replay_with(
-            recorded,
-            history::options(&info.task_queue).expect("options"),
-        )
-        .await
-        .unwrap_or_else(|err| panic!("{path} replays: {err}"));
+        replays(path, recorded, &info).await;
     }
 }
 
@@ -440,12 +440,7 @@ async fn workflows_from_before_and_after_each_patch_both_replay() {
             "{path}: marker"
         );
         assert_eq!(children(&recorded), started, "{path}: child workflows");
-        history::replay_with(
-            recorded,
-            history::options(&info.task_queue).expect("options"),
-        )
-        .await
-        .unwrap_or_else(|err| panic!("{path} replays: {err}"));
+        replays(path, recorded, &info).await;
     }
 }
 
@@ -528,11 +523,6 @@ async fn orders_from_before_the_leaner_orders_patch_announce_their_label_and_new
             upserts,
             "{path}: first attributes upserted"
         );
-        history::replay_with(
-            recorded,
-            history::options(&info.task_queue).expect("options"),
-        )
-        .await
-        .unwrap_or_else(|err| panic!("{path} replays: {err}"));
+        replays(path, recorded, &info).await;
     }
 }
