@@ -393,3 +393,45 @@ async fn orders_are_listed_newest_first_filtered_and_paged() {
     assert_eq!(status, 422);
     assert_eq!(problem["errors"][0]["field"], "page");
 }
+
+/// An order started without its first search attributes (by an API from before the intake set
+/// them, during a rolling deploy) upserts them itself, so operators find it all the same.
+#[tokio::test]
+async fn an_order_started_without_its_search_attributes_sets_them_itself() {
+    use contracts::orders::{PlaceOrderInput, workflow_id};
+    use temporalio_client::WorkflowStartOptions;
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1_250, 10).await;
+    let order_id = contracts::OrderId(uuid::Uuid::now_v7());
+    let mug = json!({"amount_minor": 1_250, "currency": "EUR"});
+    let input: PlaceOrderInput = serde_json::from_value(json!({
+        "order_id": order_id,
+        "customer_id": app.customer.id,
+        "customer_email": app.customer_email,
+        "customer_phone": null,
+        "shipping_address": TestApp::address(),
+        "lines": [{"sku": "MUG", "name": "Mug", "quantity": 1, "unit_price": mug,
+                   "line_total": mug}],
+        "discount": null,
+        "total": mug,
+        "payment_method": "pm_card_visa",
+    }))
+    .expect("an order");
+    let options = WorkflowStartOptions::new(
+        app.queues.of(contracts::Service::Orders),
+        workflow_id(order_id),
+    )
+    .build();
+    app.temporal
+        .start_workflow(workflows::PlaceOrder::run, input, options)
+        .await
+        .expect("started without search attributes");
+
+    let found = app
+        .wait_for_workflows_matching(&format!(r#"CustomerId = "{}""#, app.customer.id), 1)
+        .await;
+    let attributes = found[0].search_attributes();
+    assert_eq!(attributes.get(&search::ORDER_TOTAL_CENTS), Some(1_250));
+    let order = app.wait_for_final_order(&order_id.to_string()).await;
+    assert_eq!(order["status"], "completed", "{order}");
+}
