@@ -234,7 +234,7 @@ impl PlaceOrder {
         });
         // Runs from before the patch upserted these whatever their start held (some API
         // versions set them too), and do so again on replay; since, the start decides.
-        if !leaner {
+        if !(leaner && ctx.search_attributes().contains_key(&search::CUSTOMER_ID)) {
             ctx.upsert_search_attributes(search::initial(&order));
         }
 
