@@ -278,16 +278,12 @@ async fn orders_from_before_and_after_the_tracking_number_patch_both_replay() {
 
 /// The activities a history scheduled through the server's task queues.
 fn remote_activities(recorded: &History) -> usize {
-    recorded
-        .events
-        .iter()
-        .filter(|event| {
-            matches!(
-                event.attributes,
-                Some(Attributes::ActivityTaskScheduledEventAttributes(_))
-            )
-        })
-        .count()
+    count_events(recorded, |attributes| {
+        matches!(
+            attributes,
+            Attributes::ActivityTaskScheduledEventAttributes(_)
+        )
+    })
 }
 
 #[tokio::test]
@@ -444,49 +440,38 @@ async fn workflows_from_before_and_after_each_patch_both_replay() {
     }
 }
 
-/// The customer messages a history sent as `NotifyCustomer` activities, by template.
-fn customer_messages(recorded: &History) -> usize {
+/// How many events of a history `matches` picks.
+fn count_events(recorded: &History, matches: impl Fn(&Attributes) -> bool) -> usize {
     recorded
         .events
         .iter()
-        .filter(|event| match &event.attributes {
-            Some(Attributes::ActivityTaskScheduledEventAttributes(scheduled)) => scheduled
-                .activity_type
-                .as_ref()
-                .is_some_and(|kind| kind.name == "NotifyCustomer"),
-            _ => false,
-        })
+        .filter(|event| event.attributes.as_ref().is_some_and(&matches))
         .count()
+}
+
+/// The customer messages a history sent as `NotifyCustomer` activities.
+fn customer_messages(recorded: &History) -> usize {
+    count_events(recorded, |attributes| {
+        matches!(attributes, Attributes::ActivityTaskScheduledEventAttributes(scheduled)
+            if scheduled.activity_type.as_ref().is_some_and(|kind| kind.name == "NotifyCustomer"))
+    })
 }
 
 /// The patch markers a history recorded.
 fn patch_markers(recorded: &History) -> usize {
-    recorded
-        .events
-        .iter()
-        .filter(|event| {
-            matches!(
-                &event.attributes,
-                Some(Attributes::MarkerRecordedEventAttributes(marker))
-                    if marker.marker_name == "core_patch"
-            )
-        })
-        .count()
+    count_events(recorded, |attributes| {
+        matches!(attributes, Attributes::MarkerRecordedEventAttributes(marker)
+            if marker.marker_name == "core_patch")
+    })
 }
 
 /// The upserts of a history that set `CustomerId` (the order's first search attributes).
 fn initial_upserts(recorded: &History) -> usize {
-    recorded
-        .events
-        .iter()
-        .filter(|event| match &event.attributes {
-            Some(Attributes::UpsertWorkflowSearchAttributesEventAttributes(upsert)) => upsert
-                .search_attributes
-                .as_ref()
-                .is_some_and(|s| s.indexed_fields.contains_key("CustomerId")),
-            _ => false,
-        })
-        .count()
+    count_events(recorded, |attributes| {
+        matches!(attributes, Attributes::UpsertWorkflowSearchAttributesEventAttributes(upsert)
+            if upsert.search_attributes.as_ref()
+                .is_some_and(|s| s.indexed_fields.contains_key("CustomerId")))
+    })
 }
 
 #[tokio::test]
