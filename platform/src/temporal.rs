@@ -218,9 +218,9 @@ pub struct DevServerOptions {
 /// The dynamic configuration that lets a dev server cache its search attributes. The CLI's dev
 /// server turns the cache off, so that an attribute added while it runs can be used at once,
 /// and then reads its cluster metadata from its SQLite on every lookup: ~21,000 times in one
-/// bench run of 720 workflows (docs/BENCHMARKS.md), each holding the database's one connection. A production server
-/// caches them for a minute, and so does every dev server started here, which registers its
-/// attributes as it starts.
+/// bench run of 720 workflows (docs/BENCHMARKS.md), each holding the database's one
+/// connection. A production server caches them for a minute, and so does every dev server
+/// started here, which registers its attributes as it starts.
 pub const SEARCH_ATTRIBUTE_CACHE: (&str, &str) =
     ("system.forceSearchAttributesCacheRefreshOnRead", "false");
 
