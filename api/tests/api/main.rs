@@ -41,6 +41,25 @@ pub(crate) fn order_id(id: &str) -> OrderId {
     id.parse().expect("order ids are UUIDs")
 }
 
+/// What the intake would hand PlaceOrder for one 12.50 mug ordered by `app`'s customer, for
+/// tests that start the workflow or write the read model themselves.
+pub(crate) fn one_mug(app: &TestApp, order_id: OrderId) -> contracts::orders::PlaceOrderInput {
+    let mug = json!({"amount_minor": 1_250, "currency": "EUR"});
+    serde_json::from_value(json!({
+        "order_id": order_id,
+        "customer_id": app.customer.id,
+        "customer_email": app.customer_email,
+        "customer_phone": null,
+        "shipping_address": TestApp::address(),
+        "lines": [{"sku": "MUG", "name": "Mug", "quantity": 1, "unit_price": mug,
+                   "line_total": mug}],
+        "discount": null,
+        "total": mug,
+        "payment_method": "pm_card_visa",
+    }))
+    .expect("an order")
+}
+
 #[tokio::test]
 async fn an_order_for_stocked_products_completes_and_takes_the_money() {
     let app = TestApp::spawn().await;

@@ -393,3 +393,32 @@ async fn orders_are_listed_newest_first_filtered_and_paged() {
     assert_eq!(status, 422);
     assert_eq!(problem["errors"][0]["field"], "page");
 }
+
+/// An order started without its first search attributes (by an API from before the intake set
+/// them, during a rolling deploy) upserts them itself, so operators find it all the same.
+#[tokio::test]
+async fn an_order_started_without_its_search_attributes_sets_them_itself() {
+    use contracts::orders::workflow_id;
+    use temporalio_client::WorkflowStartOptions;
+    let app = TestApp::spawn().await;
+    app.seed_product("MUG", 1_250, 10).await;
+    let order_id = contracts::OrderId(uuid::Uuid::now_v7());
+    let input = crate::one_mug(&app, order_id);
+    let options = WorkflowStartOptions::new(
+        app.queues.of(contracts::Service::Orders),
+        workflow_id(order_id),
+    )
+    .build();
+    app.temporal
+        .start_workflow(workflows::PlaceOrder::run, input, options)
+        .await
+        .expect("started without search attributes");
+
+    let found = app
+        .wait_for_workflows_matching(&format!(r#"CustomerId = "{}""#, app.customer.id), 1)
+        .await;
+    let attributes = found[0].search_attributes();
+    assert_eq!(attributes.get(&search::ORDER_TOTAL_CENTS), Some(1_250));
+    let order = app.wait_for_final_order(&order_id.to_string()).await;
+    assert_eq!(order["status"], "completed", "{order}");
+}
