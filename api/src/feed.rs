@@ -109,7 +109,9 @@ async fn relay(
                 continue;
             }
             Err(err) => {
-                tracing::warn!(error = %err, "feed listener failed");
+                // Until it listens again, nothing is heard: what is held may grow stale.
+                tracing::warn!(error = %err, "feed listener failed; streams catch up");
+                let _ = news.send(FeedNews::CatchUp);
                 return;
             }
         };

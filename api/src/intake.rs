@@ -119,6 +119,8 @@ pub(crate) async fn place(
         total: priced.total.clone(),
         payment_method: order.payment_method,
     };
+    // Followed before its workflow starts, so that its first status cannot slip past.
+    state.views.follow_order(order_id);
     let options =
         WorkflowStartOptions::new(state.queues.of(Service::Orders), workflow_id(order_id))
             .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)

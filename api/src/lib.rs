@@ -16,6 +16,7 @@ pub mod recent;
 mod routes;
 mod state;
 mod validate;
+pub mod views;
 mod web;
 mod webhook;
 

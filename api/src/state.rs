@@ -27,6 +27,8 @@ pub struct AppState {
     pub webhooks: activities::notifications::webhooks::WebhookPolicy,
     /// The orders this instance placed a moment ago, shown until the read model has them.
     pub recent: crate::recent::RecentOrders,
+    /// The orders' views this instance holds, kept current by [`Self::feed`].
+    pub views: crate::views::OrderViews,
     /// Cancelled when the instance starts shutting down: live streams and sockets end then
     /// (they would otherwise hold a graceful shutdown open forever).
     pub stopping: tokio_util::sync::CancellationToken,

@@ -215,8 +215,10 @@ impl TestApp {
             logins_per_address_per_minute: options.logins_per_address_per_minute,
         });
         let api_db = test_db.connect_as(platform::db::API_ROLE).await;
+        let feed = api::feed::FeedHub::start(&api_db);
         let state = api::AppState {
-            feed: api::feed::FeedHub::start(&api_db),
+            views: api::views::OrderViews::start(&api_db, &feed),
+            feed,
             links: api::AccountLinks {
                 reset_valid_for: options.password_reset_valid_for,
                 ..api::AccountLinks::new(address.clone())
@@ -297,8 +299,10 @@ impl TestApp {
     pub async fn another_api(&self) -> String {
         let (state, config) = self.api.clone();
         let db = self.test_db.connect_as(platform::db::API_ROLE).await;
+        let feed = api::feed::FeedHub::start(&db);
         let state = api::AppState {
-            feed: api::feed::FeedHub::start(&db),
+            views: api::views::OrderViews::start(&db, &feed),
+            feed,
             auth: state.auth.separate(),
             db,
             stopping: CancellationToken::new(),

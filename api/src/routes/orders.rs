@@ -318,11 +318,13 @@ pub(crate) async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<OrderResponse>, ApiError> {
     let order_id = validate::order_id(&id)?;
-    if let Some(view) = get_order(&state.db, order_id).await? {
+    if let Some(view) = state.views.get(order_id).await? {
         if !caller.may_see(view.customer_id) {
             return Err(ApiError::not_found(format!("no order with id {order_id}")));
         }
-        return Ok(Json(OrderResponse::Stored(Box::new(view))));
+        return Ok(Json(OrderResponse::Stored(Box::new(OrderView::clone(
+            &view,
+        )))));
     }
     let live = match state.recent.get(order_id) {
         Some(placed) => Live::placed(order_id, placed),

@@ -89,8 +89,10 @@ pub(crate) fn api_parts(
         logins_per_account_per_minute: settings.auth.logins_per_account_per_minute,
         logins_per_address_per_minute: settings.auth.logins_per_address_per_minute,
     });
+    let feed = ::api::feed::FeedHub::start(&db);
     let state = ::api::AppState {
-        feed: ::api::feed::FeedHub::start(&db),
+        views: ::api::views::OrderViews::start(&db, &feed),
+        feed,
         links: ::api::AccountLinks {
             public_url: settings.api.public_url.clone(),
             reset_valid_for: std::time::Duration::from_secs(
