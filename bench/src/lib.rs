@@ -207,7 +207,11 @@ async fn paced_phase(
     let completed_before = completed_count(api, &shop.admin).await?;
     let pace = Some((options.paced_orders, options.paced_rate));
     let paced_run = format!("{run}-paced");
+    let (stop_floor, floor_stops) = tokio::sync::watch::channel(false);
+    let floor = tokio::spawn(load::floor(api.clone(), floor_stops));
     let (placed, _) = place_orders(api, shop, options, &paced_run, &sampler, pace).await;
+    let _ = stop_floor.send(true);
+    let floor = floor.await.unwrap_or_default();
     let (orders, latency) = tally(&placed);
     if options.completion_timeout_secs > 0 && orders.confirmed > 0 {
         let (confirmed, label) = (orders.confirmed, "paced, delivered");
@@ -226,6 +230,7 @@ async fn paced_phase(
         rate: options.paced_rate,
         orders,
         latency,
+        floor: Percentiles::of(&floor),
         processes: finish(sampler).await,
     }))
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 
 /// Statuses an order has reached once it is confirmed.
 pub(crate) const CONFIRMED_OR_LATER: [&str; 7] = [
@@ -282,6 +282,27 @@ pub(crate) async fn place_one(
     }
     placed.order_id = Some(id);
     placed
+}
+
+/// `GET /healthz`, which does no work, every [`POLL_EVERY`] until `stop` turns true: how long
+/// the machine and the HTTP path alone make any answer take, the floor under the latencies
+/// the platform's own work adds to.
+pub(crate) async fn floor(api: Arc<Api>, mut stop: watch::Receiver<bool>) -> Vec<Duration> {
+    let mut took = Vec::new();
+    while !*stop.borrow() {
+        tokio::select! {
+            _ = stop.changed() => continue,
+            () = tokio::time::sleep(POLL_EVERY) => {}
+        }
+        let asked = Instant::now();
+        if let Ok(response) = api.http.get(api.url("/healthz")).send().await
+            && response.status() == StatusCode::OK
+            && response.bytes().await.is_ok()
+        {
+            took.push(asked.elapsed());
+        }
+    }
+    took
 }
 
 pub(crate) fn bar(length: usize, label: &str) -> ProgressBar {

@@ -105,6 +105,9 @@ pub struct Paced {
     pub orders: OrderCounts,
     /// Their latencies.
     pub latency: Latencies,
+    /// `GET /healthz`, which does no work, asked every 250 ms meanwhile: the part of any
+    /// answer's time that is the machine's and HTTP's, under what the platform's work adds.
+    pub floor: Percentiles,
     /// The platform's processes during the paced run, until its orders were delivered.
     pub processes: Vec<Usage>,
 }
@@ -253,6 +256,7 @@ pub fn table(report: &Report) -> String {
             &format!("paced {}/s: placed -> confirmed", paced.rate),
             &p.placed_to_confirmed,
         );
+        line("paced: GET /healthz (floor)", &paced.floor);
     }
     if let Some(events) = report.history_events_per_order {
         let _ = writeln!(out, "\n  history events per PlaceOrder {events}");

@@ -78,6 +78,12 @@ async fn the_bench_places_orders_runs_the_ceiling_and_writes_a_report_that_adds_
         "order 0 of the paced run too"
     );
     assert_eq!(paced["latency"]["post_orders"]["count"], 2);
+    let floor = &paced["floor"];
+    assert!(
+        floor["count"].as_u64() >= Some(1),
+        "GET /healthz asked: {floor}"
+    );
+    assert!(floor["p50_ms"].as_f64() > Some(0.0), "{floor}");
     assert_eq!(report["latency"]["placed_to_confirmed"]["count"], 5);
     let events = report["history_events_per_order"].as_f64().expect("events");
     assert!(
