@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast::{Receiver, error::RecvError};
 
-/// How many orders an instance follows (a view is a few hundred bytes).
+/// How many orders an instance follows (a view of a few lines is about a kilobyte).
 pub const CAPACITY: usize = 2048;
 
 /// How long a held view is answered without reading it again, when no entry came meanwhile.
