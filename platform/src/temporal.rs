@@ -224,14 +224,26 @@ pub struct DevServerOptions {
 pub const SEARCH_ATTRIBUTE_CACHE: (&str, &str) =
     ("system.forceSearchAttributesCacheRefreshOnRead", "false");
 
+/// The dynamic configuration that lets a dev server's one history shard hand out tasks as a
+/// cluster's many shards do. Every activity task, workflow task and signal to another workflow
+/// leaves a history shard through its transfer queue, whose reader loads at most 20 times a
+/// second per shard (Temporal's default). A cluster has tens to thousands of shards, each with
+/// its own reader; the CLI's dev server has one, so that limit held every dispatch of the whole
+/// server for up to 50 ms, ~40 ms a hop: an order took ~200 ms from placed to confirmed, idle,
+/// where 200 loads a second (a 5 ms wait at most) take ~50-70 ms. 200 rather than unlimited:
+/// each load is a query of the server's one SQLite connection, and 1,000 cost the server more
+/// CPU per order under saturation (docs/BENCHMARKS.md, "One shard's task reader").
+pub const ONE_SHARD_TASK_READER: (&str, &str) = ("history.transferProcessorMaxPollRPS", "200");
+
 /// The CLI arguments for `options`' search attributes and dynamic configuration.
 fn extra_args(options: &DevServerOptions) -> Vec<String> {
     let attributes = options
         .search_attributes
         .iter()
         .flat_map(|(name, kind)| ["--search-attribute".to_owned(), format!("{name}={kind}")]);
-    let (cache_key, cache_value) = SEARCH_ATTRIBUTE_CACHE;
-    let config = std::iter::once((cache_key.to_owned(), cache_value.to_owned()))
+    let config = [SEARCH_ATTRIBUTE_CACHE, ONE_SHARD_TASK_READER]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
         .chain(options.dynamic_config.iter().cloned())
         .flat_map(|(key, value)| {
             [
@@ -341,7 +353,7 @@ mod tests {
     }
 
     #[test]
-    fn a_dev_server_registers_its_search_attributes_and_caches_them() {
+    fn a_dev_server_registers_its_search_attributes_caches_them_and_reads_tasks_as_a_cluster() {
         let options = DevServerOptions {
             cli: PathBuf::from("/usr/bin/temporal"),
             port: 7233,
@@ -359,6 +371,8 @@ mod tests {
                 "OrderStatus=Keyword",
                 "--dynamic-config-value",
                 "system.forceSearchAttributesCacheRefreshOnRead=false",
+                "--dynamic-config-value",
+                "history.transferProcessorMaxPollRPS=200",
                 "--dynamic-config-value",
                 "limit.historyCount.error=400",
             ]
