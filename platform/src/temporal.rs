@@ -231,8 +231,8 @@ pub const SEARCH_ATTRIBUTE_CACHE: (&str, &str) =
 /// its own reader; the CLI's dev server has one, so that limit held every dispatch of the whole
 /// server for up to 50 ms, ~40 ms a hop: an order took ~200 ms from placed to confirmed, idle,
 /// where 200 loads a second (a 5 ms wait at most) take ~50-70 ms. 200 rather than unlimited:
-/// each load is a query of the server's one SQLite connection, and 1,000 cost the server more
-/// CPU per order under saturation (docs/BENCHMARKS.md, "One shard's task reader").
+/// each load is a query on the server's one SQLite connection, and 1,000 confirmed orders no
+/// faster (docs/BENCHMARKS.md, "One shard's task reader").
 pub const ONE_SHARD_TASK_READER: (&str, &str) = ("history.transferProcessorMaxPollRPS", "200");
 
 /// The CLI arguments for `options`' search attributes and dynamic configuration.
