@@ -27,6 +27,7 @@ mod m20261130_000016_support_and_live;
 mod m20261130_000017_stock_news;
 mod m20261130_000018_accounts_and_reviews;
 mod m20261130_000019_outbox_and_webhooks;
+mod m20261201_000020_order_intake;
 
 pub use m20261125_000010_service_role::SERVICE_ROLE;
 pub use m20261130_000013_service_roles::{API_ROLE, DbRole, WORKER_ROLES};
@@ -77,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000017_stock_news::Migration),
             Box::new(m20261130_000018_accounts_and_reviews::Migration),
             Box::new(m20261130_000019_outbox_and_webhooks::Migration),
+            Box::new(m20261201_000020_order_intake::Migration),
         ]
     }
 }

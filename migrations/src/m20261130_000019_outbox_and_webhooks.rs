@@ -23,8 +23,9 @@ pub const OUTBOX_CHANNEL: &str = "emporium_outbox";
 /// The schemas that keep an outbox: the services whose changes become domain events.
 pub const OUTBOX_SCHEMAS: [&str; 4] = ["orders", "payments", "shipping", "inventory"];
 
-/// Tables outside the API role's own schemas that it writes: the admins' webhook endpoints.
-pub const API_ALSO_WRITES: [&str; 1] = ["notifications.webhook_endpoints"];
+/// Tables outside the API role's own schemas that it writes: the admins' webhook endpoints,
+/// and since migration 20 the order intake (`orders.intake`).
+pub const API_ALSO_WRITES: [&str; 2] = ["notifications.webhook_endpoints", "orders.intake"];
 
 /// The availability at or below which a SKU is low, unless set per SKU.
 pub const DEFAULT_LOW_STOCK_THRESHOLD: i64 = 5;

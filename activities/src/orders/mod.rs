@@ -11,6 +11,7 @@
 //! order in the business metrics (`emporium_orders_placed_total`,
 //! `emporium_orders_finished_total{status}`).
 
+pub mod intake;
 pub mod queries;
 
 use crate::audit;

@@ -24,6 +24,7 @@ use testkit::TestDb;
 
 mod expiry;
 mod fulfilment;
+mod intake;
 mod roles;
 mod stripe;
 
@@ -410,12 +411,9 @@ async fn a_declined_payment_reaches_temporal_as_a_non_retryable_typed_failure() 
     assert!(failure.is_non_retryable());
 }
 
-#[tokio::test]
-async fn the_read_model_ignores_replayed_and_stale_status_changes() {
-    let test_db = TestDb::create().await;
-    let orders = OrdersActivities::new(test_db.db.clone());
-    let order_id = OrderId::new();
-    let input = PlaceOrderInput {
+/// An order of two mugs for Ada, as PlaceOrder gets it.
+pub(crate) fn an_order(order_id: OrderId) -> PlaceOrderInput {
+    PlaceOrderInput {
         order_id,
         customer_id: contracts::CustomerId(contracts::Uuid::now_v7()),
         discount: None,
@@ -438,7 +436,15 @@ async fn the_read_model_ignores_replayed_and_stale_status_changes() {
         }],
         total: eur(2400),
         payment_method: "pm_card_visa".parse().expect("a token"),
-    };
+    }
+}
+
+#[tokio::test]
+async fn the_read_model_ignores_replayed_and_stale_status_changes() {
+    let test_db = TestDb::create().await;
+    let orders = OrdersActivities::new(test_db.db.clone());
+    let order_id = OrderId::new();
+    let input = an_order(order_id);
     let change = |seq, status| StatusChange {
         order_id,
         seq,
