@@ -1,10 +1,10 @@
 //! Emporium's HTTP API.
 //!
-//! Thin by design: a handler authenticates, validates, then starts a workflow, sends it a
-//! message, or reads state (workflow queries for live state, a service's read model for lists
-//! and history). Business decisions live in workflows and services, never here. Every error is
-//! an RFC 9457 problem+json document (see [`error`]); bad input is refused before any workflow
-//! starts.
+//! Thin by design: a handler authenticates, validates, then starts a workflow (an order's by
+//! way of its intake row: `intake`), sends it a message, or reads state (workflow queries for
+//! live state, a service's read model for lists and history). Business decisions live in
+//! workflows and services, never here. Every error is an RFC 9457 problem+json document (see
+//! [`error`]); bad input is refused before any workflow starts.
 
 pub mod auth;
 pub mod error;
@@ -118,7 +118,8 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     openapi_parts().1
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests.
+/// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight requests;
+/// meanwhile relays accepted orders to Temporal (`intake::relay`).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -131,6 +132,7 @@ pub async fn serve(
     let stopping = state.stopping.clone();
     let revocations = state.auth.revocations().clone();
     revocations.follow(state.db.clone(), &state.feed).await;
+    tokio::spawn(intake::relay(state.clone()));
     axum::serve(
         listener,
         router(state, &config).into_make_service_with_connect_info::<std::net::SocketAddr>(),

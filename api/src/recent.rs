@@ -15,7 +15,7 @@
 //! and short enough that an order whose workflow never ran (terminated, or its worker gone) is
 //! soon shown as Temporal has it.
 
-use contracts::orders::OrderLine;
+use contracts::orders::{OrderLine, PlaceOrderInput};
 use contracts::{CustomerId, Money, OrderId};
 use lru::LruCache;
 use std::num::NonZeroUsize;
@@ -40,6 +40,17 @@ pub struct PlacedOrder {
     pub lines: Vec<OrderLine>,
     /// What the customer pays.
     pub total: Money,
+}
+
+impl From<&PlaceOrderInput> for PlacedOrder {
+    fn from(input: &PlaceOrderInput) -> Self {
+        Self {
+            customer_id: input.customer_id,
+            customer_email: input.customer_email.clone(),
+            lines: input.lines.clone(),
+            total: input.total.clone(),
+        }
+    }
 }
 
 /// The orders this instance placed in the last [`KEPT_FOR`]; cloning shares them.

@@ -1,6 +1,7 @@
 //! `TestApp`: the real API on a random port and real workers, against a fresh database and the
 //! test binary's Temporal server, on task queues private to the test.
 
+use crate::gate::TcpGate;
 use crate::shopper::Shopper;
 use crate::{TestDb, temporal_address, temporal_client};
 use activities::events::relay::StreamConfig;
@@ -83,6 +84,9 @@ pub struct TestAppOptions {
     /// Workflow runs each worker keeps cached (sticky); fewer than the runs in flight makes
     /// the workers evict and replay them.
     pub max_cached_workflows: usize,
+    /// The API reaches Temporal through a [`TcpGate`] ([`TestApp::gate`]), so that a test can
+    /// take Temporal away from the API alone.
+    pub api_behind_gate: bool,
 }
 
 impl Default for TestAppOptions {
@@ -121,6 +125,7 @@ impl Default for TestAppOptions {
             events: None,
             webhooks: WebhookPolicy::default(),
             max_cached_workflows: 100,
+            api_behind_gate: false,
         }
     }
 }
@@ -164,6 +169,8 @@ pub struct TestApp {
     pub password: String,
     /// Issues tokens like the API does.
     pub auth: api::auth::Auth,
+    /// The gate between the API and Temporal, with [`TestAppOptions::api_behind_gate`].
+    pub gate: Option<TcpGate>,
     /// What the API was started with, for [`TestApp::another_api`].
     api: (api::AppState, api::ApiConfig),
     shutdown: CancellationToken,
@@ -214,6 +221,18 @@ impl TestApp {
             logins_per_account_per_minute: options.logins_per_account_per_minute,
             logins_per_address_per_minute: options.logins_per_address_per_minute,
         });
+        let gate = match options.api_behind_gate {
+            true => Some(TcpGate::to(temporal_address()).await),
+            false => None,
+        };
+        let api_temporal = match &gate {
+            Some(gate) => platform::temporal::connect(&platform::settings::TemporalSettings::at(
+                gate.address(),
+            ))
+            .await
+            .expect("connecting to Temporal through the gate"),
+            None => temporal.clone(),
+        };
         let api_db = test_db.connect_as(platform::db::API_ROLE).await;
         let feed = api::feed::FeedHub::start(&api_db);
         let state = api::AppState {
@@ -227,7 +246,7 @@ impl TestApp {
             recent: api::RecentOrders::default(),
             webhooks: options.webhooks.clone(),
             db: api_db,
-            temporal: temporal.clone(),
+            temporal: api_temporal,
             queues: queues.clone(),
             auth: auth.clone(),
             cart_reminder_after: options.cart_reminder_after,
@@ -288,19 +307,21 @@ impl TestApp {
             customer,
             password,
             auth,
+            gate,
             api,
             shutdown,
         }
     }
 
     /// Starts a second API instance, as another process would be: its own connections and
-    /// its own ear on the change feed, the same database, Temporal and secrets. Answers its
-    /// base URL; it stops with the app.
+    /// its own ear on the change feed, the same database, Temporal (never behind the first
+    /// one's gate) and secrets. Answers its base URL; it stops with the app.
     pub async fn another_api(&self) -> String {
         let (state, config) = self.api.clone();
         let db = self.test_db.connect_as(platform::db::API_ROLE).await;
         let feed = api::feed::FeedHub::start(&db);
         let state = api::AppState {
+            temporal: self.temporal.clone(),
             views: api::views::OrderViews::start(&db, &feed),
             feed,
             auth: state.auth.separate(),
@@ -506,8 +527,29 @@ impl TestApp {
         self.shopper().wait_for_status(order_id, status).await
     }
 
+    /// Waits until the order's workflow has started: an accepted order's start follows the
+    /// API's answer (`api::intake`).
+    pub async fn wait_for_workflow(&self, order_id: &str) {
+        let id: contracts::OrderId = order_id.parse().expect("an order id");
+        let handle = self
+            .temporal
+            .get_workflow_handle::<workflows::PlaceOrder>(workflow_id(id));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while let Err(err) = handle
+            .describe(temporalio_client::WorkflowDescribeOptions::default())
+            .await
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "order {order_id}'s workflow did not start: {err}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The order's live state, from its workflow's `status` query.
     pub async fn live_state(&self, order_id: &str) -> OrderSnapshot {
+        self.wait_for_workflow(order_id).await;
         let id: contracts::OrderId = order_id.parse().expect("an order id");
         self.temporal
             .get_workflow_handle::<workflows::PlaceOrder>(workflow_id(id))
@@ -522,6 +564,7 @@ impl TestApp {
 
     /// Waits until the order's workflow has closed (whatever its result).
     pub async fn wait_for_workflow_end(&self, order_id: &str) {
+        self.wait_for_workflow(order_id).await;
         let id: contracts::OrderId = order_id.parse().expect("an order id");
         let _ = tokio::time::timeout(
             Duration::from_secs(60),

@@ -12,6 +12,8 @@
 //!   fakes of the outside services we cannot reach, for the real clients to run against.
 //! - [`shopper::Shopper`]: a customer of a running API over HTTP only (placing orders, waiting
 //!   for their statuses), for [`TestApp`] and for tests of separate processes alike.
+//! - [`gate::TcpGate`]: a TCP gate that takes a server away from one client (the API's view
+//!   of a Temporal outage).
 //! - [`events`]: a NATS JetStream stream per test, a tap that reads it, and a scripted local
 //!   webhook receiver.
 //! - [`smtp::smtp_server`]: a real SMTP server (aiosmtpd) per test binary, read back from its
@@ -25,6 +27,7 @@ pub mod events;
 pub mod fake_carrier;
 pub mod fake_sms;
 pub mod fake_stripe;
+pub mod gate;
 pub mod gateways;
 pub mod shopper;
 pub mod smtp;

@@ -366,9 +366,9 @@ pub(crate) async fn checkout(
         Err(refusal) if refusal.status().is_client_error() => {
             end_checkout(&state, &caller, ticket.order_id, CheckoutEnd::Refused).await;
         }
-        // Temporal or Postgres failed: the order may have started all the same (an answer
-        // lost on the way), so the cart stays held and the next checkout finds or places
-        // the order under the same id.
+        // Postgres failed: the order may have been accepted all the same (a commit whose
+        // answer was lost on the way), so the cart stays held and the next checkout finds or
+        // places the order under the same id.
         Err(_) => {}
     }
     let order_id = placed?.order_id;

@@ -1,6 +1,7 @@
-//! Orders: `POST /orders` places one (starts PlaceOrder), `GET /orders/{id}` shows one,
-//! `GET /orders` lists them, `POST /orders/{id}/cancel`, `POST /orders/{id}/review` and
-//! `POST /orders/{id}/attention` steer one through PlaceOrder's updates.
+//! Orders: `POST /orders` places one (the intake accepts it; PlaceOrder starts from there),
+//! `GET /orders/{id}` shows one, `GET /orders` lists them, `POST /orders/{id}/cancel`,
+//! `POST /orders/{id}/review` and `POST /orders/{id}/attention` steer one through PlaceOrder's
+//! updates.
 
 use crate::auth::{Caller, Staff};
 use crate::error::ErrorCode;
@@ -187,9 +188,10 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
-/// Places an order for the caller: validates it, prices it from the catalog and starts
-/// PlaceOrder. With an `Idempotency-Key`, the same key and body give the same order, and the
-/// same key with another body is refused.
+/// Places an order for the caller: validates it, prices it from the catalog and accepts it;
+/// its PlaceOrder starts a moment later, or once Temporal can be reached (the intake). With an
+/// `Idempotency-Key`, the same key and body give the same order, and the same key with another
+/// body is refused.
 #[utoipa::path(
     post, path = "/orders", operation_id = "placeOrder", tag = "orders",
     params((
@@ -243,7 +245,7 @@ pub(crate) async fn place(
 }
 
 /// An order: from the read model, or (in the moment before its first write lands there) from
-/// its workflow.
+/// its workflow, or (before that starts) from the intake.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub(crate) enum OrderResponse {
@@ -394,8 +396,16 @@ async fn live_order(state: &AppState, order_id: OrderId) -> Result<Live, ApiErro
     let not_found = || ApiError::not_found(format!("no order with id {order_id}"));
     let description = match handle.describe(WorkflowDescribeOptions::default()).await {
         Ok(description) => description,
-        Err(WorkflowInteractionError::NotFound(_)) => return Err(not_found()),
-        Err(err) => return Err(ApiError::unavailable(err)),
+        // Not started yet, or Temporal away: an accepted order is pending from its row.
+        Err(err) => {
+            let accepted = accepted_order(state, order_id).await?;
+            return match (accepted, err) {
+                (Some((live, _)), WorkflowInteractionError::NotFound(_)) => Ok(live),
+                (Some((live, false)), _) => Ok(live),
+                (_, WorkflowInteractionError::NotFound(_)) => Err(not_found()),
+                (_, err) => Err(ApiError::unavailable(err)),
+            };
+        }
     };
     if let Some(live) = described(order_id, &description) {
         return Ok(live);
@@ -411,6 +421,20 @@ async fn live_order(state: &AppState, order_id: OrderId) -> Result<Live, ApiErro
         customer_id: snapshot.order.customer_id,
         order: snapshot.into(),
     })
+}
+
+/// An accepted order as its intake row has it (`pending`), and whether its workflow was
+/// marked started.
+async fn accepted_order(
+    state: &AppState,
+    order_id: OrderId,
+) -> Result<Option<(Live, bool)>, ApiError> {
+    let earlier = activities::orders::intake::find(&state.db, order_id).await?;
+    Ok(earlier.and_then(|earlier| {
+        let order = earlier.order?;
+        let live = Live::placed(order_id, PlacedOrder::from(&order.input));
+        Some((live, earlier.started))
+    }))
 }
 
 /// The query of `GET /orders`.

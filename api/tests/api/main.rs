@@ -18,6 +18,7 @@ mod events;
 mod fulfilment;
 mod histories;
 mod idempotency;
+mod intake;
 mod live;
 mod operations;
 mod operator;

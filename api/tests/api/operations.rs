@@ -1,6 +1,7 @@
 //! Operating the platform: readiness, metrics, the audit log (and that nobody can rewrite it),
 //! sales reports, analytics, and the daily report that a Temporal Schedule emails to admins.
 
+use sea_orm::ConnectionTrait as _;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use temporalio_client::schedules::ScheduleOverlapPolicy;
@@ -711,6 +712,7 @@ async fn placed_without_workers() -> (TestApp, String, String) {
     let app = api_only().await;
     app.seed_product("MUG", 1250, 10).await;
     let id = app.place_order("MUG", 2, "pm_card_visa").await;
+    app.wait_for_workflow(&id).await;
     let other = app.another_api().await;
     (app, id, other)
 }
@@ -736,13 +738,20 @@ async fn delete_workflow(app: &TestApp, id: &str) {
 
 #[tokio::test]
 async fn an_order_placed_here_is_shown_from_memory_without_asking_temporal() {
-    // No worker, so the read model never has the order. Its workflow is deleted: only the
-    // instance that placed it can still show it, from what it placed, with no call to Temporal.
+    // No worker, so the read model never has the order. Its workflow and its intake row are
+    // deleted: only the instance that placed it can still show it, from what it placed, with
+    // no call to Temporal.
     let (app, id, other) = placed_without_workers().await;
     let (status, _) = get_from(&app, &other, &app.token, &id).await;
     assert_eq!(status, 200, "the other instance first finds the workflow");
 
     delete_workflow(&app, &id).await;
+    app.db
+        .execute_unprepared(&format!(
+            "DELETE FROM orders.intake WHERE order_id = '{id}'"
+        ))
+        .await
+        .expect("the intake row deleted");
     let deadline = Instant::now() + Duration::from_secs(20);
     while get_from(&app, &other, &app.token, &id).await.0 != 404 {
         assert!(Instant::now() < deadline, "the deleted workflow is gone");

@@ -3,25 +3,33 @@
 //!
 //! It prices the lines from the catalog (a repeated SKU is one line; a coupon's discount is
 //! taken off), fixes the order's id (fresh, derived from an idempotency key, or reserved by a
-//! cart), puts what a replay and a not-yet-recorded order need in the memo, and starts
-//! PlaceOrder with its first search attributes (`pending`, the customer, the total; the
-//! workflow keeps them current from there). Starting an id that already runs
-//! answers the order placed first: the same key with the same body, or the same cart checkout
-//! tried again. Handlers authenticate and parse; the intake decides.
+//! cart), writes the priced order to `orders.intake` and answers: the order is accepted once
+//! that row commits. Its PlaceOrder is then started from the row ([`start`]): at once, off
+//! the request, by the instance that wrote it, and by any instance's relay should that not
+//! happen (Temporal unreachable, the instance gone). So `POST /orders` waits for one insert,
+//! not for Temporal, and an order accepted while Temporal is down starts when it is back.
+//!
+//! The row's id is the idempotency record: a request whose id a row already holds answers
+//! the order placed first (the same key with the same body, or the same cart checkout tried
+//! again), or a conflict (the same key with another body). Handlers authenticate and parse;
+//! the intake decides.
+
+mod start;
+
+pub(crate) use start::relay;
 
 use crate::auth::Caller;
 use crate::error::ErrorCode;
 use crate::recent::PlacedOrder;
 use crate::{ApiError, AppState};
 use activities::catalog::{self, QuoteError, Requested};
+use activities::orders::intake::{self, Accepted, Earlier, IntakeOrder};
 use contracts::cart::Coupon;
-use contracts::orders::{OrderLine, PlaceOrderInput, memo, search, workflow_id};
+use contracts::orders::{OrderLine, PlaceOrderInput, memo, workflow_id};
 use contracts::payments::PaymentMethod;
 use contracts::shipping::Address;
-use contracts::{CustomerId, Money, OrderId, Service};
-use temporalio_client::errors::WorkflowStartError;
-use temporalio_client::{WorkflowDescribeOptions, WorkflowIdReusePolicy, WorkflowStartOptions};
-use temporalio_common::MemoValues;
+use contracts::{CustomerId, Money, OrderId};
+use temporalio_client::WorkflowDescribeOptions;
 use uuid::Uuid;
 use workflows::PlaceOrder;
 
@@ -58,8 +66,9 @@ impl Identity {
     fn order_id(&self, customer: CustomerId) -> OrderId {
         match self {
             Identity::Fresh => OrderId::new(),
-            // Temporal's workflow-id uniqueness is then the lock that makes a repeated request
-            // find the first order instead of placing another.
+            // The intake's key (and Temporal's workflow-id uniqueness behind it) is then the
+            // lock that makes a repeated request find the first order instead of placing
+            // another.
             Identity::Keyed { key, .. } => OrderId(Uuid::new_v5(
                 &Uuid::NAMESPACE_URL,
                 format!("emporium:orders:{customer}:idempotency-key:{key}").as_bytes(),
@@ -97,8 +106,8 @@ pub(crate) struct Placed {
     pub replayed: bool,
 }
 
-/// Places `order` for `caller`: prices it and starts its PlaceOrder, or finds the order its
-/// identity placed before.
+/// Places `order` for `caller`: prices it and accepts it (its PlaceOrder starts at once, off
+/// the request), or finds the order its identity placed before.
 pub(crate) async fn place(
     state: &AppState,
     caller: &Caller,
@@ -107,55 +116,45 @@ pub(crate) async fn place(
     let order_id = order.identity.order_id(caller.id);
     tracing::Span::current().record("order.id", tracing::field::display(order_id));
     let priced = price(state, &order.lines, order.coupon.as_ref()).await?;
-    let memo = order_memo(caller, &priced, &order.identity);
-    let input = PlaceOrderInput {
-        order_id,
-        customer_id: caller.id,
-        customer_email: caller.email.clone(),
-        customer_phone: order.customer_phone,
-        shipping_address: order.shipping_address,
-        lines: priced.lines.clone(),
-        discount: priced.discount,
-        total: priced.total.clone(),
-        payment_method: order.payment_method,
+    let accepted = IntakeOrder {
+        input: PlaceOrderInput {
+            order_id,
+            customer_id: caller.id,
+            customer_email: caller.email.clone(),
+            customer_phone: order.customer_phone,
+            shipping_address: order.shipping_address,
+            lines: priced.lines,
+            discount: priced.discount,
+            total: priced.total,
+            payment_method: order.payment_method,
+        },
+        request_sha256: match &order.identity {
+            Identity::Keyed { request_sha256, .. } => Some(request_sha256.clone()),
+            Identity::Fresh | Identity::Reserved(_) => None,
+        },
     };
     // Followed before its workflow starts, so that its first status cannot slip past.
     state.views.follow_order(order_id);
-    let options =
-        WorkflowStartOptions::new(state.queues.of(Service::Orders), workflow_id(order_id))
-            .id_reuse_policy(WorkflowIdReusePolicy::RejectDuplicate)
-            .memo(memo)
-            .search_attributes(search::at_start(&input))
-            .build();
-    match state
-        .temporal
-        .start_workflow(PlaceOrder::run, input, options)
-        .await
-    {
-        Ok(_) => {
-            tracing::info!(total = %priced.total, "order placed");
-            let placed = PlacedOrder {
-                customer_id: caller.id,
-                customer_email: caller.email.clone(),
-                lines: priced.lines,
-                total: priced.total.clone(),
-            };
-            state.recent.placed(order_id, placed);
-            Ok(Placed {
+    match intake::accept(&state.db, &accepted).await? {
+        Accepted::New => {
+            let input = &accepted.input;
+            tracing::info!(total = %input.total, "order placed");
+            let placed = Placed {
                 order_id,
-                total: priced.total,
+                total: input.total.clone(),
                 replayed: false,
-            })
+            };
+            state.recent.placed(order_id, PlacedOrder::from(input));
+            start::start_now(state, accepted);
+            Ok(placed)
         }
-        Err(WorkflowStartError::AlreadyStarted { .. }) => match &order.identity {
+        Accepted::Before(earlier) => match &order.identity {
             Identity::Fresh => Err(ApiError::internal("a fresh order id was already taken")),
             Identity::Keyed { request_sha256, .. } => {
-                placed_before(state, order_id, Some(request_sha256)).await
+                placed_before(state, order_id, *earlier, Some(request_sha256)).await
             }
-            Identity::Reserved(_) => placed_before(state, order_id, None).await,
+            Identity::Reserved(_) => placed_before(state, order_id, *earlier, None).await,
         },
-        Err(err @ WorkflowStartError::PayloadConversion(_)) => Err(ApiError::internal(err)),
-        Err(err) => Err(ApiError::unavailable(err)),
     }
 }
 
@@ -244,27 +243,44 @@ fn quote_refused<'a>(err: QuoteError, field: impl Fn(usize) -> Option<&'a str>) 
     }
 }
 
-/// What the order's memo holds: who, what and how much (for a read before the read model
-/// has the order), and a keyed request's hash (for its replay).
-fn order_memo(caller: &Caller, priced: &Priced, identity: &Identity) -> MemoValues {
-    let mut values = MemoValues::new();
-    values.insert(memo::CUSTOMER_EMAIL, caller.email.clone());
-    values.insert(memo::TOTAL, priced.total.clone());
-    values.insert(memo::CUSTOMER_ID, caller.id);
-    values.insert(memo::LINES, priced.lines.clone());
-    if let Identity::Keyed { request_sha256, .. } = identity {
-        values.insert(memo::REQUEST_SHA256, request_sha256.clone());
-    }
-    values
-}
-
 /// The order an earlier request placed under this id; with `request_sha256`, only if that
-/// request was the same.
+/// request was the same. Its row says, or for an order from before the intake, its
+/// workflow's memo.
 async fn placed_before(
     state: &AppState,
     order_id: OrderId,
+    earlier: Earlier,
     request_sha256: Option<&str>,
 ) -> Result<Placed, ApiError> {
+    let (stored, total) = match earlier.order {
+        Some(order) => (order.request_sha256, order.input.total),
+        None => from_memo(state, order_id).await?,
+    };
+    if let Some(expected) = request_sha256
+        && stored.as_deref() != Some(expected)
+    {
+        return Err(ApiError::conflict(
+            ErrorCode::IdempotencyKeyReused,
+            "this Idempotency-Key was already used with a different request body",
+        )
+        .with_field(
+            "Idempotency-Key",
+            "already used with a different request body",
+        ));
+    }
+    tracing::info!("repeated request answered with the existing order");
+    Ok(Placed {
+        order_id,
+        total,
+        replayed: true,
+    })
+}
+
+/// A keyed request's hash and the total, from the memo of an order placed before the intake.
+async fn from_memo(
+    state: &AppState,
+    order_id: OrderId,
+) -> Result<(Option<String>, Money), ApiError> {
     let description = state
         .temporal
         .get_workflow_handle::<PlaceOrder>(workflow_id(order_id))
@@ -272,27 +288,10 @@ async fn placed_before(
         .await
         .map_err(ApiError::unavailable)?;
     let memo = description.memo();
-    if let Some(expected) = request_sha256 {
-        let stored: Option<String> = memo.get(memo::REQUEST_SHA256).map_err(ApiError::internal)?;
-        if stored.as_deref() != Some(expected) {
-            return Err(ApiError::conflict(
-                ErrorCode::IdempotencyKeyReused,
-                "this Idempotency-Key was already used with a different request body",
-            )
-            .with_field(
-                "Idempotency-Key",
-                "already used with a different request body",
-            ));
-        }
-    }
+    let stored: Option<String> = memo.get(memo::REQUEST_SHA256).map_err(ApiError::internal)?;
     let total: Money = memo
         .get(memo::TOTAL)
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::internal("an order without a total in its memo"))?;
-    tracing::info!("repeated request answered with the existing order");
-    Ok(Placed {
-        order_id,
-        total,
-        replayed: true,
-    })
+    Ok((stored, total))
 }
