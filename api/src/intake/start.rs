@@ -44,6 +44,22 @@ pub(crate) enum StartError {
     Db(#[from] sea_orm::DbErr),
 }
 
+impl StartError {
+    /// Whether it is about this order (Temporal refused it), not about reaching Temporal or
+    /// the database, which would fail the next order's start too.
+    fn refused_this_order(&self) -> bool {
+        use temporalio_client::tonic::Code;
+        match self {
+            StartError::Temporal(WorkflowStartError::PayloadConversion(_)) => true,
+            StartError::Temporal(WorkflowStartError::Rpc(status)) => matches!(
+                status.code(),
+                Code::InvalidArgument | Code::FailedPrecondition | Code::OutOfRange
+            ),
+            StartError::Temporal(_) | StartError::Db(_) => false,
+        }
+    }
+}
+
 /// Starts `order`'s workflow off the request; should that fail, a relay starts it later.
 pub(super) fn start_now(state: &AppState, order: IntakeOrder) {
     let state = state.clone();
@@ -125,8 +141,33 @@ async fn relay_once(state: &AppState) -> Result<(), StartError> {
     }
     for order in intake::unstarted(&state.db, GRACE, BATCH).await? {
         let span = tracing::info_span!("intake relay", order.id = %order.input.order_id);
-        start(state, &order).instrument(span.clone()).await?;
-        span.in_scope(|| tracing::info!("accepted order started by the relay"));
+        match start(state, &order).instrument(span.clone()).await {
+            Ok(()) => span.in_scope(|| tracing::info!("accepted order started by the relay")),
+            // One order Temporal refuses must not hold up the ones behind it; it stays
+            // waiting (and counted) for an operator to read why.
+            Err(err) if err.refused_this_order() => span.in_scope(|| {
+                tracing::error!(error = %err, "Temporal refused an accepted order's start");
+            }),
+            Err(err) => return Err(err),
+        }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use temporalio_client::tonic::Status;
+
+    #[test]
+    fn the_relay_passes_over_an_order_temporal_refuses_and_stops_when_temporal_is_away() {
+        let refused = StartError::Temporal(Status::invalid_argument("memo too large").into());
+        assert!(refused.refused_this_order());
+        let away = StartError::Temporal(Status::unavailable("connection refused").into());
+        assert!(!away.refused_this_order());
+        let late = StartError::Temporal(Status::deadline_exceeded("slow").into());
+        assert!(!late.refused_this_order());
+        let db = StartError::Db(sea_orm::DbErr::Custom("connection closed".to_owned()));
+        assert!(!db.refused_this_order());
+    }
 }
