@@ -140,6 +140,19 @@ impl TestAppOptions {
     }
 }
 
+/// The API's Temporal client: `temporal`, or a client of its own behind a fresh gate.
+async fn api_temporal(behind_gate: bool, temporal: &Client) -> (Option<TcpGate>, Client) {
+    if !behind_gate {
+        return (None, temporal.clone());
+    }
+    let gate = TcpGate::to(temporal_address()).await;
+    let settings = platform::settings::TemporalSettings::at(gate.address());
+    let client = platform::temporal::connect(&settings)
+        .await
+        .expect("connecting to Temporal through the gate");
+    (Some(gate), client)
+}
+
 /// A running app for one test.
 pub struct TestApp {
     /// Base URL of the API, such as `http://127.0.0.1:41234`.
@@ -221,18 +234,7 @@ impl TestApp {
             logins_per_account_per_minute: options.logins_per_account_per_minute,
             logins_per_address_per_minute: options.logins_per_address_per_minute,
         });
-        let gate = match options.api_behind_gate {
-            true => Some(TcpGate::to(temporal_address()).await),
-            false => None,
-        };
-        let api_temporal = match &gate {
-            Some(gate) => platform::temporal::connect(&platform::settings::TemporalSettings::at(
-                gate.address(),
-            ))
-            .await
-            .expect("connecting to Temporal through the gate"),
-            None => temporal.clone(),
-        };
+        let (gate, api_temporal) = api_temporal(options.api_behind_gate, &temporal).await;
         let api_db = test_db.connect_as(platform::db::API_ROLE).await;
         let feed = api::feed::FeedHub::start(&api_db);
         let state = api::AppState {
