@@ -7,8 +7,8 @@
 //! request's row ([`accept`] answers [`Accepted::Before`]). Rows written before the intake
 //! existed (migration 20) have no input: their orders were started by then.
 
+use contracts::OrderId;
 use contracts::orders::PlaceOrderInput;
-use contracts::{CustomerId, OrderId};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement, Value};
 use std::time::Duration;
 
@@ -25,8 +25,6 @@ pub struct IntakeOrder {
 /// An earlier request's row under the same id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Earlier {
-    /// Whose order it is (unknown for some orders placed before customers had ids).
-    pub customer_id: Option<CustomerId>,
     /// The order as accepted, or `None` for an order placed before the intake existed (its
     /// workflow's memo has what the row lacks).
     pub order: Option<IntakeOrder>,
@@ -73,15 +71,12 @@ fn intake_order(row: &QueryResult) -> Result<Option<IntakeOrder>, DbErr> {
 
 fn earlier(row: &QueryResult) -> Result<Earlier, DbErr> {
     Ok(Earlier {
-        customer_id: row
-            .try_get::<Option<uuid::Uuid>>("", "customer_id")?
-            .map(CustomerId),
         order: intake_order(row)?,
         started: row.try_get("", "started")?,
     })
 }
 
-const EARLIER: &str = "SELECT customer_id, request_sha256, input, started_at IS NOT NULL AS started
+const EARLIER: &str = "SELECT request_sha256, input, started_at IS NOT NULL AS started
                        FROM orders.intake WHERE order_id = $1";
 
 /// Writes `order` unless its id is taken; then answers the row that holds it.

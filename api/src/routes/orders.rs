@@ -368,8 +368,9 @@ struct Live {
 }
 
 impl Live {
-    /// An order this instance placed: `pending` until the read model has it, since writing
-    /// the order's row is its workflow's first step.
+    /// An order as it was placed (this instance's memory, or its intake row): `pending`
+    /// until the read model has it, since writing the order's row is its workflow's first
+    /// step.
     fn placed(order_id: OrderId, placed: PlacedOrder) -> Self {
         Self {
             customer_id: placed.customer_id,
